@@ -1,0 +1,174 @@
+"""Argument checks shared by every public function.
+
+Each checker returns a normalised value (a read-only float array, a Python ``int``,
+a ``float``) or raises ``ValueError``/``TypeError`` whose message names the argument
+and the rule it broke, e.g. ``"class_probs must sum to 1, got 1.1"``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+#: Tolerance on ``sum(class_probs) == 1`` and on each row of ``class_conditionals``.
+PROB_SUM_TOL = 1e-9
+#: Representations may exceed the unit ball by at most this much (rounding slack).
+NORM_TOL = 1e-9
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """Return ``a`` (a fresh array or view) with its ``writeable`` flag cleared."""
+    a = np.array(a, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+def check_integer(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """An integer (``int``, numpy integer, or an integral float such as ``1e6``), not a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got the bool {value!r}")
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+        out = int(value)
+    elif isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    else:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if minimum is not None and out < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {out}")
+    return out
+
+
+def check_k(k: Any, *, allow_inf: bool = False, name: str = "k") -> int | float:
+    """Number of negatives: an integer ``>= 1`` (or ``math.inf`` when ``allow_inf``)."""
+    if allow_inf and isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_)):
+        if float(k) == math.inf:
+            return math.inf
+    if isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_, numbers.Integral)):
+        if not math.isfinite(float(k)):
+            extra = "" if allow_inf else " (math.inf is not allowed here)"
+            raise ValueError(f"{name} must be an integer >= 1{extra}, got {k!r}")
+    return check_integer(k, name, minimum=1)
+
+
+def check_tau(tau: Any, name: str = "tau") -> float:
+    """Temperature: a finite real number ``> 0``."""
+    if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {type(tau).__name__}")
+    t = float(tau)
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {tau!r}")
+    return t
+
+
+def check_class_probs(class_probs: Any, name: str = "class_probs") -> np.ndarray:
+    """A 1-D probability vector with at least two strictly positive entries summing to 1."""
+    try:
+        p = np.asarray(class_probs, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 1-D array of numbers ({exc})") from None
+    if p.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {p.shape}")
+    if p.size < 2:
+        raise ValueError(f"{name} must have at least 2 classes, got {p.size}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} must be finite, got {p}")
+    if np.any(p <= 0):
+        raise ValueError(f"{name} entries must be > 0, got min {p.min()!r}")
+    total = float(p.sum())
+    if abs(total - 1.0) > PROB_SUM_TOL:
+        raise ValueError(f"{name} must sum to 1, got {total!r}")
+    return readonly(p)
+
+
+def check_class_conditionals(
+    class_conditionals: Any, n_classes: int, name: str = "class_conditionals"
+) -> np.ndarray:
+    """A row-stochastic ``(n_classes, n_points)`` matrix."""
+    try:
+        c = np.asarray(class_conditionals, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 2-D array of numbers ({exc})") from None
+    if c.ndim != 2 or c.shape[0] != n_classes:
+        raise ValueError(
+            f"{name} must have shape (n_classes, n_points) = ({n_classes}, n), got {c.shape}"
+        )
+    if c.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column (point), got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"{name} must be finite")
+    if np.any(c < 0):
+        raise ValueError(f"{name} must be non-negative, got min {c.min()!r}")
+    sums = c.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > PROB_SUM_TOL)
+    if bad.size:
+        raise ValueError(f"{name} rows must sum to 1, row {bad[0]} sums to {sums[bad[0]]!r}")
+    return readonly(c)
+
+
+def check_size(size: Any, name: str = "size") -> int:
+    """A sample size: a non-negative integer."""
+    return check_integer(size, name, minimum=0)
+
+
+def check_representation(F: Any, n_points: int, name: str = "F") -> np.ndarray:
+    """An ``(n_points, d)`` finite array whose rows have norm ``<= 1`` (slack ``NORM_TOL``)."""
+    try:
+        f = np.asarray(F, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 2-D array of numbers ({exc})") from None
+    if f.ndim == 1:
+        raise ValueError(f"{name} must be 2-D (n_points, d), got a 1-D array of shape {f.shape}")
+    if f.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_points, d), got shape {f.shape}")
+    if f.shape[0] != n_points:
+        raise ValueError(f"{name} must have one row per point ({n_points} rows), got {f.shape[0]}")
+    if f.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column, got shape {f.shape}")
+    if not np.all(np.isfinite(f)):
+        raise ValueError(f"{name} must be finite")
+    norms = np.sqrt(np.einsum("ij,ij->i", f, f))
+    worst = int(np.argmax(norms))
+    if norms[worst] > 1.0 + NORM_TOL:
+        raise ValueError(f"{name} rows must have norm <= 1, row {worst} has norm {norms[worst]!r}")
+    return f
+
+
+def check_gram(G: Any, n_points: int, name: str = "G", sym_tol: float = 1e-12) -> np.ndarray:
+    """A square, symmetric (relative tolerance ``sym_tol``), finite ``(n_points, n_points)`` matrix."""
+    try:
+        g = np.asarray(G, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 2-D array of numbers ({exc})") from None
+    if g.ndim != 2 or g.shape[0] != g.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {g.shape}")
+    if g.shape[0] != n_points:
+        raise ValueError(f"{name} must be ({n_points}, {n_points}) for this model, got {g.shape}")
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"{name} must be finite")
+    scale = max(1.0, float(np.max(np.abs(g)))) if g.size else 1.0
+    asym = float(np.max(np.abs(g - g.T))) if g.size else 0.0
+    if asym > sym_tol * scale:
+        raise ValueError(f"{name} must be symmetric (relative tolerance {sym_tol}), max |G - G.T| = {asym!r}")
+    return g
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of strings."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def as_generator(rng: Any) -> np.random.Generator:
+    """``numpy.random.default_rng(rng)``: a seed, ``None`` or an existing ``Generator``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"rng must be a seed or a numpy.random.Generator ({exc})") from None
