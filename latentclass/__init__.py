@@ -5,6 +5,7 @@ See ``SPEC.md`` sections cited in each docstring.  Import as ``import latentclas
 
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
+from .structure import StructureReport, structure
 
 __version__ = "0.1.0"
 
@@ -14,4 +15,6 @@ __all__ = [
     "LatentClassModel",
     "LossEstimate",
     "nce_loss",
+    "StructureReport",
+    "structure",
 ]
