@@ -1,20 +1,92 @@
 """latentclass: exact simulation of latent-class contrastive learning.
 
-See ``SPEC.md`` sections cited in each docstring.  Import as ``import latentclass as lc``.
+Import as ``import latentclass as lc``; the exact symbolic checks are ``lc.symbolic``.
+Modules, in the order imports flow (SPEC sections in each docstring):
+
+- ``model``: the latent-class model and its sampler (SPEC §1);
+- ``nce``, ``population``: the sampled and the exact population NCE loss (SPEC §2–3);
+- ``closed_form``, ``optimize``, ``conic``: optimal representations and certificates (SPEC §4–5);
+- ``structure``, ``symbolic``, ``downstream``, ``bounds``, ``families``, ``experiments``,
+  ``training``: analysis (SPEC §5–7);
+- ``plots``, ``figures``, ``cli``: theorem-check figures and the command line.
 """
 
+from . import symbolic
+from .bounds import (
+    BoundValues,
+    IllConditionedBoundError,
+    ash_bound,
+    bao_bound,
+    bao_lower_bound,
+    collision_probability,
+    coverage_probability,
+    expected_log_collisions,
+    harmonic_number,
+    nozawa_sato_bound,
+    published_bounds,
+    saunshi_bound,
+)
+from .closed_form import simplex, simplex_gram, simplex_loss
+from .conic import ConicSolution, conic_optimum
+from .downstream import (
+    DownstreamResult,
+    mean_classifier_accuracy,
+    mean_classifier_loss,
+    mean_classifier_metrics,
+)
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
+from .optimize import Certificate, OptimalRepresentation, certify, optimal_representation
+from .population import NCEObjective, population_loss, population_loss_limit
 from .structure import StructureReport, structure
+from .training import (
+    TrainingExperiment,
+    TrainingResult,
+    run_training_experiment,
+    train,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BoundValues",
+    "Certificate",
+    "ConicSolution",
     "ContrastiveSample",
+    "DownstreamResult",
     "GaussianLatentClassModel",
+    "IllConditionedBoundError",
     "LatentClassModel",
     "LossEstimate",
-    "nce_loss",
+    "NCEObjective",
+    "OptimalRepresentation",
     "StructureReport",
+    "TrainingExperiment",
+    "TrainingResult",
+    "ash_bound",
+    "bao_bound",
+    "bao_lower_bound",
+    "certify",
+    "collision_probability",
+    "conic_optimum",
+    "coverage_probability",
+    "expected_log_collisions",
+    "harmonic_number",
+    "mean_classifier_accuracy",
+    "mean_classifier_loss",
+    "mean_classifier_metrics",
+    "nce_loss",
+    "nozawa_sato_bound",
+    "optimal_representation",
+    "population_loss",
+    "population_loss_limit",
+    "published_bounds",
+    "run_training_experiment",
+    "saunshi_bound",
+    "simplex",
+    "simplex_gram",
+    "simplex_loss",
     "structure",
+    "symbolic",
+    "train",
 ]

@@ -21,54 +21,296 @@ class UserError(Exception):
 
 # ----------------------------------------------------------------------------- figures
 def _add_figures(sub) -> None:
-    p = sub.add_parser("figures", help="regenerate every theorem-check figure and manifest.json")
-    p.add_argument("--out", default="figures", help="output directory (default: ./figures)")
+    p = sub.add_parser(
+        "figures",
+        help="regenerate every theorem-check figure and manifest.json",
+        description=(
+            "Compute, check and draw every theorem-check figure: DIR/<name>.png and .pdf plus "
+            "DIR/manifest.json (one record per figure: name, files, claim, check, passed, details). "
+            "Exit status 0 if every check passed, 1 if any failed."
+        ),
+    )
+    p.add_argument("--out", default="figures", metavar="DIR", help="output directory (default: ./figures)")
     p.add_argument("--quick", action="store_true", help="small grids (under a minute); for tests and CI")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="make only these figures (names as in manifest.json; see --list)")
+    p.add_argument("--list", action="store_true", help="list the figure names and claims, then exit")
+    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     p.set_defaults(run=_run_figures)
 
 
 def _run_figures(args: argparse.Namespace) -> int:
-    raise UserError("the figures command is not available yet")
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # command-line use only: never opens a window
+    from .figures import REGISTRY, make_figures
+
+    if args.list:
+        for name, spec in REGISTRY.items():
+            print(f"{name:<24} {spec.claim}")
+        return 0
+    if args.only is not None:
+        unknown = [n for n in args.only if n not in REGISTRY]
+        if unknown:
+            raise UserError(f"--only: unknown figure name(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(REGISTRY)}")
+    records = make_figures(args.out, quick=args.quick, only=args.only,
+                           progress=True if args.progress else None)
+    width = max(len(r["name"]) for r in records)
+    print(f"{'figure':<{width}}  passed  seconds")
+    for r in records:
+        mark = "yes" if r["passed"] else "NO"
+        print(f"{r['name']:<{width}}  {mark:<6}  {r['seconds']:7.1f}")
+        if not r["passed"] and "error" in r["details"]:
+            print(f"{'':<{width}}  error: {r['details']['error']}")
+    failed = [r["name"] for r in records if not r["passed"]]
+    manifest = os.path.join(args.out, "manifest.json")
+    if failed:
+        print(f"{len(failed)} of {len(records)} checks FAILED ({', '.join(failed)}); see {manifest}")
+        return 1
+    print(f"all {len(records)} checks passed; figures and {manifest} written")
+    return 0
 
 
 # ----------------------------------------------------------------------------- sweep
 def _add_sweep(sub) -> None:
-    p = sub.add_parser("sweep", help="sweep the number of negatives k at the certified optimum")
+    p = sub.add_parser(
+        "sweep",
+        help="sweep the number of negatives k at the certified optimum",
+        description=(
+            "For each k: the certified optimal representation of the class-level model, its "
+            "mean-classifier loss and accuracy (rho-weighted and balanced), collision and "
+            "coverage probabilities and the published bounds. Writes CSV or JSON."
+        ),
+    )
+    p.add_argument("--class-probs", required=True,
+                   help="class law: a list 0.5,0.3,0.2 or a family spec such as zipf:10:1.2, "
+                        "uniform:5, geometric:6:0.7, dominant:5:0.6, two_blocks:6:0.5:4, dirichlet:5:1:SEED")
+    p.add_argument("--negatives", "-k", required=True,
+                   help="grid of k: comma-separated integers, ranges a..b and 'inf', e.g. 1,2,4,8 or 1..64,inf")
+    p.add_argument("--tau", type=float, default=1.0, help="temperature (default 1)")
+    p.add_argument("--dim", type=int, default=None, help="representation dimension (default: unconstrained)")
+    p.add_argument("--out", default=None,
+                   help="output file, .csv or .json (default: CSV on standard output)")
+    p.add_argument("--checkpoint", default=None,
+                   help="JSON-lines checkpoint: completed rows are kept and skipped when re-run")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1: serial)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: only on a terminal, for long sweeps)")
     p.set_defaults(run=_run_sweep)
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    raise UserError("the sweep command is not available yet")
+    import concurrent.futures
+    import contextlib
+    import os
+
+    from ._validation import check_integer
+    from .experiments import parse_ks, sweep_negatives
+    from .families import parse_class_probs
+    from .model import LatentClassModel
+
+    rho = parse_class_probs(args.class_probs, name="--class-probs")
+    ks = parse_ks(args.negatives, name="--negatives")
+    workers = check_integer(args.workers, "--workers", minimum=1)
+    fmt = "csv"
+    if args.out is not None:
+        fmt = os.path.splitext(args.out)[1].lower().lstrip(".")
+        if fmt not in ("csv", "json"):
+            raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
+        parent = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(parent):
+            raise ValueError(f"--out: the directory of {args.out!r} does not exist")
+    model = LatentClassModel.one_point_per_class(rho)
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if workers > 1:
+            executor = stack.enter_context(concurrent.futures.ProcessPoolExecutor(max_workers=workers))
+        try:
+            result = sweep_negatives(model, ks, args.tau, dim=args.dim, executor=executor,
+                                     checkpoint=args.checkpoint, progress=args.progress)
+        except ValueError as exc:  # name the options, not the library's arguments
+            msg = str(exc)
+            for lib, opt in (("checkpoint", "--checkpoint"), ("dim", "--dim"), ("tau", "--tau")):
+                if msg.startswith(lib):
+                    msg = opt + msg[len(lib):]
+                    break
+            raise ValueError(msg) from None
+    if args.out is None:
+        result.to_csv(sys.stdout)
+    else:
+        (result.to_csv if fmt == "csv" else result.to_json)(args.out)
+        n_cert = sum(bool(r["certified"]) for r in result.rows)
+        print(f"wrote {len(result.rows)} rows ({n_cert} certified) to {args.out}")
+    return 0
 
 
 # ----------------------------------------------------------------------------- solve
+def _parse_class_probs(text: str):
+    """Parse ``--class-probs``: a comma-separated list of positive numbers summing to 1.
+
+    Returns a float numpy array; raises ``ValueError`` naming ``--class-probs`` on bad input.
+    """
+    import numpy as np
+
+    from ._validation import check_class_probs
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("--class-probs must be a comma-separated list of probabilities, got ''")
+    parts = [t.strip() for t in text.split(",")]
+    try:
+        values = [float(t) for t in parts]
+    except ValueError:
+        raise ValueError(
+            f"--class-probs must be a comma-separated list of numbers, got {text!r}"
+        ) from None
+    return np.asarray(check_class_probs(values, name="--class-probs"), dtype=float)
+
+
 def _add_solve(sub) -> None:
     p = sub.add_parser("solve", help="solve for the optimal representation; print a JSON summary")
+    p.add_argument("--class-probs", required=True,
+                   help="class law rho as a comma-separated list, e.g. 0.5,0.3,0.2 (class-level model)")
+    p.add_argument("--negatives", "-k", required=True,
+                   help="number of negatives k (an integer >= 1, or 'inf' for the limit objective)")
+    p.add_argument("--tau", type=float, default=1.0, help="temperature (default 1)")
+    p.add_argument("--dim", type=int, default=None, help="representation dimension (default: unconstrained)")
+    p.add_argument("--method", default="auto", choices=("auto", "closed-form", "numerical"),
+                   help="auto (default), closed-form or numerical")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(run=_run_solve)
 
 
 def _run_solve(args: argparse.Namespace) -> int:
-    raise UserError("the solve command is not available yet")
+    import json
+    import math
+
+    from .model import LatentClassModel
+    from .optimize import optimal_representation
+
+    rho = _parse_class_probs(args.class_probs)
+    text = str(args.negatives).strip().lower()
+    if text in ("inf", "infinity"):
+        k = math.inf
+    else:
+        try:
+            k = float(text) if any(c in text for c in ".e") else int(text)
+        except ValueError:
+            raise ValueError(f"--negatives must be an integer >= 1 or 'inf', got {args.negatives!r}") from None
+    model = LatentClassModel.one_point_per_class(rho)
+    res = optimal_representation(model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed)
+    out = {
+        "class_probs": rho.tolist(),
+        "k": "inf" if k == math.inf else int(k),
+        "tau": args.tau,
+        "dim": args.dim,
+        "loss": res.loss,
+        "duality_gap": res.duality_gap,
+        "certified": res.certified,
+        "method": res.method,
+        "n_iter": res.n_iter,
+        "message": res.message,
+        "gram": res.gram.tolist(),
+    }
+    print(json.dumps(out, indent=2))
+    return 0
 
 
 # ----------------------------------------------------------------------------- check
 def _add_check(sub) -> None:
-    p = sub.add_parser("check", help="exact (sympy) KKT certificates of the simplex for each (m, k)")
+    p = sub.add_parser(
+        "check",
+        help="exact (sympy) KKT certificates of the simplex for each (m, k)",
+        description=(
+            "Decide exactly (rational arithmetic, no floating point) whether the regular simplex "
+            "satisfies the KKT conditions of the uniform class-level problem (SPEC §5) for every "
+            "number of classes m and negatives k in the given ranges. Prints one row per (m, k); "
+            "exit status 0 if every certificate holds, 1 otherwise. Cost grows like m^3 k + k^2."
+        ),
+    )
+    p.add_argument("--classes", default="2..8", metavar="M|M1..M2",
+                   help="number of classes m >= 2, or an inclusive range M1..M2 (default: 2..8)")
+    p.add_argument("--negatives", default="1..16", metavar="K|K1..K2",
+                   help="number of negatives k >= 1, or an inclusive range K1..K2 (default: 1..16)")
     p.set_defaults(run=_run_check)
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    raise UserError("the check command is not available yet")
+    from .symbolic import simplex_kkt
+
+    def parse_range(text: str, option: str, minimum: int) -> range:
+        rule = f"{option} must be an integer >= {minimum} or a range A..B with {minimum} <= A <= B"
+        parts = str(text).strip().split("..")
+        if len(parts) > 2 or not all(p.strip().lstrip("+").isdigit() for p in parts):
+            raise ValueError(f"{rule}, got {text!r}")
+        lo, hi = int(parts[0]), int(parts[-1])
+        if lo < minimum or hi < lo:
+            raise ValueError(f"{rule}, got {text!r}")
+        return range(lo, hi + 1)
+
+    ms = parse_range(args.classes, "--classes", 2)
+    ks = parse_range(args.negatives, "--negatives", 1)
+    header = f"{'m':>4} {'k':>6}  {'stationary':<10}  {'dual_feasible':<13}  {'holds':<5}"
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    for m in ms:
+        for k in ks:
+            cert = simplex_kkt(m, k)
+            row = f"{m:>4} {k:>6}  {str(cert.stationary):<10}  {str(cert.dual_feasible):<13}  {cert.holds}"
+            print(row)
+            failures += cert.holds is not True
+    total = len(ms) * len(ks)
+    if failures:
+        print(f"{failures} of {total} certificates do not hold (False or undecided)")
+        return 1
+    print(f"all {total} certificates hold")
+    return 0
 
 
 # ----------------------------------------------------------------------------- train
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train with sampled negatives and compare with the certified optimum")
+    p.add_argument("--quick", action="store_true", help="short runs (seconds); for tests and figures")
+    p.add_argument("--negatives", default="1,4,16,64", metavar="K1,K2,...",
+                   help="comma-separated numbers of negatives k (default: 1,4,16,64)")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps per run (default 1500; quick 300)")
+    p.add_argument("--batch-size", type=int, default=None, help="examples per batch (default 512; quick 256)")
+    p.add_argument("--tau", type=float, default=1.0, help="temperature (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON instead of a table")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="also write the full result (rows and curves) as JSON")
+    p.add_argument("--progress", action="store_true", help="show a progress bar per run on stderr")
     p.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    raise UserError("the train command is not available yet")
+    from .training import run_training_experiment
+
+    try:
+        ks = [int(tok) for tok in args.negatives.split(",") if tok.strip()]
+    except ValueError:
+        raise UserError(f"--negatives must be comma-separated integers, got {args.negatives!r}") from None
+    if not ks or min(ks) < 1:
+        raise UserError(f"--negatives must be integers >= 1, got {args.negatives!r}")
+    result = run_training_experiment(
+        ks, args.tau, steps=args.steps, batch_size=args.batch_size, quick=args.quick,
+        rng=args.seed, progress=True if args.progress else None,
+    )
+    if args.out:
+        result.to_json(args.out)
+    if args.json:
+        print(result.to_json())
+    else:
+        for label in result.models:
+            print(f"# {label}: {result.descriptions[label]}")
+        print(result.table())
+        if args.out:
+            print(f"# wrote {args.out}")
+    return 0
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -99,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, ValueError, TypeError) as exc:
         print(f"latentclass {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `latentclass solve ... | head`: the reader went away
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

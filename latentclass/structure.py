@@ -19,16 +19,12 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_representation, readonly
+from .closed_form import simplex_gram
 from .model import LatentClassModel
 
-__all__ = ["StructureReport", "structure", "simplex_gram"]
+__all__ = ["StructureReport", "structure"]
 
 _BLOCK_ELEMENTS = 1 << 22  # bounds the temporary of the pairwise-distance scan
-
-
-def simplex_gram(m: int) -> np.ndarray:
-    """``G_Δ = m/(m−1) (I − 11ᵀ/m)``: unit diagonal, off-diagonal ``−1/(m−1)`` (SPEC §5)."""
-    return (m / (m - 1)) * (np.eye(m) - 1.0 / m)
 
 
 def _max_pairwise_distance(X: np.ndarray) -> float:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import latentclass as lc
-from latentclass.structure import simplex_gram, structure
+from latentclass.closed_form import simplex_gram
+from latentclass.structure import structure
 
 
 def unit_simplex(m):

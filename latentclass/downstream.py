@@ -1,0 +1,375 @@
+"""Mean-classifier downstream metrics of a representation (SPEC §6).
+
+For a finite model and a representation ``F`` (row ``x`` is ``f(x)``):
+
+- class means ``μ_c = Σ_x D_c(x) f(x)``; logits ``s_j(x) = f(x)·μ_j / τ``;
+- supervised loss ``Σ_c w_c Σ_x D_c(x) [-log softmax_c(s(x))]`` and accuracy
+  ``Σ_c w_c Σ_x D_c(x) 1[c is the strict argmax of s(x)]``, with ``w = ρ``
+  (``weighting="class_probs"``) or ``w_c = 1/m`` (``weighting="balanced"``).
+
+**Ties.** Class ``c`` is counted correct at ``x`` only if
+``s_c(x) - max_{j≠c} s_j(x) > 1e-12 · max_j |s_j(x)|`` (``TIE_RTOL``); anything closer is a
+tie and counts as an error.  In particular two classes with identical mean vectors tie
+at every point, and an all-zero representation has accuracy 0.
+
+**t-way tasks** (Saunshi et al. 2019).  A task ``T`` is a set of ``t`` distinct classes,
+drawn with probability ``∝ Π_{c∈T} ρ_c`` (``t`` iid draws from ``ρ`` conditioned on being
+distinct: every ordering of a set has the same probability, so the law over sets is
+``∝ t! Π ρ_c``).  Within a task the label law is ``ρ`` restricted to ``T`` and
+renormalised (``"balanced"``: uniform over ``T``), and the classifier competes among the
+classes of ``T`` only.  The reported metric is the task average.  It is exact, by
+enumerating all ``C(m, t)`` tasks in vectorised chunks, when ``C(m, t) <= max_enumerate``
+(default ``10^5``); otherwise ``n_tasks`` tasks are drawn exactly from the task law (a
+sequential conditional-Poisson sampler built on elementary symmetric polynomials) and the
+mean is reported with its standard error.  ``t = m`` is the full task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+from ._validation import (
+    as_generator,
+    check_choice,
+    check_integer,
+    check_representation,
+    check_tau,
+)
+from .model import LatentClassModel
+
+__all__ = [
+    "DownstreamResult",
+    "mean_classifier_accuracy",
+    "mean_classifier_loss",
+    "mean_classifier_metrics",
+]
+
+#: Relative tolerance below which a logit margin counts as a tie (an error).
+TIE_RTOL = 1e-12
+#: Default largest number of t-way tasks enumerated exactly.
+MAX_ENUMERATE = 100_000
+#: Default number of tasks drawn when the task average is sampled.
+N_TASKS = 20_000
+#: Elements per temporary (tasks × points × t) block.
+_BLOCK = 1 << 21
+_WEIGHTINGS = ("class_probs", "balanced")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DownstreamResult:
+    """Mean-classifier loss and accuracy (SPEC §6), exact or sampled over t-way tasks.
+
+    Attributes
+    ----------
+    loss, accuracy : float
+        Task-averaged supervised loss (natural log) and accuracy.
+    loss_stderr, accuracy_stderr : float
+        Standard errors of the sampled task average; ``0.0`` when ``exact``.
+    exact : bool
+        ``True`` when every task was enumerated (always for the full task).
+    n_tasks : int
+        Number of tasks enumerated (exact) or drawn (sampled).
+    task_size : int
+        ``t`` (``m`` for the full task).
+    weighting : str
+        ``"class_probs"`` or ``"balanced"``.
+    """
+
+    loss: float
+    accuracy: float
+    loss_stderr: float
+    accuracy_stderr: float
+    exact: bool
+    n_tasks: int
+    task_size: int
+    weighting: str
+
+    def __repr__(self) -> str:
+        kind = "exact" if self.exact else f"sampled ± ({self.loss_stderr:.2g}, {self.accuracy_stderr:.2g})"
+        return (
+            f"DownstreamResult(loss={self.loss:.10g}, accuracy={self.accuracy:.10g}, {kind}, "
+            f"n_tasks={self.n_tasks}, task_size={self.task_size}, weighting={self.weighting!r})"
+        )
+
+
+# --------------------------------------------------------------------------- core
+def _task_metrics(
+    tasks: np.ndarray,
+    scores: np.ndarray,
+    cond: np.ndarray,
+    rho: np.ndarray,
+    balanced: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy of each task in ``tasks`` (B, t), vectorised over tasks and points.
+
+    ``scores`` (n, m) logits, ``cond`` (m, n) class conditionals.  Points are processed in
+    blocks so that temporaries hold at most ~``_BLOCK`` elements.
+    """
+    B, t = tasks.shape
+    n = scores.shape[0]
+    if balanced:
+        w = np.full((B, t), 1.0 / t)
+    else:
+        w = rho[tasks]
+        w = w / w.sum(axis=1, keepdims=True)
+    loss = np.zeros(B)
+    good = np.zeros(B)
+    bad = np.zeros(B)
+    step = max(1, _BLOCK // (B * t))
+    positions = np.arange(t)
+    for start in range(0, n, step):  # blocks of points
+        blk = slice(start, min(n, start + step))
+        sub = np.moveaxis(scores[blk][:, tasks], 0, 1)  # (B, p, t) logits of the task's classes
+        pos = sub.argmax(axis=2)  # (B, p) first maximiser
+        top = np.take_along_axis(sub, pos[..., None], axis=2)[..., 0]
+        gaps = sub - top[..., None]  # <= 0
+        is_top = positions[None, None, :] == pos[..., None]
+        rest = np.where(is_top, 0.0, np.exp(gaps)).sum(axis=2)  # Σ_{j ≠ argmax} e^{s_j - top}
+        # -log softmax_i = (top - s_i) + log1p(rest): non-negative, accurate when tiny
+        nll = np.log1p(rest)[:, None, :] - np.moveaxis(gaps, 2, 1)  # (B, t, p)
+        mass = cond[:, blk][tasks] * w[..., None]  # (B, t, p) label weight × D_c(x)
+        loss += np.einsum("bip,bip->b", mass, nll)
+        # accuracy: the label must be the strict winner by a relative margin; correct and
+        # wrong mass are summed separately and a task's accuracy is good / (good + bad), so
+        # a task classified perfectly (never) gives exactly 1 (0) despite rounding
+        second = np.where(is_top, -np.inf, sub).max(axis=2)
+        scale = np.abs(sub).max(axis=2)
+        ok = (top - second) > TIE_RTOL * scale  # (B, p)
+        right = ok[:, None, :] & is_top.transpose(0, 2, 1)  # (B, t, p)
+        good += np.where(right, mass, 0.0).sum(axis=(1, 2))
+        bad += np.where(right, 0.0, mass).sum(axis=(1, 2))
+    return loss, good / (good + bad)
+
+
+def _task_metrics_sparse(
+    tasks: np.ndarray,
+    scores: np.ndarray,
+    sup_idx: np.ndarray,
+    sup_mass: np.ndarray,
+    rho: np.ndarray,
+    balanced: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Same as :func:`_task_metrics`, visiting only the support of each label's class.
+
+    ``sup_idx`` / ``sup_mass`` (m, s): the points of ``supp D_c`` and their ``D_c(x)``,
+    zero-padded.  Cost ``O(B t² s)`` instead of ``O(B t n)``: the cheaper path when
+    ``t · s < n`` (e.g. disjoint supports, or the class-level model with ``s = 1``).
+    """
+    B, t = tasks.shape
+    if balanced:
+        w = np.full((B, t), 1.0 / t)
+    else:
+        w = rho[tasks]
+        w = w / w.sum(axis=1, keepdims=True)
+    X = sup_idx[tasks]  # (B, t, s) points of label i's class
+    mass = sup_mass[tasks] * w[..., None]  # (B, t, s)
+    sub = scores[X[..., None], tasks[:, None, None, :]]  # (B, t, s, t) logits of the task
+    pos = sub.argmax(axis=3)  # first maximiser
+    top = np.take_along_axis(sub, pos[..., None], axis=3)[..., 0]
+    gaps = sub - top[..., None]
+    positions = np.arange(t)
+    is_top = positions[None, None, None, :] == pos[..., None]
+    rest = np.where(is_top, 0.0, np.exp(gaps)).sum(axis=3)
+    own_gap = np.diagonal(gaps, axis1=1, axis2=3).transpose(0, 2, 1)  # (B, t, s): s_i - top
+    nll = np.log1p(rest) - own_gap
+    loss = np.einsum("bis,bis->b", mass, nll)
+    second = np.where(is_top, -np.inf, sub).max(axis=3)
+    scale = np.abs(sub).max(axis=3)
+    ok = (top - second) > TIE_RTOL * scale
+    right = ok & (pos == positions[None, :, None])
+    good = np.where(right, mass, 0.0).sum(axis=(1, 2))
+    bad = np.where(right, 0.0, mass).sum(axis=(1, 2))
+    return loss, good / (good + bad)
+
+
+def _chunks(it: Iterator[tuple[int, ...]], size: int) -> Iterator[np.ndarray]:
+    while True:
+        block = list(itertools.islice(it, size))
+        if not block:
+            return
+        yield np.array(block, dtype=np.intp)
+
+
+def _log_esp_table(log_rho: np.ndarray, t: int) -> np.ndarray:
+    """``E[i, j] = log e_j(ρ_i, …, ρ_{m-1})`` for ``j <= t`` (``-inf`` where empty)."""
+    m = log_rho.size
+    E = np.full((m + 1, t + 1), -np.inf)
+    E[:, 0] = 0.0
+    for i in range(m - 1, -1, -1):  # loop over classes
+        E[i, 1:] = np.logaddexp(E[i + 1, 1:], log_rho[i] + E[i + 1, :-1])
+    return E
+
+
+def _sample_tasks(rho: np.ndarray, t: int, size: int, gen: np.random.Generator) -> np.ndarray:
+    """``size`` sets of ``t`` classes, each with probability ``∝ Π_{c∈T} ρ_c`` (exact).
+
+    Sequential conditional-Poisson sampling: class ``i`` joins a task that still needs
+    ``r`` classes with probability ``ρ_i e_{r-1}(ρ_{i+1..}) / e_r(ρ_{i..})``.
+    """
+    m = rho.size
+    log_rho = np.log(rho)
+    E = _log_esp_table(log_rho, t)
+    need = np.full(size, t)
+    out = np.empty((size, t), dtype=np.intp)
+    filled = np.zeros(size, dtype=np.intp)
+    for i in range(m):  # loop over classes, vectorised over tasks
+        active = need > 0
+        r = need[active]
+        p = np.exp(log_rho[i] + E[i + 1, r - 1] - E[i, r])
+        p[r >= m - i] = 1.0  # every remaining class is needed (exactly 1 up to rounding)
+        take = gen.random(r.size) < p
+        rows = np.flatnonzero(active)[take]
+        out[rows, filled[rows]] = i
+        filled[rows] += 1
+        need[rows] -= 1
+    if np.any(need):  # pragma: no cover - impossible: p = 1 once the rest is needed
+        raise RuntimeError("task sampler failed to fill every task")
+    return out
+
+
+def mean_classifier_metrics(
+    model: LatentClassModel,
+    F: Any,
+    tau: float = 1.0,
+    task_size: int | None = None,
+    weighting: str = "class_probs",
+    *,
+    rng: Any = None,
+    n_tasks: int = N_TASKS,
+    max_enumerate: int = MAX_ENUMERATE,
+) -> DownstreamResult:
+    """Mean-classifier loss and accuracy of ``F`` on ``model`` (SPEC §6), with provenance.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+    F : array_like, shape (n_points, d)
+        Representation, rows of norm ``<= 1``.
+    tau : float
+        Temperature: logits are ``f(x)·μ_j / τ``.
+    task_size : int or None
+        ``None`` for the full ``m``-way task, else ``2 <= t <= m`` (t-way task average).
+    weighting : {"class_probs", "balanced"}
+        Label law within a task: ``ρ`` restricted and renormalised, or uniform.
+    rng : seed or numpy.random.Generator
+        Used only when tasks are sampled (``C(m, t) > max_enumerate``).
+    n_tasks : int
+        Tasks drawn when sampling.
+    max_enumerate : int
+        Largest ``C(m, t)`` evaluated exactly.
+
+    Returns
+    -------
+    DownstreamResult
+    """
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    f = check_representation(F, model.n_points)
+    tau = check_tau(tau)
+    check_choice(weighting, "weighting", _WEIGHTINGS)
+    m = model.n_classes
+    if task_size is None:
+        t = m
+    else:
+        t = check_integer(task_size, "task_size", minimum=2)
+        if t > m:
+            raise ValueError(f"task_size must be an integer with 2 <= task_size <= m = {m}, got {t}")
+    n_tasks = check_integer(n_tasks, "n_tasks", minimum=2)
+    max_enumerate = check_integer(max_enumerate, "max_enumerate", minimum=1)
+    balanced = weighting == "balanced"
+
+    rho = np.asarray(model.class_probs, dtype=float)
+    cond = np.asarray(model.class_conditionals, dtype=float)
+    means = cond @ f  # (m, d)
+    scores = (f @ means.T) / tau  # (n, m)
+    n = model.n_points
+    support = cond > 0
+    s_max = int(support.sum(axis=1).max())
+    if t * s_max < n:  # visit each label's own support only
+        order = np.argsort(~support, axis=1, kind="stable")[:, :s_max]  # support points first
+        sup_idx = order
+        sup_mass = np.take_along_axis(cond, order, axis=1)  # zero on padding
+        chunk = max(1, _BLOCK // (t * t * s_max))
+        metrics = lambda tasks: _task_metrics_sparse(tasks, scores, sup_idx, sup_mass, rho, balanced)  # noqa: E731
+    else:
+        chunk = max(1, _BLOCK // max(1, n * t))
+        metrics = lambda tasks: _task_metrics(tasks, scores, cond, rho, balanced)  # noqa: E731
+
+    total = math.comb(m, t)
+    if total <= max_enumerate:
+        # exact: online weighted average with log-weights Σ_{c∈T} log ρ_c
+        log_rho = np.log(rho)
+        shift = -math.inf
+        sw = sl = sa = sb = 0.0
+        for tasks in _chunks(itertools.combinations(range(m), t), chunk):
+            lw = log_rho[tasks].sum(axis=1)
+            new_shift = max(shift, float(lw.max()))
+            rescale = math.exp(shift - new_shift) if shift > -math.inf else 0.0
+            sw, sl, sa, sb = sw * rescale, sl * rescale, sa * rescale, sb * rescale
+            shift = new_shift
+            wt = np.exp(lw - shift)
+            loss, acc = metrics(tasks)
+            sw += float(wt.sum())
+            sl += float(wt @ loss)
+            sa += float(wt @ acc)
+            sb += float(wt @ (1.0 - acc))
+        # accuracy as right / (right + wrong): exactly 1 (0) when every task is 1 (0)
+        return DownstreamResult(sl / sw, sa / (sa + sb), 0.0, 0.0, True, total, t, weighting)
+
+    gen = as_generator(rng)
+    tasks_all = _sample_tasks(rho, t, n_tasks, gen)
+    losses = np.empty(n_tasks)
+    accs = np.empty(n_tasks)
+    for start in range(0, n_tasks, chunk):
+        sl_ = slice(start, min(n_tasks, start + chunk))
+        losses[sl_], accs[sl_] = metrics(tasks_all[sl_])
+    se = lambda v: float(np.std(v, ddof=1) / math.sqrt(v.size))  # noqa: E731
+    return DownstreamResult(
+        float(losses.mean()), float(accs.mean()), se(losses), se(accs), False, n_tasks, t, weighting
+    )
+
+
+def mean_classifier_loss(
+    model: LatentClassModel,
+    F: Any,
+    tau: float = 1.0,
+    task_size: int | None = None,
+    weighting: str = "class_probs",
+    *,
+    rng: Any = None,
+    n_tasks: int = N_TASKS,
+    max_enumerate: int = MAX_ENUMERATE,
+) -> float:
+    """Mean-classifier supervised loss (SPEC §6); see :func:`mean_classifier_metrics`.
+
+    ``Σ_c w_c Σ_x D_c(x) [log Σ_{j} e^{s_j(x)} - s_c(x)]`` with ``s_j(x) = f(x)·μ_j/τ``,
+    averaged over t-way tasks when ``task_size`` is given (sampled, with ``rng``, when
+    ``C(m, t) > max_enumerate``; use :func:`mean_classifier_metrics` for the standard error).
+    """
+    return mean_classifier_metrics(
+        model, F, tau, task_size, weighting, rng=rng, n_tasks=n_tasks, max_enumerate=max_enumerate
+    ).loss
+
+
+def mean_classifier_accuracy(
+    model: LatentClassModel,
+    F: Any,
+    task_size: int | None = None,
+    weighting: str = "class_probs",
+    *,
+    rng: Any = None,
+    n_tasks: int = N_TASKS,
+    max_enumerate: int = MAX_ENUMERATE,
+) -> float:
+    """Mean-classifier accuracy (SPEC §6), ties counted as errors; independent of ``τ``.
+
+    ``Σ_c w_c Σ_x D_c(x) 1[s_c(x) - max_{j≠c} s_j(x) > 1e-12 max_j |s_j(x)|]``; see
+    :func:`mean_classifier_metrics`.
+    """
+    return mean_classifier_metrics(
+        model, F, 1.0, task_size, weighting, rng=rng, n_tasks=n_tasks, max_enumerate=max_enumerate
+    ).accuracy

@@ -1,0 +1,588 @@
+"""Optimal representations with a certificate of global optimality (SPEC §4, §5).
+
+The problem is
+
+    minimise L_k(G)  subject to  G ⪰ 0,  diag(G) ≤ 1,  rank(G) ≤ d,
+
+with ``L_k`` the exact population NCE loss (:class:`latentclass.population.NCEObjective`),
+convex in ``G``.  For ``d >= n`` it is a convex program and :func:`certify` turns any
+feasible ``G`` into a rigorous upper bound on ``L_k(G) − L_k*`` (weak duality).
+
+Solver (``method="numerical"``): Burer–Monteiro factorisation ``G = V Vᵀ`` on a *lifted
+sphere*: ``W ∈ R^{n×(d+1)}``, ``U = W / ‖W‖`` row-wise, ``V = U[:, :d]``.  The last column
+is a slack ``z`` with ``‖v_x‖² = 1 − z_x²``, so the feasible set ``‖v_x‖ ≤ 1`` is covered
+exactly and smoothly (points may sit strictly inside the ball, where the multiplier of
+``G_xx ≤ 1`` is zero).  L-BFGS (``scipy.optimize.minimize``) runs on ``W`` with the
+gradient propagated through the normalisation, and
+
+- row norms of ``W`` are set to ``sqrt(D(x) / max D)`` (a diagonal preconditioner: the
+  curvature of row ``x`` scales with its probability mass ``D(x)``);
+- for ``k >= 16`` the limit objective ``L_∞`` (no quadrature) is solved first and its
+  optimum, ``O(1/k)`` away, is the start (continuation in ``k``);
+- a gradient-only L-BFGS "polish" (secant line search on the directional derivative)
+  takes over when the function-value line search stalls at ``δ ≈ sqrt(ε)``; rounds stop
+  when the certificate's gap bound is ``<= polish_target · certify_tol`` or stagnates.
+
+The result reports the *best certificate found*; ``certified`` is decided by
+:func:`certify` alone, never by the solver's own convergence flags.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import linalg, optimize
+
+from ._validation import (
+    as_generator,
+    check_choice,
+    check_gram,
+    check_integer,
+    check_k,
+    check_tau,
+    readonly,
+)
+from .closed_form import simplex, simplex_loss
+from .model import LatentClassModel
+from .population import NCEObjective
+
+__all__ = ["Certificate", "OptimalRepresentation", "certify", "optimal_representation"]
+
+_EPS = np.finfo(float).eps
+#: Default relative accuracy assumed for the objective's gradient in :func:`certify`.
+GRAD_RTOL = 1e-12
+#: Default tolerance on the duality-gap bound for ``certified=True``.
+CERTIFY_TOL = 1e-7
+_METHODS = ("auto", "closed-form", "numerical")
+#: From this k on, the solver first solves the limit objective (continuation in k).
+_WARM_K = 16
+
+
+# --------------------------------------------------------------------------- certificate
+class Certificate(NamedTuple):
+    """Dual certificate of SPEC §4 (unpacks as ``gap, multipliers = certify(...)``).
+
+    Attributes
+    ----------
+    gap : float
+        Rigorous upper bound on ``L_k(G) − L_k*`` (``>= 0``).
+    multipliers : ndarray (n,)
+        The ``λ >= 0`` used, with ``g + Diag(λ) ⪰ 0``.
+    """
+
+    gap: float
+    multipliers: np.ndarray
+
+
+def certify(
+    objective: Any,
+    G: Any,
+    *,
+    grad: np.ndarray | None = None,
+    grad_rtol: float = GRAD_RTOL,
+    diag_floor: float = 1e-9,
+) -> Certificate:
+    """Upper bound on the suboptimality ``L(G) − min L`` over ``{G ⪰ 0, diag(G) ≤ 1}``.
+
+    Weak duality (SPEC §4): ``L`` is convex, so for every feasible ``G'``
+    ``L(G') >= L(G) + ⟨g, G' − G⟩`` with ``g = ∇L(G)``; for any ``λ >= 0`` with
+    ``Z = g + Diag(λ) ⪰ 0``, ``⟨g, G'⟩ = ⟨Z, G'⟩ − Σ λ_x G'_xx >= −Σ λ_x``.  Hence
+
+        ``L(G) − L* <= ⟨g, G⟩ + Σ_x λ_x``.
+
+    ``λ`` comes from stationarity on the range of ``G``: ``λ_x = −(gG)_xx / G_xx`` (0 where
+    ``G_xx <= diag_floor``), clipped at 0, then all raised by ``max(0, −λ_min(Z))`` plus a
+    rounding margin ``4 n ε ‖Z‖_F`` (LAPACK's symmetric eigenvalues are exact for a matrix
+    within ``O(n ε ‖Z‖)``), which makes ``Z ⪰ 0`` hold for the exact ``Z``.  The bound then
+    adds the floating-point error of ``⟨g, G⟩ + Σλ`` (``(n² + n) ε Σ|g_ij G_ij| + ...``)
+    and the effect of an error in the gradient itself: if ``‖ĝ − g‖_2 <= grad_rtol ‖ĝ‖_F``,
+    then ``|⟨ĝ − g, G − G'⟩| <= grad_rtol ‖ĝ‖_F (tr G + n)``.  ``G`` is assumed feasible
+    (``G ⪰ 0`` and ``diag(G) ≤ 1``; a Gram matrix ``V Vᵀ`` with rows of norm ``<= 1``);
+    the bound is meaningless otherwise, so infeasible diagonals raise ``ValueError``.
+
+    Parameters
+    ----------
+    objective : object with ``grad(G)`` (e.g. :class:`~latentclass.population.NCEObjective`)
+    G : array_like (n, n)
+        Feasible Gram matrix.
+    grad : ndarray, optional
+        ``objective.grad(G)`` if already computed.
+    grad_rtol : float
+        Assumed relative accuracy of the gradient (default ``1e-12``; the exact engine is
+        accurate to ~1e-13).
+    diag_floor : float
+        Below this ``G_xx`` the stationarity multiplier is not formed (set to 0 before the
+        raise).
+
+    Returns
+    -------
+    Certificate
+        ``(gap, multipliers)``.
+    """
+    G = np.asarray(G, dtype=float)
+    n = G.shape[0] if G.ndim == 2 else -1
+    G = check_gram(G, n, "G")
+    d = np.diag(G)
+    if np.any(d > 1.0 + 1e-9) or np.any(d < -1e-12):
+        raise ValueError("G must be feasible (0 <= diag(G) <= 1), got diag in "
+                         f"[{d.min()!r}, {d.max()!r}]")
+    g = objective.grad(G) if grad is None else np.asarray(grad, dtype=float)
+    g = 0.5 * (g + g.T)
+    if not np.all(np.isfinite(g)):
+        raise ValueError("the objective's gradient is not finite at G")
+    gG = np.einsum("ij,ij->i", g, G)  # (gG)_xx, G symmetric
+    lam = np.zeros(n)
+    ok = d > diag_floor
+    lam[ok] = np.maximum(0.0, -gG[ok] / d[ok])
+    Z = g + np.diag(lam)
+    eig = linalg.eigvalsh(Z)
+    z_norm = float(np.sqrt(np.sum(Z * Z)))
+    raise_by = max(0.0, -float(eig[0])) + 4.0 * n * _EPS * z_norm
+    lam = lam + raise_by
+    # ⟨g, G⟩ + Σλ, plus rounding and gradient-error margins
+    inner = float(np.sum(g * G))
+    total = inner + math.fsum(lam)
+    rounding = (n * n + n + 4) * _EPS * (float(np.sum(np.abs(g * G))) + float(np.sum(lam)))
+    g_norm = float(np.sqrt(np.sum(g * g)))
+    grad_err = float(grad_rtol) * g_norm * (float(np.trace(G)) + n)
+    gap = max(0.0, total) + rounding + grad_err
+    return Certificate(float(gap), readonly(lam))
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False, repr=False)
+class OptimalRepresentation:
+    """An optimal (or best found) representation and its certificate (SPEC §4).
+
+    Attributes
+    ----------
+    F : ndarray (n, d)
+        Representation, rows of norm ``<= 1``; ``gram = F Fᵀ``.
+    gram : ndarray (n, n)
+        Its Gram matrix.
+    loss : float
+        ``L_k(gram)`` (for ``k = inf``: the limit objective ``L_∞``).
+    duality_gap : float or None
+        Certified upper bound on ``loss − L_k*`` for the convex problem (``None`` only if
+        no certificate could be computed).
+    certified : bool
+        ``duality_gap <= certify_tol`` (and all multipliers ``>= 0``).
+    multipliers : ndarray (n,) or None
+        Multipliers ``λ`` of ``diag(G) <= 1`` from the certificate.
+    method : str
+        ``"closed-form"`` or ``"numerical"``.
+    n_iter : int
+        L-BFGS iterations (summed over rounds and restarts; 0 for the closed form).
+    message : str
+        What was done and what the certificate says.
+    """
+
+    F: np.ndarray
+    gram: np.ndarray
+    loss: float
+    duality_gap: float | None
+    certified: bool
+    multipliers: np.ndarray | None
+    method: str
+    n_iter: int
+    message: str
+
+    def __repr__(self) -> str:
+        gap = "None" if self.duality_gap is None else f"{self.duality_gap:.3g}"
+        return (
+            f"OptimalRepresentation(loss={self.loss:.12g}, duality_gap={gap}, "
+            f"certified={self.certified}, method={self.method!r}, F{self.F.shape}, "
+            f"gram{self.gram.shape}, n_iter={self.n_iter})"
+        )
+
+
+# --------------------------------------------------------------------------- solver core
+def _lifted_fg(objective, n: int, d: int):
+    """Loss and gradient as functions of the flattened lifted-sphere parameter ``W``."""
+
+    def fg(w: np.ndarray):
+        W = w.reshape(n, d + 1)
+        r = np.sqrt(np.einsum("ij,ij->i", W, W))
+        U = W / r[:, None]
+        V = U[:, :d]
+        G = V @ V.T
+        G = 0.5 * (G + G.T)
+        f, g = objective.value_and_grad(G)
+        g = 0.5 * (g + g.T)
+        gU = np.zeros_like(U)
+        gU[:, :d] = 2.0 * (g @ V)
+        radial = np.einsum("ij,ij->i", gU, U)
+        gW = (gU - U * radial[:, None]) / r[:, None]
+        return float(f), gW.ravel()
+
+    return fg
+
+
+def _gram_of(W: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    U = W / np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]
+    V = np.ascontiguousarray(U[:, :d])
+    G = V @ V.T
+    return V, 0.5 * (G + G.T)
+
+
+def _structured_start(model: LatentClassModel, d: int, gen: np.random.Generator, scale: float):
+    """Class-posterior mixture of simplex vertices, lifted (slack column), perturbed."""
+    m, n = model.n_classes, model.n_points
+    S = simplex(m)  # (m, m-1)
+    joint = model.class_probs[:, None] * model.class_conditionals  # (m, n)
+    D = joint.sum(axis=0)
+    post = np.divide(joint, D, out=np.zeros_like(joint), where=D > 0)  # P(c | x)
+    V0 = post.T @ S  # (n, m-1), norms <= 1
+    V = np.zeros((n, d))
+    cols = min(d, m - 1)
+    V[:, :cols] = V0[:, :cols]
+    norms2 = np.einsum("ij,ij->i", V, V)
+    V *= np.minimum(1.0, 1.0 / np.sqrt(np.maximum(norms2, 1e-300)))[:, None]
+    z = np.sqrt(np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", V, V)))
+    W = np.hstack([V, z[:, None]])
+    W += scale * gen.standard_normal(W.shape)
+    return W
+
+
+def _polish(fg, x, max_iter, check, memory=20):
+    """L-BFGS with a *gradient-only* line search, for the last digits.
+
+    Near the optimum the loss changes by ``O(δ²)`` while its rounding error is
+    ``ε |L|`` (``|L| ≈ log k``), so a line search on function values (L-BFGS-B) stalls at
+    ``δ ≈ sqrt(ε)``.  Here each step solves ``φ'(α) = ∇f(x + α p) · p = 0`` by secant steps
+    (the directional derivative is accurate to ``ε ‖∇f‖ ‖p‖``), which keeps converging as
+    long as the gradient does.  ``check(x)`` is called every few iterations and stops the
+    polish when it returns True.  Returns ``(x, iterations)``.
+    """
+    _, g = fg(x)
+    S: list[np.ndarray] = []
+    Y: list[np.ndarray] = []
+    it = 0
+    while it < max_iter:
+        it += 1
+        # two-loop recursion
+        q = g.copy()
+        alphas = []
+        for s_, y_ in zip(reversed(S), reversed(Y)):
+            a = (s_ @ q) / (y_ @ s_)
+            alphas.append(a)
+            q -= a * y_
+        if S:
+            q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+        for (s_, y_), a in zip(zip(S, Y), reversed(alphas)):
+            b = (y_ @ q) / (y_ @ s_)
+            q += (a - b) * s_
+        p = -q
+        d0 = float(g @ p)
+        if not d0 < 0:
+            S.clear(), Y.clear()
+            p = -g
+            d0 = float(g @ p)
+            if not d0 < 0:
+                break
+        if not S:
+            p *= 1e-3 / max(1e-300, float(np.max(np.abs(p))))
+            d0 = float(g @ p)
+        # secant search for a root of φ'(α), bracketed when possible
+        a_lo, d_lo = 0.0, d0
+        a_hi, d_hi = None, None
+        alpha, g_new = 1.0, None
+        for _ in range(12):
+            _, g_try = fg(x + alpha * p)
+            d = float(g_try @ p)
+            g_new, a_new = g_try, alpha
+            if abs(d) <= 0.3 * abs(d0):
+                break
+            if d < 0:
+                a_lo, d_lo = alpha, d
+            else:
+                a_hi, d_hi = alpha, d
+            if a_hi is None:  # still descending: extrapolate along the secant, at most ×4
+                alpha = min(4.0 * alpha, a_lo - d_lo * a_lo / (d_lo - d0)) if d_lo > d0 else 4.0 * alpha
+            else:
+                alpha = a_lo - d_lo * (a_hi - a_lo) / (d_hi - d_lo)
+                if not (a_lo < alpha < a_hi):
+                    alpha = 0.5 * (a_lo + a_hi)
+        s_vec = a_new * p
+        y_vec = g_new - g
+        x = x + s_vec
+        g = g_new
+        if float(s_vec @ y_vec) > 1e-300:
+            S.append(s_vec)
+            Y.append(y_vec)
+            if len(S) > memory:
+                S.pop(0), Y.pop(0)
+        if it % 5 == 0 and check(x):
+            break
+    return x, it
+
+
+def _random_start(n: int, d: int, gen: np.random.Generator):
+    W = gen.standard_normal((n, d + 1))
+    W[:, d] *= 0.1  # start near the sphere
+    return W
+
+
+def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
+    """Rounds of L-BFGS on the lifted sphere, each followed by a gradient-only polish.
+
+    ``target``: stop as soon as the certificate's gap bound is ``<= target`` (``None``:
+    no certificate, i.e. the rank-constrained problem; then one L-BFGS round per call of
+    ``max_rounds`` without polish).  ``row_scale`` (``(n,)``, > 0) sets the norm of each
+    row of ``W``: the map ``W → U`` is scale-invariant per row, but the gradient in row
+    ``x`` scales like ``1/‖W_x‖`` and the curvature like ``1/‖W_x‖²``; rows with little
+    probability mass (small curvature) get small norms — a diagonal preconditioner.
+    Returns ``(W, n_iter, status, certificate or None)``.
+    """
+    n = W0.shape[0]
+    fg = _lifted_fg(objective, n, d)
+
+    def rescale(W):
+        return W * (row_scale / np.sqrt(np.einsum("ij,ij->i", W, W)))[:, None]
+
+    W = rescale(W0)
+    n_iter = 0
+    status = ""
+    best = None  # (gap, W, cert)
+    for _ in range(max_rounds):
+        budget = max_iter - n_iter
+        if budget <= 0:
+            break
+        res = optimize.minimize(
+            fg,
+            W.ravel(),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": budget, "maxcor": 30, "ftol": 10 * _EPS, "gtol": tol,
+                     "maxfun": 2 * budget + 20},
+        )
+        n_iter += int(res.nit)
+        W = rescale(res.x.reshape(n, d + 1))
+        status = f"L-BFGS: {res.message}"
+        if target is None:
+            if res.nit == 0:
+                break
+            continue
+        cert = certify(objective, _gram_of(W, d)[1])
+        if best is None or cert.gap < best[0]:
+            best = (cert.gap, W, cert)
+        if cert.gap <= target:
+            break
+        # gradient-only polish, stopped at the target or when the gap stagnates
+        track = {"best": best, "stall": 0}
+
+        def check(w):
+            Wc = rescale(w.reshape(n, d + 1))
+            c = certify(objective, _gram_of(Wc, d)[1])
+            if c.gap < 0.9 * track["best"][0]:
+                track["stall"] = 0
+            else:
+                track["stall"] += 1
+            if c.gap < track["best"][0]:
+                track["best"] = (c.gap, Wc, c)
+            return c.gap <= target or track["stall"] >= 4
+
+        budget = max_iter - n_iter
+        if budget <= 0:
+            break
+        w, it = _polish(fg, W.ravel(), budget, check)
+        n_iter += it
+        status += f"; gradient-only polish: {it} iterations"
+        improved = track["best"][0] < best[0]
+        best = track["best"]
+        W = best[1]
+        if best[0] <= target or (not improved and res.nit == 0):
+            break
+    if target is None:
+        return W, n_iter, status, None
+    return best[1], n_iter, status, best[2]
+
+
+def _check_tol(value: Any, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def _make_objective(model, k, tau):
+    return NCEObjective(model, k, tau)
+
+
+# --------------------------------------------------------------------------- public entry
+def optimal_representation(
+    model: LatentClassModel,
+    k: Any,
+    tau: float = 1.0,
+    dim: int | None = None,
+    method: str = "auto",
+    rng: Any = 0,
+    tol: float = 1e-10,
+    *,
+    n_restarts: int = 5,
+    certify_tol: float = CERTIFY_TOL,
+    max_iter: int = 20000,
+    init: str = "structured",
+    polish_target: float = 1e-3,
+) -> OptimalRepresentation:
+    """Representation minimising the population NCE loss ``L_k`` (SPEC §4, §5).
+
+    Solves ``min L_k(G)`` s.t. ``G ⪰ 0``, ``diag(G) ≤ 1``, ``rank(G) ≤ dim`` and certifies the
+    result for the convex problem (no rank constraint) with :func:`certify`.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        Finite model (class level or point level, disjoint or overlapping).
+    k : int or math.inf
+        Number of negatives (``math.inf``: the limit objective ``L_∞`` of SPEC §3).
+    tau : float
+        Temperature ``τ > 0``.
+    dim : int, optional
+        Dimension ``d`` of the representation, ``1 <= d <= n``.  ``None``: ``d = n`` for the
+        numerical solver (convex problem), ``m − 1`` for the closed form.
+    method : {"auto", "closed-form", "numerical"}
+        ``"auto"``: the closed form (every point on its class vertex of :func:`simplex`)
+        when ``ρ`` is uniform, the supports are disjoint and ``dim`` is ``None`` or
+        ``>= m − 1``; the numerical solver otherwise.  ``"closed-form"`` raises
+        ``ValueError`` where it does not apply.  ``"numerical"`` always solves.
+    rng : seed or numpy.random.Generator
+        Perturbation of the start and random restarts.
+    tol : float
+        L-BFGS tolerance on the projected gradient (``gtol``), ``> 0``.
+    n_restarts : int
+        Starts when ``dim < n`` (rank-constrained, non-convex); the lowest loss is kept.
+        With ``dim = n`` one structured start is used.
+    certify_tol : float
+        ``certified`` is True iff the duality-gap bound is ``<= certify_tol``.
+    max_iter : int
+        Iteration budget of L-BFGS per start (over all rounds).
+    init : {"structured", "random"}
+        First start: the class-posterior mixture of simplex vertices (perturbed) or a
+        random point.
+    polish_target : float
+        The solver keeps refining (L-BFGS rounds and a gradient-only polish) until the gap
+        bound is ``<= polish_target · certify_tol`` or it stops improving.
+
+    Returns
+    -------
+    OptimalRepresentation
+        ``loss`` is ``NCEObjective.value(gram)`` (numerical) or :func:`simplex_loss`
+        (closed form); ``duality_gap`` is the bound of :func:`certify`.
+    """
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    k = check_k(k, allow_inf=True)
+    tau = check_tau(tau)
+    method = check_choice(method, "method", _METHODS)
+    init = check_choice(init, "init", ("structured", "random"))
+    n, m = model.n_points, model.n_classes
+    if dim is not None:
+        dim = check_integer(dim, "dim", minimum=1)
+        if dim > n:
+            raise ValueError(f"dim must be an integer between 1 and n_points={n}, got {dim}")
+    tol = _check_tol(tol, "tol")
+    certify_tol = _check_tol(certify_tol, "certify_tol")
+    polish_target = _check_tol(polish_target, "polish_target")
+    n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
+    max_iter = check_integer(max_iter, "max_iter", minimum=1)
+    gen = as_generator(rng)
+
+    closed_ok = model.is_uniform and model.is_disjoint and (dim is None or dim >= m - 1)
+    if method == "closed-form" and not closed_ok:
+        why = []
+        if not model.is_uniform:
+            why.append("class_probs is not uniform")
+        if not model.is_disjoint:
+            why.append("the supports are not disjoint")
+        if dim is not None and dim < m - 1:
+            why.append(f"dim={dim} < m - 1 = {m - 1}")
+        raise ValueError(
+            "method='closed-form' applies only to uniform class_probs, disjoint supports and "
+            f"dim None or >= m - 1; here {', '.join(why)}"
+        )
+    objective = _make_objective(model, k, tau)
+
+    if method in ("auto", "closed-form") and closed_ok:
+        d = m - 1 if dim is None else dim
+        F = np.zeros((n, d))
+        F[:, : m - 1] = simplex(m)[model.point_classes]
+        G = F @ F.T
+        G = 0.5 * (G + G.T)
+        cert = certify(objective, G)
+        certified = cert.gap <= certify_tol
+        msg = (
+            "closed form (SPEC §5): every point on its class vertex of the regular simplex; "
+            f"duality-gap bound {cert.gap:.3g} "
+            + ("<=" if certified else ">")
+            + f" certify_tol={certify_tol:.3g}"
+        )
+        return OptimalRepresentation(
+            readonly(F), readonly(G), simplex_loss(m, k, tau), cert.gap, bool(certified),
+            cert.multipliers, "closed-form", 0, msg,
+        )
+
+    d = n if dim is None else dim
+    convex = d >= n
+    starts = 1 if convex else n_restarts
+    mass = np.asarray(model.marginal, dtype=float)
+    row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
+    limit_objective = _make_objective(model, math.inf, tau) if k != math.inf and k >= _WARM_K else None
+    best = None
+    total_iter = 0
+    for s in range(starts):
+        if s == 0 and init == "structured":
+            W0 = _structured_start(model, d, gen, 1e-3)
+        else:
+            W0 = _random_start(n, d, gen)
+        if k != math.inf and k >= _WARM_K:
+            # continuation: the limit objective L_∞ (no quadrature, cheap) has an optimum
+            # within O(1/k) of the L_k optimum; solve it first and start from there
+            W0, it, _, _ = _run_lbfgs(
+                limit_objective, W0, d, tol, max_iter,
+                polish_target * certify_tol if convex else None,
+                max_rounds=2 if convex else 1, row_scale=row_scale,
+            )
+            total_iter += it
+        W, it, status, cert = _run_lbfgs(
+            objective, W0, d, tol, max_iter, polish_target * certify_tol if convex else None,
+            max_rounds=8 if convex else 3, row_scale=row_scale,
+        )
+        total_iter += it
+        V, G = _gram_of(W, d)
+        f = float(objective.value(G))
+        if best is None or f < best[0]:
+            best = (f, V, G, status, cert)
+    f, V, G, status, cert = best
+    if cert is None:
+        cert = certify(objective, G)
+    certified = bool(cert.gap <= certify_tol and np.all(cert.multipliers >= 0))
+    rel = "<=" if certified else ">"
+    if convex:
+        msg = (
+            f"{'certified global optimum' if certified else 'not certified'}: duality-gap bound "
+            f"{cert.gap:.3g} {rel} certify_tol={certify_tol:.3g} ({status})"
+        )
+    elif certified:
+        msg = (
+            f"the rank-{d} solution (best of {starts} starts) is globally optimal: its convex "
+            f"duality-gap bound {cert.gap:.3g} <= certify_tol={certify_tol:.3g}, so the rank "
+            "constraint is not binding"
+        )
+    else:
+        msg = (
+            f"not certified: rank-constrained (dim={d} < n={n}) non-convex problem, best of "
+            f"{starts} starts; the convex duality-gap bound {cert.gap:.3g} > "
+            f"certify_tol={certify_tol:.3g}, so the rank constraint may bind or the start "
+            "was poor"
+        )
+    return OptimalRepresentation(
+        readonly(V), readonly(G), f, cert.gap, certified, cert.multipliers, "numerical",
+        total_iter, msg,
+    )

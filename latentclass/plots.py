@@ -1,0 +1,221 @@
+"""One plotting style for every theorem-check figure of :mod:`latentclass.figures`.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly — never through
+``matplotlib.pyplot`` — so importing this module neither selects a backend nor opens a
+window, and does not change anything for users who use matplotlib elsewhere in the same
+process.  ``Figure.savefig`` picks the file-format backend (Agg for PNG, the PDF backend
+for PDF) by itself.  The style is applied only while a figure is built and saved (a
+``matplotlib.rc_context``), so global ``rcParams`` are left untouched.
+
+Conventions
+-----------
+- Widths of a paper column: :data:`SINGLE` (3.4 in) and :data:`DOUBLE` (7.0 in).
+- Text is mathtext (no LaTeX install needed), 8–9 pt at the printed size.
+- Colours: the Okabe–Ito palette (colour-blind safe), :data:`PALETTE`, in a fixed order
+  :data:`COLORS`; sequential/diverging maps are ``cividis`` / ``RdBu_r``.
+- Each figure carries a short title stating the claim it checks; the full claim and the
+  check live in the manifest record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from typing import Iterator, Sequence
+
+import matplotlib
+from matplotlib.figure import Figure
+
+__all__ = [
+    "COLORS",
+    "DOUBLE",
+    "MARKERS",
+    "PALETTE",
+    "SINGLE",
+    "STYLE",
+    "log2_axis",
+    "new_figure",
+    "save_figure",
+    "status_footer",
+    "status_text",
+    "style",
+]
+
+#: Single-column and double-column widths of a two-column paper, in inches.
+SINGLE = 3.4
+DOUBLE = 7.0
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+#: Cycle order used for series (yellow last: weak on white).
+COLORS = (
+    PALETTE["blue"],
+    PALETTE["vermillion"],
+    PALETTE["green"],
+    PALETTE["orange"],
+    PALETTE["purple"],
+    PALETTE["sky"],
+    PALETTE["black"],
+    PALETTE["yellow"],
+)
+#: Markers paired with :data:`COLORS`, so series stay distinct in greyscale.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+#: rcParams applied while a figure is built and saved.
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8.0,
+    "axes.titlesize": 8.5,
+    "axes.labelsize": 8.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "legend.fontsize": 6.8,
+    "legend.frameon": True,
+    "legend.framealpha": 0.85,
+    "legend.edgecolor": "0.8",
+    "legend.borderaxespad": 0.4,
+    "legend.handlelength": 1.8,
+    "figure.titlesize": 9.0,
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.03,
+    "axes.linewidth": 0.7,
+    "axes.grid": True,
+    "grid.linewidth": 0.4,
+    "grid.alpha": 0.5,
+    "grid.color": "0.75",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": matplotlib.cycler(color=list(COLORS)),
+    "lines.linewidth": 1.3,
+    "lines.markersize": 4.0,
+    "errorbar.capsize": 2.0,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.minor.width": 0.4,
+    "ytick.minor.width": 0.4,
+    "text.usetex": False,
+    "mathtext.fontset": "dejavusans",
+    "pdf.fonttype": 42,
+    "image.cmap": "cividis",
+}
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Context in which :data:`STYLE` is in force (restores the caller's rcParams after)."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def new_figure(width: str | float = "single", height: float = 2.6, **kwargs) -> Figure:
+    """A :class:`~matplotlib.figure.Figure` of paper-column width with constrained layout.
+
+    Parameters
+    ----------
+    width : {"single", "double"} or float
+        :data:`SINGLE` (3.4 in), :data:`DOUBLE` (7.0 in) or a width in inches.
+    height : float
+        Height in inches.
+    **kwargs
+        Passed to :class:`~matplotlib.figure.Figure`.
+
+    Notes
+    -----
+    Call inside :func:`style` so that fonts and colours are the house style.
+    """
+    if width == "single":
+        w = SINGLE
+    elif width == "double":
+        w = DOUBLE
+    else:
+        w = float(width)
+    kwargs.setdefault("layout", "constrained")
+    return Figure(figsize=(w, height), **kwargs)
+
+
+def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str,
+                formats: Sequence[str] = ("png", "pdf")) -> list[str]:
+    """Write ``fig`` as ``out_dir/name.<fmt>`` for each format; return the file paths.
+
+    PNG at 200 dpi; PDF with embedded TrueType fonts.  Metadata dates are fixed/omitted so
+    that re-running gives the same PDF bytes where matplotlib allows it.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    files = []
+    for fmt in formats:
+        path = os.path.join(os.fspath(out_dir), f"{name}.{fmt}")
+        meta = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
+        # fontTools (PDF font subsetting) logs a harmless warning about the fonts' zero
+        # creation timestamps; keep the caller's terminal clean while saving.
+        ft_log = logging.getLogger("fontTools")
+        level = ft_log.level
+        ft_log.setLevel(logging.ERROR)
+        try:
+            with style():
+                fig.savefig(path, format=fmt, metadata=meta)
+        finally:
+            ft_log.setLevel(level)
+        files.append(path)
+    return files
+
+
+def _pow2_label(v: float, _pos=None) -> str:
+    if v <= 0:
+        return ""
+    e = math.log2(v)
+    if abs(e - round(e)) > 1e-9:
+        return ""
+    e = int(round(e))
+    return str(2 ** e) if e <= 16 else rf"$2^{{{e}}}$"
+
+
+def log2_axis(ax, axis: str = "x", numticks: int = 9) -> None:
+    """Log axis in base 2 whose ticks read ``1, 2, 4, …, 4096`` (then ``2^13, …``)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=2)
+    a.set_major_locator(LogLocator(base=2, numticks=numticks))
+    a.set_major_formatter(FuncFormatter(_pow2_label))
+    a.set_minor_formatter(NullFormatter())
+
+
+def status_footer(fig: Figure, passed: bool, text: str = "") -> None:
+    """Write ``check passed: …`` / ``CHECK FAILED: …`` as a footer line under all axes.
+
+    Uses ``fig.supxlabel`` (right-aligned), which constrained layout makes room for, so
+    the badge never covers data.
+    """
+    label = ("check passed" if passed else "CHECK FAILED") + (f": {text}" if text else "")
+    color = PALETTE["green"] if passed else PALETTE["vermillion"]
+    fig.supxlabel(label, x=0.995, ha="right", fontsize=6.5, color=color,
+                  bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6))
+
+
+def status_text(ax, passed: bool, text: str = "", loc: str = "lower right") -> None:
+    """Stamp a small ``check passed`` / ``CHECK FAILED`` box in a corner of ``ax``."""
+    corners = {
+        "lower right": (0.98, 0.03, "right", "bottom"),
+        "lower left": (0.02, 0.03, "left", "bottom"),
+        "upper right": (0.98, 0.97, "right", "top"),
+        "upper left": (0.02, 0.97, "left", "top"),
+        "center right": (0.98, 0.5, "right", "center"),
+    }
+    x, y, ha, va = corners[loc]
+    label = ("check passed" if passed else "CHECK FAILED") + (f": {text}" if text else "")
+    color = PALETTE["green"] if passed else PALETTE["vermillion"]
+    ax.text(x, y, label, transform=ax.transAxes, ha=ha, va=va, fontsize=6.5, color=color,
+            bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6, alpha=0.9), zorder=10)

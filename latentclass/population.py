@@ -1,0 +1,219 @@
+"""Exact population NCE loss ``L_k`` for every number of negatives ``k`` (SPEC §3).
+
+For a finite latent-class model with pair law ``P(x, x⁺)`` and marginal ``D``, and a Gram
+matrix ``G`` (``G = F Fᵀ``) at temperature ``τ``::
+
+    L_k(G) = Σ_{x,x⁺} P(x,x⁺) · I_k(a^{x,x⁺}),   a^{x,x⁺}_y = exp((G[x,y] − G[x,x⁺]) / τ),
+    I_k(a) = E log(1 + Σ_{i=1..k} a_{Y_i}) = ∫_0^∞ e^{-t} (1 − φ(t)^k) dt / t,
+    φ(t)   = Σ_y D(y) e^{-t a_y}.
+
+and the large-``k`` limit ``L_∞ = lim_k (L_k − log k) = Σ P(x,x⁺) log Σ_y D(y) a_y``.
+The integral is evaluated by :mod:`latentclass._laplace`; ``method="enumerate"`` sums the
+multinomial law of the negatives exactly instead (small ``k`` and ``n`` only).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._laplace import enumerate_family_loss, family_loss
+from ._validation import check_choice, check_gram, check_k, check_representation, check_tau
+from .model import LatentClassModel
+
+__all__ = [
+    "NCEObjective",
+    "population_loss",
+    "population_loss_limit",
+    "expected_log1p_sum",
+]
+
+_METHODS = ("auto", "laplace", "enumerate")
+#: Bytes of ``(rows, n)`` temporaries in the limit objective.
+_LIMIT_CHUNK_BYTES = 32 << 20
+
+
+def _check_model(model: Any) -> LatentClassModel:
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    return model
+
+
+def _limit_family(base, D, anchor, shift, weight, need_grad):
+    """``Σ_p w_p (log Σ_y D(y) e^{base[x_p,y]} + shift_p)`` and its derivatives (``k = ∞``)."""
+    A, n = base.shape
+    W = np.bincount(anchor, weights=weight, minlength=A)
+    value = float(weight @ shift)
+    gbase = np.empty((A, n)) if need_grad else None
+    rows = max(1, _LIMIT_CHUNK_BYTES // (8 * 3 * max(n, 1)))
+    for a0 in range(0, A, rows):
+        blk = base[a0 : a0 + rows]
+        lse = logsumexp(blk, b=D, axis=1)
+        value += float(W[a0 : a0 + rows] @ lse)
+        if need_grad:
+            gbase[a0 : a0 + rows] = np.exp(blk - lse[:, None]) * D * W[a0 : a0 + rows, None]
+    gshift = weight.copy() if need_grad else None
+    return value, gbase, gshift
+
+
+class NCEObjective:
+    """The population NCE loss as a function of the Gram matrix (SPEC §3, §4).
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        Finite model; pairs ``(x, x⁺)`` weighted by ``model.pair_probs``, negatives drawn from
+        ``model.marginal``.
+    k : int or math.inf
+        Number of negatives (``>= 1``).  ``math.inf`` gives the limit objective
+        ``L_∞(G) = Σ P(x,x⁺) log Σ_y D(y) exp((G[x,y] − G[x,x⁺]) / τ)`` (``= lim L_k − log k``).
+    tau : float
+        Temperature ``τ > 0``.
+    method : {"auto", "laplace", "enumerate"}
+        ``"auto"``/``"laplace"``: Frullani/Laplace quadrature (cost independent of ``k``);
+        ``"enumerate"``: exact sum over multisets of negatives (tiny cases only).
+
+    Notes
+    -----
+    ``value(G)`` is ``L_k(G)``; ``grad(G)`` is the symmetric matrix ``M`` with
+    ``L(G + E) = L(G) + <M, E> + o(E)`` for symmetric ``E`` (the entry-wise derivative
+    ``∂L/∂G[x,y]`` symmetrised, ``M = (Dg + Dgᵀ)/2``).  With ``s_y = ∂I_k/∂ log a_y``:
+    ``∂L/∂G[x,y] = Σ_{x⁺} P(x,x⁺) s_y / τ`` and ``∂L/∂G[x,x⁺] −= P(x,x⁺) Σ_y s_y / τ``.
+    """
+
+    def __init__(self, model: LatentClassModel, k: int | float, tau: float = 1.0, *, method: str = "auto"):
+        self.model = _check_model(model)
+        self.k = check_k(k, allow_inf=True)
+        self.tau = check_tau(tau)
+        self.method = check_choice(method, "method", _METHODS)
+        if self.method == "enumerate" and self.k == math.inf:
+            raise ValueError("method='enumerate' needs a finite k, got k=inf")
+        Pm = np.asarray(model.pair_probs)
+        px, pp = np.nonzero(Pm > 0)  # row-major: sorted by anchor
+        self._anchors, self._anchor_of_pair = np.unique(px, return_inverse=True)
+        self._px, self._pp = px, pp
+        self._pw = Pm[px, pp]
+        self._all_anchors = self._anchors.size == model.n_points
+        self._D = np.asarray(model.marginal, dtype=float)
+        self.n_points = model.n_points
+
+    def __repr__(self) -> str:
+        return f"NCEObjective(n_points={self.n_points}, k={self.k}, tau={self.tau}, method={self.method!r})"
+
+    def _evaluate(self, G: Any, need_grad: bool):
+        G = check_gram(G, self.n_points)
+        tau = self.tau
+        Gs = G / tau
+        base = Gs if self._all_anchors else Gs[self._anchors]
+        shift = -Gs[self._px, self._pp]
+        args = (base, self._D)
+        if self.k == math.inf:
+            value, gb, gsh = _limit_family(base, self._D, self._anchor_of_pair, shift, self._pw, need_grad)
+        else:
+            fn = enumerate_family_loss if self.method == "enumerate" else family_loss
+            vals, gb, gsh = fn(*args, self.k, self._anchor_of_pair, shift, self._pw, need_grad=need_grad)
+            value = float(self._pw @ vals)
+        if not need_grad:
+            return value, None
+        if self._all_anchors:
+            Dg = gb
+        else:
+            Dg = np.zeros((self.n_points, self.n_points))
+            Dg[self._anchors] = gb
+        Dg[self._px, self._pp] -= gsh  # pairs (x, x⁺) are distinct entries
+        M = Dg.T.copy()
+        M += Dg
+        M *= 0.5 / tau
+        return value, M
+
+    def value(self, G: Any) -> float:
+        """``L_k(G)`` (or ``L_∞(G)`` for ``k = inf``)."""
+        return self._evaluate(G, False)[0]
+
+    def grad(self, G: Any) -> np.ndarray:
+        """Symmetric gradient ``M`` (``(n, n)``) of ``L_k`` at ``G``."""
+        return self._evaluate(G, True)[1]
+
+    def value_and_grad(self, G: Any) -> tuple[float, np.ndarray]:
+        """``(L_k(G), ∇L_k(G))`` sharing one pass over the quadrature nodes."""
+        return self._evaluate(G, True)
+
+
+def population_loss(
+    model: LatentClassModel, F: Any, k: int, tau: float = 1.0, *, method: str = "auto"
+) -> float:
+    """Exact population NCE loss ``L_k(F)`` for any integer ``k >= 1`` (SPEC §3).
+
+    Parameters
+    ----------
+    model : LatentClassModel
+    F : array_like, shape (n_points, d)
+        Representation, rows of norm ``<= 1``.
+    k : int
+        Number of negatives, an integer ``>= 1`` (use :func:`population_loss_limit` for the limit).
+    tau : float
+        Temperature ``> 0``.
+    method : {"auto", "laplace", "enumerate"}
+
+    Returns
+    -------
+    float
+        ``Σ_{x,x⁺} P(x,x⁺) E log(1 + Σ_i exp((f(x)·f(x⁻_i) − f(x)·f(x⁺))/τ))``.
+    """
+    model = _check_model(model)
+    k = check_k(k)
+    tau = check_tau(tau)
+    method = check_choice(method, "method", _METHODS)
+    F = check_representation(F, model.n_points)
+    G = F @ F.T
+    G = 0.5 * (G + G.T)
+    return NCEObjective(model, k, tau, method=method).value(G)
+
+
+def population_loss_limit(model: LatentClassModel, F: Any, tau: float = 1.0) -> float:
+    """``L_∞(F) = lim_{k→∞} (L_k(F) − log k) = Σ P(x,x⁺) log Σ_y D(y) a_y`` (SPEC §3)."""
+    model = _check_model(model)
+    tau = check_tau(tau)
+    F = check_representation(F, model.n_points)
+    G = F @ F.T
+    G = 0.5 * (G + G.T)
+    return NCEObjective(model, math.inf, tau).value(G)
+
+
+def expected_log1p_sum(
+    log_scores: Any, probs: Any, k: int, *, grad: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """``I_k(a) = E log(1 + Σ_{i=1..k} a_{Y_i})``, ``Y_i ~ probs`` iid, for each row of scores.
+
+    Parameters
+    ----------
+    log_scores : array_like, shape (P, n) or (n,)
+        ``log a`` (any finite reals).
+    probs : array_like, shape (n,)
+        Law of the ``Y_i`` (non-negative, sums to 1).
+    k : int
+        Integer ``>= 1``.
+    grad : bool
+        Also return ``∂I_k / ∂ log a`` (same shape as ``log_scores``).
+    """
+    k = check_k(k)
+    la = np.asarray(log_scores, dtype=float)
+    squeeze = la.ndim == 1
+    la = np.atleast_2d(la)
+    if la.ndim != 2:
+        raise ValueError(f"log_scores must be 1-D or 2-D, got shape {la.shape}")
+    if not np.all(np.isfinite(la)):
+        raise ValueError("log_scores must be finite")
+    D = np.asarray(probs, dtype=float)
+    if D.shape != (la.shape[1],):
+        raise ValueError(f"probs must have shape ({la.shape[1]},), got {D.shape}")
+    if not np.all(np.isfinite(D)) or np.any(D < 0) or abs(D.sum() - 1.0) > 1e-9:
+        raise ValueError("probs must be non-negative and sum to 1")
+    P = la.shape[0]
+    vals, g, _ = family_loss(la, D, k, np.arange(P), np.zeros(P), np.ones(P), need_grad=grad)
+    if squeeze:
+        return (vals[0], g[0]) if grad else vals[0]
+    return (vals, g) if grad else vals

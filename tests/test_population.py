@@ -1,0 +1,402 @@
+"""Exact population NCE loss (SPEC §3): against independent oracles.
+
+Oracles used here, each written independently of ``latentclass._laplace``:
+- brute-force enumeration of the multisets of negatives (compositions by recursion, exact
+  integer multinomial coefficients, ``math.log`` per term);
+- ``scipy.integrate.quad`` of the Frullani integral in ``t`` with breakpoints;
+- central finite differences of ``value`` along random symmetric directions;
+- the sampled loss ``latentclass.nce.nce_loss`` (z-score).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from latentclass.model import LatentClassModel
+from latentclass.population import (
+    NCEObjective,
+    expected_log1p_sum,
+    population_loss,
+    population_loss_limit,
+)
+
+
+# --------------------------------------------------------------------------- helpers
+def random_representation(n, d, rng, low=0.3):
+    F = rng.standard_normal((n, d))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    return F * rng.uniform(low, 1.0, size=(n, 1))
+
+
+def class_level(m, rng):
+    return LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
+
+
+def point_level_disjoint(rng):
+    rho = rng.dirichlet(np.ones(2))
+    return LatentClassModel.disjoint(rho, [2, 2], within=[rng.uniform(0.2, 1, 2), rng.uniform(0.2, 1, 2)])
+
+
+def point_level_overlapping(rng):
+    return LatentClassModel(rng.dirichlet(np.ones(3)), rng.dirichlet(np.ones(4), size=3))
+
+
+MODELS = {"class": lambda rng: class_level(4, rng), "disjoint": point_level_disjoint,
+          "overlapping": point_level_overlapping}
+
+
+def compositions(n, k):
+    """All tuples of n non-negative integers summing to k (recursive, no itertools)."""
+    if n == 1:
+        yield (k,)
+        return
+    for first in range(k + 1):
+        for rest in compositions(n - 1, k - first):
+            yield (first,) + rest
+
+
+def brute_force_loss(model, F, k, tau):
+    """Σ_{x,x+} P(x,x+) Σ_ν k!/Πν_y! Π D_y^ν_y log(1 + Σ ν_y a_y), term by term in Python floats."""
+    G = F @ F.T
+    D = model.marginal
+    Pm = model.pair_probs
+    n = model.n_points
+    comps = list(compositions(n, k))
+    coef = [math.factorial(k) // math.prod(math.factorial(v) for v in nu) for nu in comps]
+    total = math.fsum(
+        Pm[x, xp]
+        * math.fsum(
+            c * math.prod(float(D[y]) ** nu[y] for y in range(n))
+            * math.log1p(math.fsum(nu[y] * math.exp((G[x, y] - G[x, xp]) / tau) for y in range(n)))
+            for nu, c in zip(comps, coef)
+        )
+        for x in range(n)
+        for xp in range(n)
+        if Pm[x, xp] > 0
+    )
+    return total
+
+
+def quad_pair_integral(la, D, k):
+    """I_k(a) = ∫ e^{-e^u}(1 − φ(e^u)^k) du  (t = e^u) by scipy.integrate.quad, split at breakpoints.
+
+    Breakpoints: a grid of step 1 in u plus the transition points −log(k a_y), −log(a_y), so
+    every piece is smooth and quad converges to full precision.  Below
+    u_lo = log(1e-18 / (k max a + 1)) the integrand is < 1e-18 · k ā t and is dropped; above
+    log(60) only e^{-t} remains (∫_60^∞ e^{-t}/t dt < 1e-27).
+    """
+    a = np.exp(la)
+
+    def integrand(u):
+        t = math.exp(u)
+        pm1 = float(np.dot(D, np.expm1(-t * a)))  # φ − 1, relatively accurate
+        if pm1 > -0.5:
+            one_minus = -math.expm1(k * math.log1p(pm1))
+        else:
+            one_minus = 1.0 - float(np.dot(D, np.exp(-t * a))) ** k
+        return math.exp(-t) * one_minus
+
+    u_lo = math.log(1e-18 / (k * a.max() + 1.0))
+    u_hi = math.log(60.0)
+    marks = np.concatenate([-np.log(k * a), -np.log(a), np.arange(math.floor(u_lo), u_hi, 1.0)])
+    edges = np.unique(np.concatenate([[u_lo, u_hi], marks[(marks > u_lo) & (marks < u_hi)]]))
+    pieces = [integrate.quad(integrand, lo, hi, epsabs=0.0, epsrel=2e-14, limit=100)[0]
+              for lo, hi in zip(edges[:-1], edges[1:])]
+    return math.fsum(pieces)
+
+
+def quad_population_loss(model, F, k, tau):
+    G = F @ F.T
+    Pm = model.pair_probs
+    D = model.marginal
+    xs, ps = np.nonzero(Pm > 0)
+    return math.fsum(Pm[x, p] * quad_pair_integral((G[x] - G[x, p]) / tau, D, k) for x, p in zip(xs, ps))
+
+
+def random_symmetric(n, rng):
+    E = rng.standard_normal((n, n))
+    return E + E.T
+
+
+# --------------------------------------------------------------------------- enumeration
+@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("tau", [1.0, 0.25])
+def test_matches_brute_force_enumeration(kind, tau):
+    rng = np.random.default_rng([1, len(kind), int(tau * 4)])
+    model = MODELS[kind](rng)
+    F = random_representation(model.n_points, 3, rng)
+    for k in range(1, 7):
+        exact = brute_force_loss(model, F, k, tau)
+        got = population_loss(model, F, k, tau)
+        assert abs(got - exact) <= 1e-12 * abs(exact), (k, got, exact)
+
+
+def test_enumerate_method_matches_brute_force():
+    rng = np.random.default_rng(5)
+    model = point_level_overlapping(rng)
+    F = random_representation(model.n_points, 2, rng)
+    for k in (1, 3, 5):
+        exact = brute_force_loss(model, F, k, 0.5)
+        assert population_loss(model, F, k, 0.5, method="enumerate") == pytest.approx(exact, rel=1e-13)
+
+
+# --------------------------------------------------------------------------- gradient
+@pytest.mark.parametrize("k", [1, 7, 10**5, math.inf])
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_gradient_matches_finite_differences(k, kind):
+    rng = np.random.default_rng([2, len(kind)])
+    model = MODELS[kind](rng)
+    F = random_representation(model.n_points, 3, rng)
+    G = F @ F.T
+    obj = NCEObjective(model, k, tau=0.5)
+    value, M = obj.value_and_grad(G)
+    assert value == obj.value(G)
+    np.testing.assert_array_equal(M, obj.grad(G))
+    np.testing.assert_array_equal(M, M.T)
+    for _ in range(3):
+        E = random_symmetric(model.n_points, rng)
+        h = 1e-4
+        # fourth-order central difference: truncation O(h^4) ≈ 1e-16, rounding ≈ 1e-12
+        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
+              + obj.value(G - 2 * h * E)) / (12 * h)
+        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
+
+
+# --------------------------------------------------------------------------- quadrature
+@pytest.mark.parametrize("k", [10**2, 10**6, 10**9])
+@pytest.mark.parametrize("kind", ["class", "overlapping"])
+@pytest.mark.parametrize("tau", [1.0, 0.25])
+def test_matches_quad_for_large_k(k, kind, tau):
+    rng = np.random.default_rng([3, len(kind), int(4 * tau)])
+    model = MODELS[kind](rng)
+    F = random_representation(model.n_points, 3, rng)
+    ref = quad_population_loss(model, F, k, tau)
+    got = population_loss(model, F, k, tau)
+    assert abs(got - ref) <= 1e-10 * ref, (got, ref)
+
+
+def test_point_level_disjoint_matches_quad_per_pair_sum():
+    rng = np.random.default_rng(11)
+    model = LatentClassModel.disjoint([0.2, 0.5, 0.3], [3, 2, 4])
+    F = random_representation(model.n_points, 4, rng)
+    for k in (3, 10**4):
+        ref = quad_population_loss(model, F, k, 0.5)
+        assert population_loss(model, F, k, 0.5) == pytest.approx(ref, rel=1e-10, abs=0)
+
+
+# --------------------------------------------------------------------------- k -> infinity
+def test_limit_matches_closed_form_definition():
+    rng = np.random.default_rng(4)
+    model = point_level_overlapping(rng)
+    F = random_representation(model.n_points, 3, rng)
+    G = F @ F.T
+    D, Pm = model.marginal, model.pair_probs
+    ref = math.fsum(Pm[x, p] * math.log(math.fsum(D[y] * math.exp((G[x, y] - G[x, p]) / 0.7)
+                                                  for y in range(model.n_points)))
+                    for x in range(model.n_points) for p in range(model.n_points))
+    assert population_loss_limit(model, F, 0.7) == pytest.approx(ref, rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["class", "overlapping"])
+def test_large_k_gap_decays_like_one_over_k(kind):
+    rng = np.random.default_rng([6, len(kind)])
+    model = MODELS[kind](rng)
+    F = random_representation(model.n_points, 3, rng)
+    tau = 0.5
+    limit = population_loss_limit(model, F, tau)
+    ks = np.logspace(2, 6, 9)
+    gaps = np.array([population_loss(model, F, int(k), tau) - math.log(int(k)) - limit for k in ks])
+    assert np.all(gaps > 0) or np.all(gaps < 0)
+    slope = np.polyfit(np.log(ks), np.log(np.abs(gaps)), 1)[0]
+    assert abs(slope + 1.0) < 0.02, slope
+    # k·gap converges (to the first-order coefficient of proofs/large_k_limit.md)
+    kg = np.abs(gaps) * ks
+    assert abs(kg[-1] - kg[-2]) < 1e-3 * kg[-1]
+
+
+# --------------------------------------------------------------------------- Monte-Carlo
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agrees_with_sampled_loss(seed):
+    nce = pytest.importorskip("latentclass.nce")
+    rng = np.random.default_rng([7, seed])
+    model = [class_level(5, rng), point_level_disjoint(rng), point_level_overlapping(rng)][seed]
+    F = random_representation(model.n_points, 3, rng)
+    k, tau = [4, 16, 64][seed], [1.0, 0.5, 0.25][seed]
+    exact = population_loss(model, F, k, tau)
+    est = nce.nce_loss(F, model.sample(40_000, k, rng=seed), tau)
+    assert abs(est.z_score(exact)) < 5
+    assert abs(est.z_score(exact * (1 + 30 * est.stderr / exact))) > 5  # the check has power
+
+
+# --------------------------------------------------------------------------- extremes
+@pytest.mark.parametrize("tau", [0.01, 100.0])
+@pytest.mark.parametrize("k", [1, 2, 10**3, 10**9])
+def test_extreme_temperatures_against_quad(tau, k):
+    rng = np.random.default_rng([8, k % 1000, int(tau)])
+    model = class_level(4, rng)
+    F = random_representation(4, 3, rng)
+    got = population_loss(model, F, k, tau)
+    assert math.isfinite(got)
+    ref = quad_population_loss(model, F, k, tau)
+    assert abs(got - ref) <= 1e-10 * ref
+    G = F @ F.T
+    v, M = NCEObjective(model, k, tau).value_and_grad(G)
+    assert v == got and np.all(np.isfinite(M))
+
+
+@pytest.mark.parametrize("k", [1, 5, 10**6, 10**9])
+def test_tiny_class_probability(k):
+    rho = np.array([1e-12, 0.3, 0.7 - 1e-12])
+    model = LatentClassModel.one_point_per_class(rho)
+    rng = np.random.default_rng(9)
+    F = random_representation(3, 2, rng)
+    for tau in (1.0, 0.01):
+        got = population_loss(model, F, k, tau)
+        ref = quad_population_loss(model, F, k, tau)
+        assert abs(got - ref) <= 1e-10 * ref
+        M = NCEObjective(model, k, tau).grad(F @ F.T)
+        assert np.all(np.isfinite(M))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10**9])
+def test_two_classes(k):
+    model = LatentClassModel.one_point_per_class([0.25, 0.75])
+    F = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    for tau in (0.01, 1.0, 100.0):
+        got = population_loss(model, F, k, tau)
+        ref = quad_population_loss(model, F, k, tau)
+        assert abs(got - ref) <= 1e-10 * ref
+    # antipodal, tau = 0.01: a_other = e^{-200}; L_k = Σ_c ρ_c E log(1 + #collisions) + O(k e^{-200})
+    exact = sum(rc * sum(math.comb(k, j) * rc**j * (1 - rc) ** (k - j) * math.log1p(j) for j in range(k + 1))
+                for rc in (0.25, 0.75)) if k <= 3 else None
+    if exact is not None:
+        assert population_loss(model, F, k, 0.01) == pytest.approx(exact, rel=1e-13)
+
+
+@pytest.mark.parametrize("k", [1, 10**3, 10**9])
+def test_five_hundred_classes(k):
+    rng = np.random.default_rng(10)
+    m = 500
+    model = class_level(m, rng)
+    F = random_representation(m, 8, rng)
+    G = F @ F.T
+    tau = 0.1
+    value, M = NCEObjective(model, k, tau).value_and_grad(G)
+    assert math.isfinite(value) and np.all(np.isfinite(M))
+    # rows of the loss: L = Σ_x ρ_x I_k(a^x); check 6 rows against quad and the total's consistency
+    rows = (G - np.diag(G)[:, None]) / tau
+    vals = expected_log1p_sum(rows, model.marginal, k)
+    assert value == pytest.approx(float(model.class_probs @ vals), rel=1e-13)
+    for x in rng.choice(m, 6, replace=False):
+        ref = quad_pair_integral(rows[x], model.marginal, k)
+        assert abs(vals[x] - ref) <= 1e-10 * ref
+
+
+# --------------------------------------------------------------------------- low-level function
+def test_expected_log1p_sum_gradient_and_shapes():
+    rng = np.random.default_rng(12)
+    D = rng.dirichlet(np.ones(5))
+    la = rng.normal(size=(3, 5))
+    for k in (1, 4, 10**5):
+        v, g = expected_log1p_sum(la, D, k, grad=True)
+        assert v.shape == (3,) and g.shape == (3, 5)
+        for i in range(3):
+            assert v[i] == pytest.approx(quad_pair_integral(la[i], D, k), rel=1e-12)
+            e = rng.normal(size=5)
+            h = 1e-4
+            fd = (-expected_log1p_sum(la[i] + 2 * h * e, D, k) + 8 * expected_log1p_sum(la[i] + h * e, D, k)
+                  - 8 * expected_log1p_sum(la[i] - h * e, D, k) + expected_log1p_sum(la[i] - 2 * h * e, D, k)) / (12 * h)
+            assert abs(g[i] @ e - fd) <= 1e-7 * abs(fd)
+        assert expected_log1p_sum(la[0], D, k) == pytest.approx(v[0], rel=1e-14)
+
+
+# --------------------------------------------------------------------------- bad input
+GOOD_MODEL = LatentClassModel.one_point_per_class([0.5, 0.3, 0.2])
+GOOD_F = np.eye(3)
+
+
+@pytest.mark.parametrize(
+    "k, exc, match",
+    [
+        (0, ValueError, "k must be an integer >= 1"),
+        (-3, ValueError, "k must be an integer >= 1"),
+        (2.5, ValueError, "k must be an integer"),
+        (math.inf, ValueError, r"k must be an integer >= 1 \(math.inf is not allowed here\)"),
+        (math.nan, ValueError, "k must be an integer >= 1"),
+        (True, TypeError, "k must be an integer"),
+        ("3", TypeError, "k must be an integer"),
+    ],
+)
+def test_bad_k(k, exc, match):
+    with pytest.raises(exc, match=match):
+        population_loss(GOOD_MODEL, GOOD_F, k)
+
+
+@pytest.mark.parametrize("k", [0, 1.5, -math.inf, math.nan, -2])
+def test_bad_k_objective(k):
+    with pytest.raises(ValueError, match="k must be an integer"):
+        NCEObjective(GOOD_MODEL, k)
+
+
+@pytest.mark.parametrize(
+    "F, match",
+    [
+        (np.ones(3), "F must be 2-D"),
+        (np.eye(4), "F must have one row per point"),
+        (2 * np.eye(3), "F rows must have norm <= 1"),
+        (np.full((3, 2), np.nan), "F must be finite"),
+    ],
+)
+def test_bad_representation(F, match):
+    with pytest.raises(ValueError, match=match):
+        population_loss(GOOD_MODEL, F, 3)
+    with pytest.raises(ValueError, match=match):
+        population_loss_limit(GOOD_MODEL, F)
+
+
+@pytest.mark.parametrize(
+    "G, match",
+    [
+        (np.eye(3)[:2], "G must be a square matrix"),
+        (np.eye(4), r"G must be \(3, 3\) for this model"),
+        (np.eye(3) + 1e-9 * np.triu(np.ones((3, 3)), 1), "G must be symmetric"),
+        (np.full((3, 3), np.inf), "G must be finite"),
+    ],
+)
+@pytest.mark.parametrize("k", [2, math.inf])
+def test_bad_gram(G, match, k):
+    obj = NCEObjective(GOOD_MODEL, k)
+    for fn in (obj.value, obj.grad, obj.value_and_grad):
+        with pytest.raises(ValueError, match=match):
+            fn(G)
+
+
+def test_symmetry_tolerance_is_relative_1e_12():
+    obj = NCEObjective(GOOD_MODEL, 2)
+    G = np.eye(3)
+    G[0, 1] += 0.5e-12  # within tolerance
+    assert math.isfinite(obj.value(G))
+
+
+@pytest.mark.parametrize("tau, exc", [(0.0, ValueError), (-1.0, ValueError), (math.inf, ValueError),
+                                      (math.nan, ValueError), ("1", TypeError)])
+def test_bad_tau(tau, exc):
+    with pytest.raises(exc, match="tau must be"):
+        population_loss(GOOD_MODEL, GOOD_F, 2, tau)
+    with pytest.raises(exc, match="tau must be"):
+        NCEObjective(GOOD_MODEL, 2, tau)
+
+
+def test_bad_model_and_method():
+    with pytest.raises(TypeError, match="model must be a LatentClassModel"):
+        population_loss("model", GOOD_F, 2)
+    with pytest.raises(ValueError, match="method must be one of"):
+        population_loss(GOOD_MODEL, GOOD_F, 2, method="quad")
+    with pytest.raises(ValueError, match="method='enumerate' needs a finite k"):
+        NCEObjective(GOOD_MODEL, math.inf, method="enumerate")
+    with pytest.raises(ValueError, match="method='enumerate' needs"):
+        population_loss(GOOD_MODEL, GOOD_F, 10**6, method="enumerate")
