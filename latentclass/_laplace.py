@@ -28,30 +28,37 @@ with ``C`` of order the integral of ``|g|`` along ``Im u' = ±(π/2 − 0)``.  `
 gives ``e^{-π²/h} = 7e-18``; the measured error against enumeration and adaptive
 quadrature is at rounding level (<= 1e-15 relative).  The infinite lattice sum is split:
 
-* **left tail** ``t' < t'_L``: ``t'_L <= δ / max(1, k μ_1, 1/s)`` with ``δ = 0.05``.  There
+* **left tail** ``t' < t'_L``, ``t'_L <= δ / max(1, k μ_1, 1/s)``, ``δ = 10^{-3}``: there
   ``g = Σ_{i>=1} c_i t'^i`` is summed exactly over the geometric nodes
-  (``Σ_{j<J_L} t'^i_j = t'^i_{J_L−1} / (1 − e^{-ih})``), ``c_i`` from the Taylor series of
-  ``e^{-t'/s}`` and ``expm1(k log φ_b)``, ``log φ_b`` from the moments ``μ_i = Σ D_y b_y^i``.
-  Since ``1 − φ^k = E(1 − e^{-t'S})``, ``S = Σ_{i<=k} b_{Y_i}``, the coefficient of ``t'^i`` is
-  bounded by the Poisson moment ``T_i(kμ_1)/i!`` (Touchard polynomial) and the truncation after
-  ``J = 10`` terms is at most ``Bell(11) δ^{11} / 11! < 1e-16`` relative to the tail itself.
-* **series nodes** ``t'_L <= t' <= τ_0 = 0.15``: ``φ_b − 1 = Σ_{i=1}^J μ_i (−t')^i / i!``
-  (alternating, truncation ``<= τ_0^J/(J+1)! < 2e-16`` relative), no per-point work.
-* **exponential nodes** ``τ_0 < t' <= t'_R``: ``φ_b − 1 = Σ_y D_y expm1(−t' b_y)``
-  (relatively accurate), one ``(nodes × anchors × n)`` block.  ``t'_R`` is the first node
-  where either ``e^{-t'/s} <= e^{-45}`` for every pair of the anchor or the chord bound
+  (``Σ_{j<J_L} t'^i_j = t'^i_{J_L−1} / (1 − e^{-ih})``); ``c_i`` come from the Taylor series
+  of ``e^{-t'/s}`` and ``expm1(k log φ_b)``, ``log φ_b`` from the moments ``μ_i = Σ D_y b_y^i``
+  (series in ``t'/t'_L`` so that no coefficient overflows).  Since
+  ``1 − φ^k = E(1 − e^{-t'S})``, ``S = Σ_{i<=k} b_{Y_i}``, ``b <= 1``, the coefficient of
+  ``t'^i`` is bounded by the Poisson moment ``T_i(kμ_1)/i!`` (Touchard polynomial), so the
+  truncation after ``6`` terms is at most ``Bell(7) δ^6 / 7! ≈ 2e-19`` relative to the tail.
+* **series nodes** ``t'_L <= t' <= t_s`` (``t_s = min(1.5, t'_R)``):
+  ``φ_b − 1 = Σ_{i=1}^J μ_i (−t')^i / i!`` — alternating with decreasing terms, so the
+  truncation is below ``t_s^J/(J+1)!`` relative to ``|φ − 1| >= μ_1 (1 − e^{-t'})``; ``J``
+  (6 to 22) is the smallest order making this and the Taylor remainder of ``e^{-t'b}``
+  (gradient) ``<= 5e-17``.  No per-point work: only the moments.
+* **exponential nodes** ``1.5 < t' <= t'_R``: ``E = e^{-t' b_y}`` for every point, and
+  ``φ_b − 1 = Σ_y D_y (E_y − 1)`` (``expm1`` on the first nodes, until ``t' b >= 1/2`` for
+  every ``b > 0``, so every term is relatively accurate).  ``t'_R`` is the first node where
+  either ``e^{-t'/s} <= e^{-45}`` for every pair of the anchor, or the chord bound
   ``φ(t) <= 1 − μ_1 (1 − e^{-t})`` (convexity of ``b ↦ e^{-tb}`` on ``[0, 1]``) guarantees
-  ``φ^{k−1} <= e^{-λ}``, ``λ = 40 + log(1 + s k μ_1)``.
+  ``φ^{k−1} <= e^{-λ}``, ``λ = 40 + log(1 + s k μ_1)``.  For large ``k`` the whole transition
+  lies at ``t' ≪ 1`` and there are no exponential nodes at all.
 * **right tail** ``t' > t'_R``: ``1 − φ^k = 1`` to double precision, so only ``e^{-t}``
-  remains: explicit nodes for ``t >= τ_0``, a geometric-sum series below.
+  remains: explicit nodes for ``t >= 0.15``, below that a geometric-sum Taylor series
+  (order 10, remainder ``0.15^{11}/11! ≈ 2e-17``).
 
 Then ``1 − φ^k = −expm1(k log1p(φ − 1))`` and ``φ^{k−1} = exp((k−1) log1p(φ − 1))``.
 
 Gradient
 --------
 ``∂I_k/∂ log a_y = k D_y b_y ∫_0^∞ e^{-t'/s} e^{-t' b_y} φ_b^{k−1} dt'`` on the same nodes:
-``e^{-t'b_y} = 1 + expm1(−t'b_y)`` is reused on the exponential nodes (one batched
-matrix–vector product per anchor), and on the series nodes and the left tail
+``E`` is reused on the exponential nodes (one batched matrix–vector product per anchor, a sum
+of positive terms, so relatively accurate), and on the series nodes and the left tail
 ``e^{-t'b_y} = Σ_l (−t'b_y)^l / l!`` turns the node sum into a polynomial in ``b_y`` whose
 coefficients are aggregated over all pairs of the anchor; it is evaluated with the powers
 ``b^1..b^{J+1}`` already formed for the moments (one batched matrix product).
@@ -70,23 +77,33 @@ __all__ = ["family_loss", "enumerate_family_loss", "compositions"]
 
 #: Trapezoid step in ``u = log t``; error ≈ √h e^{-π²/h} (module docstring).
 STEP = 0.25
-#: Orders of the Taylor series: ``NODE_ORDER`` for φ on the series nodes ``t' <= SERIES_T_MAX``
-#: and for the gradient polynomial; ``TAIL_ORDER`` for the left tail ``t' < LEFT_DELTA/max(1, kμ1, 1/s)``
-#: and the right tail of ``e^{-t}`` below ``_RIGHT_SERIES_T``.
-NODE_ORDER = 20
+#: Taylor orders (module docstring): the node series uses an adaptive order ``J <= NODE_ORDER``
+#: up to ``t' = SERIES_T_MAX``; the left tail (``t' < LEFT_DELTA / max(1, kμ1, 1/s)``) order
+#: ``TAIL_ORDER``; the right tail of ``e^{-t}`` below ``_RIGHT_SERIES_T`` order ``_RIGHT_ORDER``.
+NODE_ORDER = 22
 SERIES_T_MAX = 1.5
-TAIL_ORDER = 10
-LEFT_DELTA = 0.05
+TAIL_ORDER = 6
+LEFT_DELTA = 1e-3
 _RIGHT_SERIES_T = 0.15
+_RIGHT_ORDER = 10
+#: Largest supported log-score ``max_y log a_y`` (``t'`` up to ``45 e^{650}`` stays finite).
+MAX_LOG_SCORE = 650.0
 #: ``φ^{k-1}`` is treated as 0 once ``(k−1) log φ <= −(_RIGHT_LOG + log(1 + s k μ1))``.
 _RIGHT_LOG = 40.0
 #: ``e^{-t}`` is treated as 0 once ``t >= _T_MAX``  (``e^{-45} ≈ 2.9e-20``).
 _T_MAX = 45.0
 _SIGNED_INV_FACT = np.array([(-1.0) ** i / math.factorial(i) for i in range(40)])
 #: Bytes of per-chunk temporaries (powers of b, exponential nodes, pair × node arrays).
-_CHUNK_BYTES = 24 << 20
+_CHUNK_BYTES = 8 << 20
 #: Floor used instead of an underflowed value.
 _TINY = 1e-300
+
+
+def _starts(anchor: np.ndarray) -> np.ndarray:
+    """First index of every run of equal values in the sorted ``anchor`` array."""
+    if anchor.size == 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate(([0], np.flatnonzero(anchor[1:] != anchor[:-1]) + 1))
 
 
 def _segment_sum(values: np.ndarray, starts: np.ndarray, n_seg: int) -> np.ndarray:
@@ -176,7 +193,7 @@ def _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad):
     """``k = 1``: ``I_1(a) = Σ_y D(y) log(1 + a_y)`` — no integral (SPEC §3); chunked over anchors."""
     A, n = base.shape
     P = anchor.size
-    seg = np.r_[starts, P]
+    seg = np.append(starts, P)
     one_per_anchor = P == A
     vals = np.empty(P)
     gbase = np.empty((A, n)) if need_grad else None
@@ -194,6 +211,19 @@ def _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad):
             gbase[a0:a1] = gb
             gshift[p0:p1] = gsh
     return vals, gbase, gshift
+
+
+def _node_order(t_max: float, lo: int, hi: int) -> int:
+    """Smallest ``J`` in ``[lo, hi]`` with ``t^J max(1, t e^t) / (J+1)! <= 5e-17`` at ``t = t_max``.
+
+    Bounds the truncation of ``φ − 1 = Σ_{i<=J} μ_i (−t)^i/i!`` relative to ``|φ − 1| >= μ_1 (1 − e^{-t})``
+    and of ``e^{-tb} = Σ_{l<=J} (−tb)^l / l!`` relative to ``e^{-tb}``, for ``t <= t_max``, ``b <= 1``.
+    """
+    c = max(1.0, t_max * math.exp(t_max))
+    for J in range(lo, hi + 1):
+        if t_max**J * c / math.factorial(J + 1) <= 5e-17:
+            return J
+    return hi
 
 
 def _right_tail(lt_end: np.ndarray, h: float, J: int, tau0: float):
@@ -272,11 +302,11 @@ def family_loss(
     D = np.asarray(D, dtype=float)
     A, n = base.shape
     P = anchor.size
-    starts = np.flatnonzero(np.r_[True, anchor[1:] != anchor[:-1]]) if P else np.zeros(0, np.int64)
-    if k == 1:
+    starts = _starts(anchor)
+    if k == 1 and P < 2 * A:  # closed form costs O(P n); the integral O(A n Q + P Q)
         return _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad)
-    J, JT, h = NODE_ORDER, TAIL_ORDER, step
-    seg = np.r_[starts, P]
+    JMAX, JT, h = NODE_ORDER, TAIL_ORDER, step
+    seg = np.append(starts, P)
     one_per_anchor = P == A
     # ---- b = e^{base − c} in [0, 1] (max 1 on the support of D), s = e^{shift + c}
     supp = D > 0
@@ -290,6 +320,12 @@ def family_loss(
     np.exp(b, out=b)
     b[b < _TINY] = 0.0  # no subnormals (their contribution is below 1e-300 absolutely)
     logs = shift + (c if one_per_anchor else c[anchor])
+    if P and float(logs.max()) > MAX_LOG_SCORE:
+        raise ValueError(
+            f"scores too large: max log a_y = {float(logs.max()):.6g} exceeds {MAX_LOG_SCORE} "
+            "(e^a overflows double precision); for the NCE loss this is (G[x,y] − G[x,x⁺]) / tau — "
+            "use |G| <= 1 (unit-norm representations) or a larger tau"
+        )
     mu1 = np.einsum("ay,y->a", b, D)
     # ---- node range on the lattice u'_j = j h  (t'_j = e^{jh})
     if one_per_anchor:
@@ -300,7 +336,7 @@ def family_loss(
     log_left = np.maximum(np.maximum(0.0, np.log(k * mu1)), -smin)  # log max(1, kμ1, 1/s)
     jl = np.floor((math.log(LEFT_DELTA) - log_left) / h).astype(np.int64)
     lam = _RIGHT_LOG + np.log1p(np.exp(np.minimum(smax, 700.0)) * k * mu1)
-    x = -np.expm1(-lam / (k - 1))  # φ^{k-1} <= e^{-λ}  once  1 − φ >= x
+    x = -np.expm1(-lam / (k - 1)) if k > 1 else np.full(A, np.inf)  # φ^{k-1} <= e^{-λ} once 1 − φ >= x
     ok = x < mu1  # ... which the chord bound φ(t) <= 1 − μ1 (1 − e^{-t}) reaches
     log_tc = np.full(A, np.inf)
     log_tc[ok] = np.log(-np.log1p(-x[ok] / mu1[ok]))
@@ -309,12 +345,12 @@ def family_loss(
     j0 = int(math.floor(math.log(SERIES_T_MAX) / h))  # nodes j <= j0 use the moment series
     n_exp = np.maximum(0, jr - j0)
     ppa = np.diff(seg)
-    cost = np.maximum((J + 2 + n_exp) * n * 8.0, (jr - jl + 1) * ppa * 8.0 * 8)
+    cost = np.maximum((JMAX + 2 + n_exp + 2) * n * 8.0, (jr - jl + 1) * ppa * 8.0 * 8)
     # ---- outputs
     values = np.empty(P)
     gbase = np.empty((A, n)) if need_grad else None
     gshift = np.empty(P) if need_grad else None
-    ipow = np.arange(J + 2)
+    ipow = np.arange(JMAX + 2)
     kD = k * D
     for a0, a1 in _chunks(cost, _CHUNK_BYTES):
         Ac = a1 - a0
@@ -325,6 +361,8 @@ def family_loss(
         w = weight[p0:p1]
         loc_starts = starts[a0:a1] - p0
         bb = b[a0:a1]
+        JL, JR = int(jl[a0:a1].min()), int(jr[a0:a1].max())
+        J = _node_order(math.exp(h * min(JR, j0)), JT, JMAX)
         # powers Pw[i] = b^{i+1} (i = 0..J) and moments μ_1..μ_J; powers >= 2 of b < 1e-14 are
         # set to 0 (|error| < 1e-28 per power, far below rounding of the leading term μ_1 t')
         Pw = np.empty((J + 1, Ac, n))
@@ -335,7 +373,6 @@ def family_loss(
         mu = np.empty((Ac, J + 1))
         mu[:, 0] = 1.0
         mu[:, 1:] = np.einsum("iy,y->i", Pw[:J].reshape(J * Ac, n), D).reshape(J, Ac).T
-        JL, JR = int(jl[a0:a1].min()), int(jr[a0:a1].max())
         ut = h * np.arange(JL, JR + 1)  # log t'
         Q = ut.size
         tq = np.exp(ut)
@@ -354,16 +391,20 @@ def family_loss(
             E = np.empty((Qe, Ac, n))
             Ef = E.reshape(Qe, -1)
             np.multiply(-tq[ns:, None], bb.reshape(1, -1), out=Ef)
-            bpos = bb[bb > 0.0]
-            n_acc = int(np.clip(np.ceil((math.log(0.5 / bpos.min()) - ut[ns]) / h), 0, Qe)) if bpos.size else 0
-            Em1 = np.empty_like(E)
+            pos = bb > 0.0
+            bpos_min = float(bb[pos].min()) if pos.any() else 1.0
+            n_acc = int(np.clip(np.ceil((math.log(0.5 / bpos_min) - ut[ns]) / h), 0, Qe))
             if n_acc:
-                np.expm1(Ef[:n_acc], out=Em1.reshape(Qe, -1)[:n_acc])
+                Em1 = np.expm1(Ef[:n_acc]).reshape(n_acc * Ac, n)
+                phim1[:, ns : ns + n_acc] = np.einsum("iy,y->i", Em1, D).reshape(n_acc, Ac).T
+                del Em1
             np.exp(Ef, out=Ef)
             if n_acc < Qe:
-                np.subtract(E[n_acc:], 1.0, out=Em1[n_acc:])
-            phim1[:, ns:] = np.einsum("iy,y->i", Em1.reshape(-1, n), D).reshape(Qe, Ac).T
-            del Em1
+                Es = E[n_acc:].reshape(-1, n)
+                if float(np.min(pos @ D)) >= 0.5:  # 1 − φ >= 0.39 · 0.5: Σ D E − 1 is accurate
+                    phim1[:, ns + n_acc :] = (np.einsum("iy,y->i", Es, D) - 1.0).reshape(Qe - n_acc, Ac).T
+                else:  # Σ D (E − 1): every term relatively accurate
+                    phim1[:, ns + n_acc :] = np.einsum("iy,y->i", Es - 1.0, D).reshape(Qe - n_acc, Ac).T
         logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
         one_minus = -np.expm1(k * logphi)  # 1 − φ^k
         # pair quantities on the nodes: t = t'/s, e^{-t}
@@ -393,7 +434,7 @@ def family_loss(
         cser = -_cauchy(em1, rp)
         left = cser[:, 1:] @ T[1 : JT + 1]  # (t_* z)^i  ->  z^i: T already in units of t_*
         # right tail (nodes j > JR): 1 − φ^k = 1
-        rv, rtv = _right_tail(lt[:, -1] + h, h, JT, _RIGHT_SERIES_T)
+        rv, rtv = _right_tail(lt[:, -1] + h, h, _RIGHT_ORDER, _RIGHT_SERIES_T)
         values[p0:p1] = h * (f.sum(axis=1) + left + rv)
         if not need_grad:
             continue
@@ -457,7 +498,7 @@ def enumerate_family_loss(base, D, k, anchor, shift, weight, *, need_grad=True, 
     logw = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1) + xlogy(nu, Ds).sum(axis=1)
     wts = np.exp(logw)
     P = anchor.size
-    starts = np.flatnonzero(np.r_[True, anchor[1:] != anchor[:-1]]) if P else np.zeros(0, int)
+    starts = _starts(anchor)
     la = base[anchor][:, supp] + shift[:, None]  # (P, nn) log a
     c = la.max(axis=1)
     bsc = np.exp(la - c[:, None])  # a / max a

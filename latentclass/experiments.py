@@ -441,6 +441,10 @@ class _Checkpoint:
                         ) from None
                 if is_last_line:
                     return _Checkpoint._rows_of(parsed, path, header), offsets[i], bool(parsed)
+                if not parsed:
+                    raise ValueError(
+                        f"checkpoint {path!r} is not a latentclass sweep checkpoint (line 1 is not a header)"
+                    ) from None
                 raise ValueError(
                     f"checkpoint {path!r} is corrupt: line {i + 1} is not a JSON object "
                     "(only a torn last line is tolerated)"

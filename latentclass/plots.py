@@ -172,24 +172,28 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str,
     return files
 
 
-def _pow2_label(v: float, _pos=None) -> str:
+def _pow2_label(v: float, powers: bool = False) -> str:
     if v <= 0:
         return ""
     e = math.log2(v)
     if abs(e - round(e)) > 1e-9:
         return ""
     e = int(round(e))
-    return str(2 ** e) if e <= 16 else rf"$2^{{{e}}}$"
+    return rf"$2^{{{e}}}$" if powers or e > 16 else str(2 ** e)
 
 
-def log2_axis(ax, axis: str = "x", numticks: int = 9) -> None:
-    """Log axis in base 2 whose ticks read ``1, 2, 4, …, 4096`` (then ``2^13, …``)."""
+def log2_axis(ax, axis: str = "x", numticks: int = 9, powers: bool = False) -> None:
+    """Log axis in base 2 whose ticks read ``1, 2, 4, …`` (``powers=True``: ``2^0, 2^1, …``).
+
+    Plain integers are used up to ``2^16``; beyond, and always with ``powers=True``, the
+    labels are powers of two.
+    """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     a = ax.xaxis if axis == "x" else ax.yaxis
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=2)
     a.set_major_locator(LogLocator(base=2, numticks=numticks))
-    a.set_major_formatter(FuncFormatter(_pow2_label))
+    a.set_major_formatter(FuncFormatter(lambda v, _pos: _pow2_label(v, powers)))
     a.set_minor_formatter(NullFormatter())
 
 

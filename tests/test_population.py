@@ -400,3 +400,166 @@ def test_bad_model_and_method():
         NCEObjective(GOOD_MODEL, math.inf, method="enumerate")
     with pytest.raises(ValueError, match="method='enumerate' needs"):
         population_loss(GOOD_MODEL, GOOD_F, 10**6, method="enumerate")
+
+
+# --------------------------------------------------------------------------- harder cases
+@pytest.mark.parametrize("tau", [0.01, 100.0])
+@pytest.mark.parametrize("k", [2, 10**3, 10**9])
+def test_gradient_at_extreme_temperatures(tau, k):
+    rng = np.random.default_rng([13, k % 997, int(tau)])
+    model = LatentClassModel.one_point_per_class(np.array([1e-12, 0.2, 0.3, 0.5 - 1e-12]))
+    # scores (G[x,y] − G[x,x⁺])/τ of order 1, so the loss is not saturated at τ = 0.01
+    F = np.array([1.0, 0.0, 0.0]) + min(tau, 1.0) * rng.standard_normal((4, 3))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    G = F @ F.T
+    obj = NCEObjective(model, k, tau)
+    value, M = obj.value_and_grad(G)
+    for _ in range(2):
+        E = random_symmetric(4, rng)
+        h = 1e-4 * tau  # scores move by h/τ
+        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
+              + obj.value(G - 2 * h * E)) / (12 * h)
+        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+def test_random_score_rows_against_quad():
+    """Adversarial rows: scores spread over up to e^{±200}, tiny and zero probabilities, many k."""
+    rng = np.random.default_rng(14)
+    for _ in range(24):
+        n = int(rng.integers(2, 9))
+        D = rng.dirichlet(np.full(n, rng.choice([0.1, 1.0, 5.0])))
+        if rng.random() < 0.3:
+            D[rng.integers(n)] = 1e-12
+        if rng.random() < 0.3 and n > 2:
+            D[rng.integers(n)] = 0.0
+        D /= D.sum()
+        la = rng.normal(size=n) * rng.choice([0.01, 1.0, 10.0, 100.0])
+        k = int(rng.choice([2, 3, 17, 10**3, 10**6, 10**9]))
+        got = expected_log1p_sum(la, D, k)
+        ref = quad_pair_integral(la, D, k)
+        assert abs(got - ref) <= 1e-12 * ref, (n, k, got, ref)
+
+
+def test_scores_beyond_double_range_are_rejected():
+    with pytest.raises(ValueError, match="scores too large"):
+        expected_log1p_sum(np.array([0.0, 800.0]), np.array([0.5, 0.5]), 5)
+    obj = NCEObjective(LatentClassModel.one_point_per_class([0.5, 0.5]), 3, tau=1e-3)
+    with pytest.raises(ValueError, match="scores too large"):
+        obj.value(np.array([[0.0, 1.0], [1.0, 0.0]]))  # (G[0,1] − G[0,0]) / τ = 1000 > 650
+
+
+def test_point_level_collapsed_equals_class_level():
+    """n = 2000 points in 20 classes, collapsed representation: L_k equals the class-level loss,
+    the class-level gradient is the block sum of the point-level one, memory stays bounded."""
+    import tracemalloc
+
+    rng = np.random.default_rng(15)
+    m, per = 20, 100
+    rho = rng.dirichlet(np.ones(m))
+    point = LatentClassModel.disjoint(rho, [per] * m, within=[rng.uniform(0.5, 1, per) for _ in range(m)])
+    cls = LatentClassModel.one_point_per_class(rho)
+    V = random_representation(m, 6, rng, low=0.8)
+    Fp = V[point.point_classes]
+    for k, tau in ((10**6, 0.5), (4, 1.0)):
+        tracemalloc.start()
+        value, Mp = NCEObjective(point, k, tau).value_and_grad(Fp @ Fp.T)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 256 * 2**20 + 2 * Mp.nbytes  # temporaries beyond the (n, n) input/output
+        vc, Mc = NCEObjective(cls, k, tau).value_and_grad(V @ V.T)
+        assert value == pytest.approx(vc, rel=1e-12)
+        # chain rule: G_point = S G_class Sᵀ with S the class indicator  =>  ∇_class = Sᵀ ∇_point S
+        S = np.eye(m)[point.point_classes]
+        np.testing.assert_allclose(S.T @ Mp @ S, Mc, rtol=1e-10, atol=1e-12 * np.abs(Mc).max())
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+def test_trapezoid_error_follows_the_strip_bound():
+    """The error analysis of latentclass._laplace: trapezoid error ≈ C e^{-π²/h} (analytic strip
+    |Im u| < π/2).  Coarse steps must show that decay, and the default step h = 0.25 must sit at
+    rounding level (the bound there is 7e-18)."""
+    from latentclass._laplace import STEP, family_loss
+
+    rng = np.random.default_rng(16)
+    cases = []
+    for k in (2, 5, 100, 10**6):
+        D = rng.dirichlet(np.ones(6))
+        la = rng.normal(size=6) * 2.0
+        cases.append((la, D, k, quad_pair_integral(la, D, k)))
+
+    def worst(h):
+        return max(abs(family_loss(la[None], D, k, np.zeros(1, int), np.zeros(1), np.ones(1),
+                                   need_grad=False, step=h)[0][0] - ref) / ref for la, D, k, ref in cases)
+
+    for h in (0.4, 0.5, 0.6):
+        bound = math.exp(-math.pi**2 / h)
+        assert worst(h) <= 5 * bound
+    assert worst(0.6) > 100 * worst(0.4)  # the error really is governed by h (the check has power)
+    assert STEP == 0.25 and worst(STEP) <= 2e-15
+
+
+@pytest.mark.parametrize("kind", ["class", "overlapping"])
+def test_large_k_first_order_coefficient(kind):
+    """proofs/large_k_limit.md: k (L_k − log k − L_∞) = c_1 + O(1/k) with
+    c_1 = Σ P(x,x⁺) (1/m − v/(2 m²)), m, v the mean and variance of a_Y under D;
+    and |L_k − log k − L_∞| <= (1/k) Σ P max(1/m, v / (2 α² m²))."""
+    rng = np.random.default_rng([17, len(kind)])
+    model = MODELS[kind](rng)
+    F = random_representation(model.n_points, 3, rng)
+    tau = 0.5
+    G = F @ F.T
+    D, Pm = model.marginal, model.pair_probs
+    c1 = bound = 0.0
+    for x, xp in zip(*np.nonzero(Pm > 0)):
+        a = np.exp((G[x] - G[x, xp]) / tau)
+        mean = float(D @ a)
+        var = float(D @ a**2) - mean**2
+        alpha = a[D > 0].min() / mean
+        c1 += Pm[x, xp] * (1 / mean - var / (2 * mean**2))
+        bound += Pm[x, xp] * max(1 / mean, var / (2 * alpha**2 * mean**2))
+    limit = population_loss_limit(model, F, tau)
+    ks = [10**3, 10**4, 10**5, 10**6]
+    gaps = [population_loss(model, F, k, tau) - math.log(k) - limit for k in ks]
+    assert all(abs(g) <= bound / k for g, k in zip(gaps, ks))
+    rem = [k * g - c1 for g, k in zip(gaps, ks)]
+    assert abs(rem[-1]) < 1e-4 * max(1.0, abs(c1))
+    # the remainder is the O(1/k) second-order term: it shrinks tenfold per decade
+    for r0, r1 in zip(rem[:-2], rem[1:-1]):
+        assert 5 < abs(r0 / r1) < 20, rem
+
+
+@pytest.mark.parametrize("m", [3, 10])
+@pytest.mark.parametrize("tau", [1.0, 0.3])
+def test_regular_simplex_closed_form(m, tau):
+    """SPEC §5: at the regular simplex of the uniform class-level model the loss is the binomial
+    sum Σ_j C(k,j) m^{-j} (1 − 1/m)^{k−j} log(1 + j + (k − j) q), q = e^{−m/((m−1)τ)}
+    (evaluated here with exact integer binomial weights, correctly rounded, and math.fsum)."""
+    model = LatentClassModel.one_point_per_class(np.full(m, 1.0 / m))
+    G = m / (m - 1) * (np.eye(m) - np.full((m, m), 1.0 / m))
+    q = math.exp(-m / ((m - 1) * tau))
+    obj = NCEObjective(model, 1, tau)
+    for k in (1, 7, 100, 1000):
+        weights = [math.comb(k, j) * (m - 1) ** (k - j) / m**k for j in range(k + 1)]
+        exact = math.fsum(w * math.log1p(j + (k - j) * q) for j, w in enumerate(weights))
+        obj = NCEObjective(model, k, tau)
+        assert obj.value(G) == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10**4, math.inf])
+def test_points_without_mass_do_not_matter(k):
+    """A point that no class uses (zero column) changes nothing: the loss equals that of the model
+    without the point, whatever its representation, and its gradient row/column is zero."""
+    rng = np.random.default_rng(18)
+    cond = rng.dirichlet(np.ones(4), size=3)
+    big = LatentClassModel([0.2, 0.3, 0.5], np.insert(cond, 2, 0.0, axis=1))  # point 2 unused
+    small = LatentClassModel([0.2, 0.3, 0.5], cond)
+    F = random_representation(5, 3, rng)
+    F[2] = F[0]  # the unused point even scores highest for anchor 0
+    G = F @ F.T
+    keep = [0, 1, 3, 4]
+    vb, Mb = NCEObjective(big, k, 0.5).value_and_grad(G)
+    vs, Ms = NCEObjective(small, k, 0.5).value_and_grad(G[np.ix_(keep, keep)])
+    assert vb == pytest.approx(vs, rel=1e-13)
+    np.testing.assert_allclose(Mb[np.ix_(keep, keep)], Ms, rtol=1e-11, atol=1e-14)
+    assert np.all(Mb[2] == 0) and np.all(Mb[:, 2] == 0)

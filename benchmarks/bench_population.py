@@ -1,0 +1,120 @@
+"""Benchmark: exact population NCE loss and gradient (issue 3), ratios measured in the same run.
+
+1. Floor ratio.  Class-level model (``n = m``), random unit-norm representation (``d = m``),
+   ``τ = 1``: time of ``NCEObjective(model, k).value_and_grad(G)`` divided by the time of one
+   ``np.exp`` over the ``m × m`` score matrix ``G / τ``, for ``m ∈ {30, 100, 300}`` and
+   ``k ∈ {1, 10, 10^3, 10^6}`` (10 is extra: small k has the most quadrature nodes).  Target at ``m = 300``: <= 300x (goal 100x).  Both timings are the
+   minimum over interleaved repeats (robust to other load on the machine).
+2. Speed-up over exact enumeration of the multisets of negatives (``method="enumerate"``) at
+   ``m = 6``, ``k = 8`` (value only, and value and gradient); also ``k = 16`` to show the growth
+   ``C(k+m−1, k)`` of the enumeration against the ``k``-independent cost of the integral.
+3. Speed-up over Monte-Carlo: the sampled loss (``nce_loss`` on ``model.sample``) needs ``N``
+   examples to reach a relative standard error of 1e-3 (``N`` from a pilot sample's standard
+   deviation); the time to draw and evaluate them is compared with one exact evaluation.
+
+Run: ``python benchmarks/bench_population.py [--repeats R] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import timeit
+
+import numpy as np
+
+from latentclass.model import LatentClassModel
+from latentclass.nce import nce_loss
+from latentclass.population import NCEObjective, population_loss
+
+
+def _representation(m: int, rng: np.random.Generator) -> np.ndarray:
+    F = rng.standard_normal((m, m))
+    return F / np.linalg.norm(F, axis=1, keepdims=True)
+
+
+def _interleaved_min(f, g, repeats: int, number_f: int, number_g: int) -> tuple[float, float]:
+    """Minimum per-call times of ``f`` and ``g``, measured alternately ``repeats`` times."""
+    tf, tg = math.inf, math.inf
+    for _ in range(repeats):
+        tf = min(tf, timeit.timeit(f, number=number_f) / number_f)
+        tg = min(tg, timeit.timeit(g, number=number_g) / number_g)
+    return tf, tg
+
+
+def floor_ratios(ms=(30, 100, 300), ks=(1, 10, 10**3, 10**6), tau=1.0, repeats=9) -> list[dict]:
+    rows = []
+    rng = np.random.default_rng(0)
+    print("value_and_grad time / one np.exp over the m×m score matrix (class level, τ = 1)")
+    print(f"{'m':>5} {'k':>9} {'value_and_grad':>15} {'np.exp':>10} {'ratio':>8}")
+    for m in ms:
+        model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
+        F = _representation(m, rng)
+        G = F @ F.T
+        G = 0.5 * (G + G.T)
+        S = G / tau
+        for k in ks:
+            obj = NCEObjective(model, k, tau)
+            obj.value_and_grad(G)  # warm-up
+            n_floor = max(1, int(2e-3 / max(1e-7, timeit.timeit(lambda: np.exp(S), number=3) / 3)))
+            t_obj, t_exp = _interleaved_min(lambda: obj.value_and_grad(G), lambda: np.exp(S), repeats, 3, n_floor)
+            rows.append({"m": m, "k": k, "value_and_grad_s": t_obj, "exp_s": t_exp, "ratio": t_obj / t_exp})
+            print(f"{m:>5} {k:>9} {t_obj * 1e3:>12.3f} ms {t_exp * 1e6:>7.1f} us {t_obj / t_exp:>7.0f}x")
+    worst = max(r["ratio"] for r in rows if r["m"] == max(ms))
+    print(f"worst ratio at m = {max(ms)}: {worst:.0f}x (target <= 300x, goal 100x)")
+    return rows
+
+
+def versus_enumeration(m=6, k=8, tau=1.0, repeats=5) -> dict:
+    rng = np.random.default_rng(1)
+    model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
+    F = _representation(m, rng)
+    G = F @ F.T
+    G = 0.5 * (G + G.T)
+    fast, slow = NCEObjective(model, k, tau), NCEObjective(model, k, tau, method="enumerate")
+    rel = abs(fast.value(G) - slow.value(G)) / slow.value(G)
+    t_fast, t_slow = _interleaved_min(lambda: fast.value(G), lambda: slow.value(G), repeats, 5, 1)
+    tg_fast, tg_slow = _interleaved_min(lambda: fast.value_and_grad(G), lambda: slow.value_and_grad(G), repeats, 5, 1)
+    n_multisets = math.comb(k + m - 1, k)
+    print(f"enumeration, m={m}, k={k} ({n_multisets} multisets per pair): value {t_slow * 1e3:.2f} ms vs "
+          f"{t_fast * 1e3:.3f} ms = {t_slow / t_fast:.1f}x; value_and_grad {tg_slow * 1e3:.2f} ms vs "
+          f"{tg_fast * 1e3:.3f} ms = {tg_slow / tg_fast:.1f}x; relative difference {rel:.1e}")
+    return {"m": m, "k": k, "value_speedup": t_slow / t_fast, "grad_speedup": tg_slow / tg_fast, "rel_diff": rel}
+
+
+def versus_monte_carlo(cases=((6, 8), (30, 1000)), tau=1.0, target=1e-3, repeats=3) -> list[dict]:
+    rows = []
+    for m, k in cases:
+        rng = np.random.default_rng(2)
+        model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
+        F = _representation(m, rng)
+        exact = population_loss(model, F, k, tau)
+        t_exact = min(timeit.repeat(lambda: population_loss(model, F, k, tau), number=3, repeat=repeats)) / 3
+        pilot = nce_loss(F, model.sample(20_000, k, rng=3), tau)
+        rel_sd = pilot.stderr * math.sqrt(pilot.n) / pilot.mean
+        N = int(math.ceil((rel_sd / target) ** 2))
+        t0 = time.perf_counter()
+        est = nce_loss(F, model.sample(N, k, rng=4), tau)
+        t_mc = time.perf_counter() - t0
+        z = est.z_score(exact)
+        print(f"Monte-Carlo, m={m}, k={k}: N={N} examples for relative s.e. {est.stderr / est.mean:.2e}: "
+              f"{t_mc:.2f} s vs exact {t_exact * 1e3:.3f} ms = {t_mc / t_exact:.0f}x; z = {z:+.2f}")
+        rows.append({"m": m, "k": k, "N": N, "mc_s": t_mc, "exact_s": t_exact, "speedup": t_mc / t_exact, "z": z})
+    return rows
+
+
+def main(repeats: int = 9, quick: bool = False) -> dict:
+    ms = (30, 100) if quick else (30, 100, 300)
+    out = {"floor": floor_ratios(ms=ms, repeats=repeats)}
+    out["enumeration"] = [versus_enumeration(k=k) for k in ((8,) if quick else (8, 16))]
+    out["monte_carlo"] = versus_monte_carlo(cases=((6, 8),) if quick else ((6, 8), (30, 1000)))
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--quick", action="store_true", help="skip m = 300 and the larger Monte-Carlo case")
+    a = ap.parse_args()
+    main(repeats=a.repeats, quick=a.quick)
