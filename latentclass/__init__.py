@@ -11,7 +11,7 @@ Modules, in the order imports flow (SPEC sections in each docstring):
 - ``plots``, ``figures``, ``cli``: theorem-check figures and the command line.
 """
 
-from . import symbolic
+from . import families, symbolic
 from .bounds import (
     BoundValues,
     IllConditionedBoundError,
@@ -34,6 +34,13 @@ from .downstream import (
     mean_classifier_loss,
     mean_classifier_metrics,
 )
+from .experiments import (
+    DegradationSearchResult,
+    SweepResult,
+    search_degradation,
+    sweep_negatives,
+)
+from .families import parse_class_probs
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
 from .optimize import Certificate, OptimalRepresentation, certify, optimal_representation
@@ -53,6 +60,7 @@ __all__ = [
     "Certificate",
     "ConicSolution",
     "ContrastiveSample",
+    "DegradationSearchResult",
     "DownstreamResult",
     "GaussianLatentClassModel",
     "IllConditionedBoundError",
@@ -61,6 +69,7 @@ __all__ = [
     "NCEObjective",
     "OptimalRepresentation",
     "StructureReport",
+    "SweepResult",
     "TrainingExperiment",
     "TrainingResult",
     "ash_bound",
@@ -71,6 +80,7 @@ __all__ = [
     "conic_optimum",
     "coverage_probability",
     "expected_log_collisions",
+    "families",
     "harmonic_number",
     "mean_classifier_accuracy",
     "mean_classifier_loss",
@@ -78,15 +88,18 @@ __all__ = [
     "nce_loss",
     "nozawa_sato_bound",
     "optimal_representation",
+    "parse_class_probs",
     "population_loss",
     "population_loss_limit",
     "published_bounds",
     "run_training_experiment",
     "saunshi_bound",
+    "search_degradation",
     "simplex",
     "simplex_gram",
     "simplex_loss",
     "structure",
+    "sweep_negatives",
     "symbolic",
     "train",
 ]

@@ -150,24 +150,11 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- solve
 def _parse_class_probs(text: str):
-    """Parse ``--class-probs``: a comma-separated list of positive numbers summing to 1.
+    """Parse ``--class-probs``: ``0.5,0.3,0.2`` or a family spec such as ``zipf:10:1.2``
+    (:func:`latentclass.families.parse_class_probs`); ``ValueError`` names ``--class-probs``."""
+    from .families import parse_class_probs
 
-    Returns a float numpy array; raises ``ValueError`` naming ``--class-probs`` on bad input.
-    """
-    import numpy as np
-
-    from ._validation import check_class_probs
-
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("--class-probs must be a comma-separated list of probabilities, got ''")
-    parts = [t.strip() for t in text.split(",")]
-    try:
-        values = [float(t) for t in parts]
-    except ValueError:
-        raise ValueError(
-            f"--class-probs must be a comma-separated list of numbers, got {text!r}"
-        ) from None
-    return np.asarray(check_class_probs(values, name="--class-probs"), dtype=float)
+    return parse_class_probs(text, name="--class-probs")
 
 
 def _add_solve(sub) -> None:

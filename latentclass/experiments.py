@@ -30,7 +30,6 @@ import csv
 import io
 import json
 import math
-import numbers
 import os
 import sys
 import time
@@ -48,17 +47,15 @@ from ._validation import (
     check_tau,
     readonly,
 )
-from .bounds import (
-    collision_probability,
-    coverage_probability,
-    published_bounds,
-)
+from .bounds import collision_probability, published_bounds
 from .downstream import mean_classifier_metrics
 from .families import dirichlet, parse_class_probs
 from .model import LatentClassModel
 from .optimize import optimal_representation
 
 __all__ = [
+    "DEFAULT_FAMILIES",
+    "DEFAULT_KS",
     "SWEEP_COLUMNS",
     "DegradationCase",
     "DegradationSearchResult",
@@ -943,8 +940,8 @@ def search_degradation(
         (``"zipf:5:1.5"``), ``(name, class_probs)`` pairs, or probability vectors; or a
         dict ``name -> spec or vector``.  Default :data:`DEFAULT_FAMILIES`.
     ks : sequence of int or math.inf
-        The grid, in increasing order of the rise direction (at least 2 distinct values;
-        sorted increasingly here).  Default :data:`DEFAULT_KS`.
+        The grid: at least 2 distinct values, given in any order (sorted increasingly
+        here, so a rise always means ``k < k'``).  Default :data:`DEFAULT_KS`.
     tau : float
     n_random : int
         Number of Dirichlet draws; draw ``i`` has ``m`` and ``α`` chosen from

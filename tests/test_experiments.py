@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -427,13 +428,7 @@ def test_parse_ks():
                        ("1..10000000", "more than")]:
         with pytest.raises(ValueError, match="--negatives") as exc:
             parse_ks(bad, name="--negatives")
-        assert re_search(match, str(exc.value))
-
-
-def re_search(pattern, text):
-    import re
-
-    return re.search(pattern, text) is not None
+        assert re.search(match, str(exc.value))
 
 
 # ----------------------------------------------------------------------------- rise
@@ -625,3 +620,26 @@ def test_search_dirichlet_draws_are_seeded_and_floored(monkeypatch):
     assert all(c.class_probs.min() >= 1e-3 for c in a.cases)
     assert [c.class_probs.tobytes() for c in a.cases] == [c.class_probs.tobytes() for c in b.cases]
     assert len({c.name for c in a.cases if c.weighting == "balanced"}) == 30
+
+
+def test_finding_rho_weighted_downstream_loss_rises_with_k():
+    """Counterexample to the non-uniform conjecture (SPEC §5) found by search_degradation.
+
+    ρ = (0.9, 1/30, 1/30, 1/30), τ = 1: the ρ-weighted mean-classifier loss of the certified
+    optimum is larger at k = ∞ than at k = 2, by far more than the solvers' disagreement;
+    both end points are recomputed with CVXPY + Clarabel (independent of the optimiser).
+    """
+    from latentclass.conic import conic_optimum
+    from latentclass.families import dominant
+
+    rho = dominant(4, 0.9)
+    M = LatentClassModel.one_point_per_class(rho)
+    values = {}
+    for k in (2, math.inf):
+        opt = optimal_representation(M, k, rng=0)
+        assert opt.certified
+        G = np.asarray(opt.gram)
+        values[k] = float(rho @ (logsumexp(G, axis=1) - np.diag(G)))
+        Gc = conic_optimum(M, k).gram
+        assert float(rho @ (logsumexp(Gc, axis=1) - np.diag(Gc))) == pytest.approx(values[k], abs=5e-6)
+    assert values[math.inf] - values[2] > 4e-3
