@@ -11,7 +11,7 @@ Modules, in the order imports flow (SPEC sections in each docstring):
 - ``plots``, ``figures``, ``cli``: theorem-check figures and the command line.
 """
 
-from . import families, symbolic
+from . import families
 from .bounds import (
     BoundValues,
     IllConditionedBoundError,
@@ -55,6 +55,27 @@ from .training import (
 
 __version__ = "0.1.0"
 
+
+_LAZY = {  # heavy imports (sympy, matplotlib) deferred to first use
+    "symbolic": ("symbolic", None),
+    "make_figures": ("figures", "make_figures"),
+    "figure_names": ("figures", "figure_names"),
+    "run_figure": ("figures", "run_figure"),
+}
+
+
+def __getattr__(name: str):
+    """``lc.symbolic`` and the figure functions are imported on first use, not at import."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'latentclass' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "BoundValues",
     "Certificate",
@@ -80,8 +101,10 @@ __all__ = [
     "conic_optimum",
     "coverage_probability",
     "expected_log_collisions",
+    "figure_names",
     "families",
     "harmonic_number",
+    "make_figures",
     "mean_classifier_accuracy",
     "mean_classifier_loss",
     "mean_classifier_metrics",
@@ -92,6 +115,7 @@ __all__ = [
     "population_loss",
     "population_loss_limit",
     "published_bounds",
+    "run_figure",
     "run_training_experiment",
     "saunshi_bound",
     "search_degradation",

@@ -73,7 +73,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["family_loss", "enumerate_family_loss", "compositions"]
+__all__ = ["family_loss", "enumerate_family_loss", "compositions", "MultisetTable", "scores_too_large"]
 
 #: Trapezoid step in ``u = log t``; error ≈ √h e^{-π²/h} (module docstring).
 STEP = 0.25
@@ -97,6 +97,15 @@ _SIGNED_INV_FACT = np.array([(-1.0) ** i / math.factorial(i) for i in range(40)]
 _CHUNK_BYTES = 8 << 20
 #: Floor used instead of an underflowed value.
 _TINY = 1e-300
+
+
+def scores_too_large(value: float) -> ValueError:
+    """The error raised when a log-score exceeds :data:`MAX_LOG_SCORE`."""
+    return ValueError(
+        f"scores too large: max log a_y = {value:.6g} exceeds {MAX_LOG_SCORE} "
+        "(e^a overflows double precision); for the NCE loss this is (G[x,y] − G[x,x⁺]) / tau — "
+        "use |G| <= 1 (unit-norm representations) or a larger tau"
+    )
 
 
 def _starts(anchor: np.ndarray) -> np.ndarray:
@@ -321,11 +330,7 @@ def family_loss(
     b[b < _TINY] = 0.0  # no subnormals (their contribution is below 1e-300 absolutely)
     logs = shift + (c if one_per_anchor else c[anchor])
     if P and float(logs.max()) > MAX_LOG_SCORE:
-        raise ValueError(
-            f"scores too large: max log a_y = {float(logs.max()):.6g} exceeds {MAX_LOG_SCORE} "
-            "(e^a overflows double precision); for the NCE loss this is (G[x,y] − G[x,x⁺]) / tau — "
-            "use |G| <= 1 (unit-norm representations) or a larger tau"
-        )
+        raise scores_too_large(float(logs.max()))
     mu1 = np.einsum("ay,y->a", b, D)
     # ---- node range on the lattice u'_j = j h  (t'_j = e^{jh})
     if one_per_anchor:
@@ -517,3 +522,155 @@ def enumerate_family_loss(base, D, k, anchor, shift, weight, *, need_grad=True, 
     gshift = weight * gfull.sum(axis=1)
     gbase = _segment_sum(gfull * weight[:, None], starts, A)
     return vals, gbase, gshift
+
+
+# --------------------------------------------------------------------------- dense multiset sum
+#: The multiset engine is used by ``method="auto"`` when ``P · T · (s + 2)`` (pairs × multisets ×
+#: (support + 2), the flops of its two matrix products and the element-wise work) is at most this.
+#: Measured crossover (``benchmarks/bench_population.py``, section 4): at this size both engines
+#: take about the same time; below it the multiset sum is faster, down to 15-50x at tiny n.
+MULTISET_MAX_WORK = 150_000
+
+
+def multiset_work(n_pairs: int, support: int, k: int) -> int:
+    """``P · C(k + s − 1, s − 1) · (s + 2)``: the cost measure of :class:`MultisetTable`."""
+    return n_pairs * math.comb(k + support - 1, support - 1) * (support + 2)
+
+
+class MultisetTable:
+    r"""Exact ``L_k`` and its Gram-matrix gradient by a dense sum over the multisets of negatives.
+
+    For a small support ``s`` and small ``k`` the law of the counts ``ν`` (``Σ ν = k``) of the
+    ``k`` negatives over the ``s`` points with ``D > 0`` has ``T = C(k + s − 1, s − 1)`` atoms
+    with multinomial weights ``w_ν = k! Π D_y^{ν_y} / ν_y!`` (SPEC §3), so
+
+        ``I_k(a) = Σ_ν w_ν log(1 + Σ_y ν_y a_y)``,
+        ``∂I_k/∂ log a_y = a_y Σ_ν w_ν ν_y / (1 + Σ_y' ν_y' a_y')``.
+
+    The ``(T, s)`` count matrix and the weights are built once; one evaluation is then two
+    matrix products over all pairs at once (``A N^T`` and ``R N``) plus ``log1p`` and a
+    division on ``(P, T)`` elements — every sum is of non-negative terms, so the value and
+    the gradient are relatively accurate to a few ulps times ``log T``.  Used by
+    :class:`~latentclass.population.NCEObjective` (``method="auto"``) when
+    :func:`multiset_work` is at most :data:`MULTISET_MAX_WORK`.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    D : ndarray (n,)
+        Law of the negatives.
+    k : int
+        Number of negatives.
+    px, pp : int ndarray (P,)
+        Anchor and positive of every pair, sorted by anchor.
+    pw : ndarray (P,)
+        Pair probabilities ``P(x, x⁺)``.
+    """
+
+    def __init__(self, n: int, D: np.ndarray, k: int, px: np.ndarray, pp: np.ndarray, pw: np.ndarray):
+        from scipy.special import gammaln, xlogy
+
+        self.n = n
+        self.supp = supp = np.flatnonzero(D > 0)
+        s = supp.size
+        nu = compositions(s, k).astype(float)  # (T, s)
+        logw = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1) + xlogy(nu, D[supp]).sum(axis=1)
+        self.wts = np.exp(logw)
+        self.nu = nu
+        self.nuT = np.ascontiguousarray(nu.T)
+        self.n_terms = nu.shape[0]
+        self.px, self.pp, self.pw = px, pp, np.asarray(pw, dtype=float)
+        P = px.size
+        # class level: pairs (x, x) for every x, full support -> rows of G minus their diagonal
+        self.diagonal = bool(P == n and s == n and np.array_equal(px, np.arange(n)) and np.array_equal(pp, px))
+        if not self.diagonal:
+            anchors, inv = np.unique(px, return_inverse=True)
+            self.anchors = anchors
+            agg = np.zeros((anchors.size, P))
+            agg[inv, np.arange(P)] = 1.0  # Σ_p over the pairs of each anchor
+            self.agg = agg
+            self.rows = np.ix_(anchors, supp)
+        self.pw_col = self.pw[:, None]
+
+    def scores(self, Gs: np.ndarray) -> np.ndarray:
+        """``log a_{p,y} = Gs[x_p, y] − Gs[x_p, x⁺_p]`` for ``y`` in the support, ``(P, s)``."""
+        if self.diagonal:
+            return Gs - np.diag(Gs)[:, None]
+        Z = Gs[self.px][:, self.supp]
+        Z -= Gs[self.px, self.pp][:, None]
+        return Z
+
+    def evaluate(self, Gs: np.ndarray, need_grad: bool):
+        """``(L_k, ∂L_k/∂Gs)`` at ``Gs = G / τ``; the derivative is entry-wise (not symmetrised)."""
+        Z = self.scores(Gs)
+        zmax = float(Z.max())
+        if zmax > MAX_LOG_SCORE:
+            raise scores_too_large(zmax)
+        a = np.exp(Z, out=Z)
+        S = a @ self.nuT  # (P, T): Σ_y ν_y a_y
+        value = float(self.pw @ (np.log1p(S) @ self.wts))
+        if not need_grad:
+            return value, None
+        S += 1.0
+        np.divide(self.wts, S, out=S)  # w_ν / (1 + Σ ν a)
+        ga = S @ self.nu
+        ga *= a
+        ga *= self.pw_col  # P(x,x⁺) ∂I/∂ log a_y
+        if self.diagonal:
+            Dg = ga
+            Dg.flat[:: self.n + 1] -= ga.sum(axis=1)
+            return value, Dg
+        Dg = np.zeros((self.n, self.n))
+        Dg[self.rows] = self.agg @ ga
+        Dg[self.px, self.pp] -= ga.sum(axis=1)  # pairs (x, x⁺) are distinct entries
+        return value, Dg
+
+    def hessian_rows(self, Gs: np.ndarray):
+        """Value, entry-wise gradient and the entry-wise Hessian of ``L_k`` in ``Gs = G / τ``.
+
+        ``L`` depends on the entries of row ``x`` of ``Gs`` only through the pairs anchored at
+        ``x``, so its Hessian in the ``n²`` entries is block diagonal: returns
+        ``(value, Dg, anchors, blocks)`` with ``blocks[i] = ∂²L / ∂Gs[x_i, :] ∂Gs[x_i, :]``
+        (``(A, n, n)``).  Per pair, with ``q_ν = 1 + Σ_y ν_y a_y`` and ``B_{ν y} = ν_y a_y / q_ν``,
+        ``∂²I_k/∂ log a ∂ log a = Diag(∂I_k/∂ log a) − Σ_ν w_ν B_ν B_νᵀ``, and
+        ``log a_y = Gs[x, y] − Gs[x, x⁺]`` is linear in the row.
+        """
+        n = self.n
+        supp = self.supp
+        Z = self.scores(Gs)
+        zmax = float(Z.max())
+        if zmax > MAX_LOG_SCORE:
+            raise scores_too_large(zmax)
+        a = np.exp(Z, out=Z)
+        S = a @ self.nuT
+        value = float(self.pw @ (np.log1p(S) @ self.wts))
+        S += 1.0
+        inv = 1.0 / S  # (P, T)
+        R = inv * self.wts
+        ga = (R @ self.nu) * a  # (P, s) ∂I/∂ log a
+        B = self.nu[None, :, :] * a[:, None, :]  # (P, T, s)
+        B *= inv[:, :, None]
+        Hp = -np.matmul(np.swapaxes(B * self.wts[None, :, None], 1, 2), B)  # (P, s, s)
+        idx = np.arange(supp.size)
+        Hp[:, idx, idx] += ga
+        P = a.shape[0]
+        K = np.zeros((P, n, n))
+        K[:, supp[:, None], supp[None, :]] = Hp
+        r = K.sum(axis=2)  # (P, n) row sums
+        tot = r.sum(axis=1)
+        pr = np.arange(P)
+        K[pr, :, self.pp] -= r
+        K[pr, self.pp, :] -= r
+        K[pr, self.pp, self.pp] += tot
+        K *= self.pw[:, None, None]
+        ga *= self.pw_col
+        if self.diagonal:
+            Dg = ga
+            Dg.flat[:: n + 1] -= ga.sum(axis=1)
+            return value, Dg, np.arange(n), K
+        Dg = np.zeros((n, n))
+        Dg[self.rows] = self.agg @ ga
+        Dg[self.px, self.pp] -= ga.sum(axis=1)
+        blocks = np.einsum("ap,pyz->ayz", self.agg, K)
+        return value, Dg, self.anchors, blocks

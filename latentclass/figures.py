@@ -1133,7 +1133,8 @@ def draw_training(data: dict, passed: bool, details: dict):
                 c = next(c for c in data["curves"] if c["model"] == model and c["k"] == k)
                 g = np.asarray(c["gap"], float)
                 ax.plot(c["step"], np.maximum(g, 1e-12), color=COLORS[p], lw=1.1, label=f"$k$ = {k}")
-            ax.axhline(TRAIN_GAP_TOL, color=PALETTE["vermillion"], ls="--", lw=0.8)
+            ax.axhline(TRAIN_GAP_TOL, color=PALETTE["vermillion"], ls="--", lw=0.8,
+                       label="check: final gap $\\leq 10^{-3}$")
             ax.set_yscale("log")
             ax.set_xlabel("training step")
             ax.set_ylabel(r"gap $L_k(F_t) - L_k^*$ [nats]")

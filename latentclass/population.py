@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from ._laplace import enumerate_family_loss, family_loss
+from ._laplace import MULTISET_MAX_WORK, MultisetTable, enumerate_family_loss, family_loss, multiset_work
 from ._validation import check_choice, check_gram, check_k, check_representation, check_tau
 from .model import LatentClassModel
 
@@ -77,8 +77,14 @@ class NCEObjective:
     tau : float
         Temperature ``τ > 0``.
     method : {"auto", "laplace", "enumerate"}
-        ``"auto"``/``"laplace"``: Frullani/Laplace quadrature (cost independent of ``k``);
-        ``"enumerate"``: exact sum over multisets of negatives (tiny cases only).
+        ``"laplace"``: Frullani/Laplace quadrature (cost independent of ``k``);
+        ``"enumerate"``: exact sum over multisets of negatives, pair by pair (tiny cases only;
+        the reference implementation); ``"auto"``: the cheaper of two exact engines — the dense
+        multiset sum of :class:`latentclass._laplace.MultisetTable` when its work
+        ``P · C(k + s − 1, s − 1) · (s + 2)`` (``P`` pairs, ``s`` points with ``D > 0``) is at
+        most :data:`latentclass._laplace.MULTISET_MAX_WORK` (measured crossover), the Laplace
+        quadrature otherwise.  The engine used is the attribute ``engine``
+        (``"multiset"``, ``"laplace"``, ``"enumerate"`` or ``"limit"``).
 
     Notes
     -----
@@ -111,13 +117,35 @@ class NCEObjective:
         self._all_anchors = self._anchors.size == model.n_points
         self._D = np.asarray(model.marginal, dtype=float)
         self.n_points = model.n_points
+        self._table = None
+        if self.k == math.inf:
+            self.engine = "limit"
+        elif self.method == "auto":
+            support = int(np.count_nonzero(self._D > 0))
+            fits = self.k < 64 and multiset_work(px.size, support, self.k) <= MULTISET_MAX_WORK
+            if fits:
+                self._table = MultisetTable(self.n_points, self._D, self.k, px, pp, self._pw)
+            self.engine = "multiset" if fits else "laplace"
+        else:
+            self.engine = self.method
 
     def __repr__(self) -> str:
         return f"NCEObjective(n_points={self.n_points}, k={self.k}, tau={self.tau}, method={self.method!r})"
 
     def _evaluate(self, G: Any, need_grad: bool):
-        G = check_gram(G, self.n_points)
+        return self._evaluate_unchecked(check_gram(G, self.n_points), need_grad)
+
+    def _evaluate_unchecked(self, G: np.ndarray, need_grad: bool):
+        """Hot path for the optimiser: ``G`` is a float ``(n, n)`` symmetric finite array."""
         tau = self.tau
+        if self._table is not None:
+            value, Dg = self._table.evaluate(G / tau if tau != 1.0 else G, need_grad)
+            if not need_grad:
+                return value, None
+            M = Dg.T.copy()
+            M += Dg
+            M *= 0.5 / tau
+            return value, M
         Gs = G / tau
         base = Gs if self._all_anchors else Gs[self._anchors]
         shift = -Gs[self._px, self._pp]
@@ -140,6 +168,25 @@ class NCEObjective:
         M += Dg
         M *= 0.5 / tau
         return value, M
+
+    def _second_order(self, G: np.ndarray):
+        """``(value, M, anchors, blocks)`` with the Hessian of ``L`` in the entries of ``G``.
+
+        Only for the multiset engine (``None`` otherwise).  ``M`` is the symmetric gradient;
+        ``blocks[i]`` is ``∂²L / ∂G[x_i, :] ∂G[x_i, :]`` (the Hessian is block diagonal over
+        the rows ``x_i = anchors[i]``; see :meth:`MultisetTable.hessian_rows`).  ``G`` is not
+        validated (optimiser hot path).
+        """
+        if self._table is None:
+            return None
+        tau = self.tau
+        value, Dg, anchors, blocks = self._table.hessian_rows(G / tau if tau != 1.0 else G)
+        M = Dg.T.copy()
+        M += Dg
+        M *= 0.5 / tau
+        if tau != 1.0:
+            blocks /= tau * tau
+        return value, M, anchors, blocks
 
     def value(self, G: Any) -> float:
         """``L_k(G)`` (or ``L_∞(G)`` for ``k = inf``)."""
