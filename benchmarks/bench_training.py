@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-import latentclass.training as training
+import latentclass.training.sampled_gradients as training
 from latentclass.model import LatentClassModel
 from latentclass.optimize import optimal_representation
 from latentclass.training import train

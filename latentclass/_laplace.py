@@ -527,9 +527,10 @@ def enumerate_family_loss(base, D, k, anchor, shift, weight, *, need_grad=True, 
 # --------------------------------------------------------------------------- dense multiset sum
 #: The multiset engine is used by ``method="auto"`` when ``P · T · (s + 2)`` (pairs × multisets ×
 #: (support + 2), the flops of its two matrix products and the element-wise work) is at most this.
-#: Measured crossover (``benchmarks/bench_population.py``, section 4): at this size both engines
-#: take about the same time; below it the multiset sum is faster, down to 15-50x at tiny n.
-MULTISET_MAX_WORK = 150_000
+#: Measured (``benchmarks/bench_population.py``, section 4): the multiset sum costs about
+#: ``10 µs + work / 3500 µs`` and the quadrature at least ~250 µs (its fixed cost at small n;
+#: ~40 µs + O(n²) for k = 1), so the crossover lies near work ≈ 1e6; half of it keeps a margin.
+MULTISET_MAX_WORK = 500_000
 
 
 def multiset_work(n_pairs: int, support: int, k: int) -> int:
@@ -579,6 +580,7 @@ class MultisetTable:
         self.wts = np.exp(logw)
         self.nu = nu
         self.nuT = np.ascontiguousarray(nu.T)
+        self._nunu = None  # (T, s²) rows ν νᵀ, built on the first Hessian
         self.n_terms = nu.shape[0]
         self.px, self.pp, self.pw = px, pp, np.asarray(pw, dtype=float)
         P = px.size
@@ -646,15 +648,19 @@ class MultisetTable:
         S = a @ self.nuT
         value = float(self.pw @ (np.log1p(S) @ self.wts))
         S += 1.0
-        inv = 1.0 / S  # (P, T)
-        R = inv * self.wts
-        ga = (R @ self.nu) * a  # (P, s) ∂I/∂ log a
-        B = self.nu[None, :, :] * a[:, None, :]  # (P, T, s)
-        B *= inv[:, :, None]
-        Hp = -np.matmul(np.swapaxes(B * self.wts[None, :, None], 1, 2), B)  # (P, s, s)
-        idx = np.arange(supp.size)
-        Hp[:, idx, idx] += ga
+        R = self.wts / S  # w_ν / q_ν  (same operations as evaluate: bitwise the same gradient)
+        ga = R @ self.nu
+        ga *= a  # (P, s) ∂I/∂ log a
+        s = supp.size
+        if self._nunu is None:
+            self._nunu = np.einsum("ty,tz->tyz", self.nu, self.nu).reshape(-1, s * s)
+        R /= S  # w_ν / q_ν²
         P = a.shape[0]
+        Hp = (R @ self._nunu).reshape(P, s, s)  # Σ_ν w_ν ν_y ν_z / q_ν²
+        Hp *= a[:, :, None]
+        Hp *= -a[:, None, :]
+        idx = np.arange(s)
+        Hp[:, idx, idx] += ga
         K = np.zeros((P, n, n))
         K[:, supp[:, None], supp[None, :]] = Hp
         r = K.sum(axis=2)  # (P, n) row sums

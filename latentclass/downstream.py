@@ -56,7 +56,8 @@ MAX_ENUMERATE = 100_000
 N_TASKS = 20_000
 #: Elements per temporary (tasks × points × t) block.
 _BLOCK = 1 << 21
-_WEIGHTINGS = ("class_probs", "balanced")
+#: Ways of weighting the classes in the downstream average (``ρ`` or uniform).
+WEIGHTINGS = ("class_probs", "balanced")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -270,7 +271,7 @@ def mean_classifier_metrics(
         raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
     f = check_representation(F, model.n_points)
     tau = check_tau(tau)
-    check_choice(weighting, "weighting", _WEIGHTINGS)
+    check_choice(weighting, "weighting", WEIGHTINGS)
     m = model.n_classes
     if task_size is None:
         t = m

@@ -60,6 +60,14 @@ CERTIFY_TOL = 1e-7
 _METHODS = ("auto", "closed-form", "numerical")
 #: From this k on, the solver first solves the limit objective (continuation in k).
 _WARM_K = 16
+#: L-BFGS iterations before the Newton phase (objectives with an exact Hessian).
+_NEWTON_AFTER = 15
+#: ... and Newton steps start once the certificate's gap bound is at most this.
+_NEWTON_GAP = 1e-4
+#: The Newton phase is used up to this many parameters (dense solve, O(N³)) and this many
+#: entries of the per-pair Hessian blocks (pairs × n²).
+_NEWTON_MAX_VARS = 420
+_NEWTON_MAX_HESS = 4_000_000
 
 
 # --------------------------------------------------------------------------- certificate
@@ -134,21 +142,33 @@ def certify(
     g = 0.5 * (g + g.T)
     if not np.all(np.isfinite(g)):
         raise ValueError("the objective's gradient is not finite at G")
-    gG = np.einsum("ij,ij->i", g, G)  # (gG)_xx, G symmetric
-    lam = np.zeros(n)
+    return _certificate(G, g, grad_rtol, diag_floor)
+
+
+def _certificate(G: np.ndarray, g: np.ndarray, grad_rtol: float = GRAD_RTOL,
+                 diag_floor: float = 1e-9) -> Certificate:
+    """The bound of :func:`certify` for a feasible ``G`` and a finite symmetric gradient ``g``
+    (no validation: the solver's own iterates, ``G = V Vᵀ`` with rows of norm ``<= 1``)."""
+    n = G.shape[0]
+    d = np.diag(G)
+    gGm = g * G
+    gG = gGm.sum(axis=1)  # (gG)_xx, G symmetric
     ok = d > diag_floor
-    lam[ok] = np.maximum(0.0, -gG[ok] / d[ok])
-    Z = g + np.diag(lam)
-    eig = linalg.eigvalsh(Z)
-    z_norm = float(np.sqrt(np.sum(Z * Z)))
+    lam = np.where(ok, -gG / np.where(ok, d, 1.0), 0.0)
+    np.maximum(lam, 0.0, out=lam)
+    Z = g.copy()
+    Z.flat[:: n + 1] += lam
+    eig = np.linalg.eigvalsh(Z)  # LAPACK syevd: backward stable, as the margin below assumes
+    z_norm = math.sqrt(float(np.einsum("ij,ij->", Z, Z)))
     raise_by = max(0.0, -float(eig[0])) + 4.0 * n * _EPS * z_norm
-    lam = lam + raise_by
+    lam += raise_by
     # ⟨g, G⟩ + Σλ, plus rounding and gradient-error margins
-    inner = float(np.sum(g * G))
+    inner = float(gGm.sum())
     total = inner + math.fsum(lam)
-    rounding = (n * n + n + 4) * _EPS * (float(np.sum(np.abs(g * G))) + float(np.sum(lam)))
-    g_norm = float(np.sqrt(np.sum(g * g)))
-    grad_err = float(grad_rtol) * g_norm * (float(np.trace(G)) + n)
+    lam_sum = float(lam.sum())
+    rounding = (n * n + n + 4) * _EPS * (float(np.abs(gGm).sum()) + lam_sum)
+    g_norm = math.sqrt(float(np.einsum("ij,ij->", g, g)))
+    grad_err = float(grad_rtol) * g_norm * (float(d.sum()) + n)
     gap = max(0.0, total) + rounding + grad_err
     return Certificate(float(gap), readonly(lam))
 
@@ -204,22 +224,148 @@ class OptimalRepresentation:
 def _lifted_fg(objective, n: int, d: int):
     """Loss and gradient as functions of the flattened lifted-sphere parameter ``W``."""
 
+    # NCEObjective: skip re-validating the Gram matrix built here (symmetric by construction)
+    evaluate = getattr(objective, "_evaluate_unchecked", None)
+
     def fg(w: np.ndarray):
         W = w.reshape(n, d + 1)
         r = np.sqrt(np.einsum("ij,ij->i", W, W))
         U = W / r[:, None]
         V = U[:, :d]
         G = V @ V.T
-        G = 0.5 * (G + G.T)
-        f, g = objective.value_and_grad(G)
-        g = 0.5 * (g + g.T)
+        G += G.T
+        G *= 0.5
+        if evaluate is not None:
+            f, g = evaluate(G, True)  # symmetric gradient
+        else:
+            f, g = objective.value_and_grad(G)
+            g = 0.5 * (g + g.T)
         gU = np.zeros_like(U)
         gU[:, :d] = 2.0 * (g @ V)
         radial = np.einsum("ij,ij->i", gU, U)
-        gW = (gU - U * radial[:, None]) / r[:, None]
-        return float(f), gW.ravel()
+        gU -= U * radial[:, None]
+        gU /= r[:, None]
+        return float(f), gU.ravel()
 
     return fg
+
+
+def _lifted_newton(objective, W: np.ndarray, d: int):
+    """Loss, gradient and exact Hessian in the lifted-sphere parameter ``W`` (``(n, d+1)``).
+
+    Needs the objective's entry-wise Hessian (:meth:`NCEObjective._second_order`, multiset
+    engine); returns ``None`` otherwise.  Chain rule through ``G = V Vᵀ``, ``V = U[:, :d]``,
+    ``U_x = W_x / r_x``: with ``Ġ = Ṽ Vᵀ + V Ṽᵀ``,
+    ``d²f[Ṽ] = Σ_x Ġ[x, :] H_x Ġ[x, :]ᵀ + 2 ⟨M, Ṽ Ṽᵀ⟩`` (``H_x`` the Hessian block of row
+    ``x``, ``M`` the symmetric gradient), then ``dU_x = P_x dW_x / r_x``
+    (``P_x = I − U_x U_xᵀ``) and the curvature of the normalisation,
+    ``g_xᵀ d²U_x[w] = −[2 (g_xᵀ P_x w)(U_xᵀ w) + (g_xᵀ U_x) wᵀ P_x w] / r_x²``.
+    """
+    n, q = W.shape
+    r = np.sqrt(np.einsum("ij,ij->i", W, W))
+    U = W / r[:, None]
+    V = U[:, :d]
+    G = V @ V.T
+    G = 0.5 * (G + G.T)
+    so = objective._second_order(G)
+    if so is None:
+        return None
+    f, M, anchors, blocks = so
+    # Jacobian of vec(G) (entry-wise, n²) in vec(V) (n d): J[x, y, z, a] = δ_xz V_ya + δ_yz V_xa
+    ar = np.arange(n)
+    J = np.zeros((n, n, n, d))
+    J[ar, :, ar, :] = V[None, :, :]
+    J[:, ar, ar, :] += V[:, None, :]
+    J = J.reshape(n, n, n * d)
+    if anchors.size == n:  # every row has pairs
+        HJ = np.matmul(blocks, J)
+    else:
+        HJ = np.zeros_like(J)
+        HJ[anchors] = np.matmul(blocks, J[anchors])  # block-diagonal Hessian of L
+    HV = J.reshape(n * n, n * d).T @ HJ.reshape(n * n, n * d)
+    HV4 = HV.reshape(n, d, n, d)
+    ad = np.arange(d)
+    HV4[:, ad, :, ad] += 2.0 * M  # 2 ⟨M, Ṽ Ṽᵀ⟩
+    gV = 2.0 * (M @ V)
+    gU = np.zeros((n, q))
+    gU[:, :d] = gV
+    # normalisation: Jacobian blocks P_x / r_x (rows :d map to V) and the second-order term
+    Pn = np.eye(q)[None, :, :] - U[:, :, None] * U[:, None, :]  # (n, q, q)
+    Pn /= r[:, None, None]
+    A = Pn[:, :d, :]  # (n, d, q): dV_x = A_x dW_x
+    HB = np.swapaxes(HV4, 1, 2)  # (n, n, d, d) blocks [x, y]
+    HW = np.matmul(np.matmul(np.swapaxes(A, 1, 2)[:, None], HB), A[None, :])  # (n, n, q, q)
+    HW = np.ascontiguousarray(np.swapaxes(HW, 1, 2)).reshape(n * q, n * q)
+    Pg = np.einsum("xab,xb->xa", Pn, gU)  # P_x g_x / r_x  (= the gradient in W)
+    radial = np.einsum("xa,xa->x", gU, U)
+    Q = Pg[:, :, None] * U[:, None, :]
+    Q += np.swapaxes(Q, 1, 2)
+    Q += radial[:, None, None] * Pn
+    Q /= r[:, None, None]
+    HW4 = HW.reshape(n, q, n, q)
+    HW4[ar, :, ar, :] -= Q
+    HW += HW.T
+    HW *= 0.5
+    return float(f), Pg.ravel(), HW, G, M
+
+
+def _newton_finish(objective, W, d, target, max_steps=8):
+    """Newton steps on the lifted sphere with the exact Hessian, driven by the certificate.
+
+    At each iterate the certificate (:func:`certify`, with the gradient just computed) is
+    formed; the loop stops as soon as its gap bound is ``<= target``.  The step solves
+    ``(H + μ I) δ = −g``; ``μ`` (``1e-12`` relative, raised ×100 on failure) only
+    regularises the gauge directions (row scalings and rotations of ``W`` leave ``G``
+    unchanged, where ``g`` vanishes).  A step is kept only if it lowers the gap bound.
+    Returns ``(W, steps, best (gap, W, cert) or None)``; ``None`` if the objective has no
+    Hessian (Laplace engine).
+    """
+    n, q = W.shape
+    W = W / np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]  # gauge: unit rows
+    out = _lifted_newton(objective, W, d)
+    if out is None:
+        return W, 0, None
+    f, g, H, G, M = out
+    cert = _certificate(G, M)
+    best = (cert.gap, W, cert)
+    steps = 0
+    scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
+    mu = 1e-12 * scale
+    while best[0] > target and steps < max_steps:
+        steps += 1
+        Hmu = H + mu * np.eye(H.shape[0])
+        try:  # Cholesky when H + μI is positive definite (near the optimum), else LU
+            delta = linalg.cho_solve(linalg.cho_factor(Hmu, check_finite=False), -g, check_finite=False)
+        except linalg.LinAlgError:
+            try:
+                delta = np.linalg.solve(Hmu, -g)
+            except np.linalg.LinAlgError:
+                delta = None
+        if delta is None or not np.all(np.isfinite(delta)):
+            mu *= 100.0
+            continue
+        W_new = W + delta.reshape(n, q)
+        norms = np.sqrt(np.einsum("ij,ij->i", W_new, W_new))
+        if not float(norms.min()) > 1e-150:
+            mu *= 100.0
+            continue
+        W_new /= norms[:, None]  # gauge: unit rows
+        out = _lifted_newton(objective, W_new, d)
+        f_new, g_new, H_new, G_new, M_new = out
+        if not (np.isfinite(f_new) and np.all(np.isfinite(M_new))):
+            mu *= 100.0
+            continue
+        cert = _certificate(G_new, M_new)
+        if cert.gap < best[0]:
+            best = (cert.gap, W_new, cert)
+        if f_new <= f + 4.0 * _EPS * abs(f):  # descent (to rounding): keep the Newton iterate
+            W, f, g, H = W_new, f_new, g_new, H_new
+            mu = 1e-12 * scale
+        else:
+            mu = max(mu * 100.0, 1e-8 * scale)
+            if mu > 1e-2 * scale:
+                break
+    return best[1], steps, best
 
 
 def _gram_of(W: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +474,7 @@ def _random_start(n: int, d: int, gen: np.random.Generator):
 
 
 def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
-    """Rounds of L-BFGS on the lifted sphere, each followed by a gradient-only polish.
+    """Rounds of L-BFGS on the lifted sphere, each followed by a Newton or gradient-only polish.
 
     ``target``: stop as soon as the certificate's gap bound is ``<= target`` (``None``:
     no certificate, i.e. the rank-constrained problem; then one L-BFGS round per call of
@@ -336,6 +482,12 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
     row of ``W``: the map ``W → U`` is scale-invariant per row, but the gradient in row
     ``x`` scales like ``1/‖W_x‖`` and the curvature like ``1/‖W_x‖²``; rows with little
     probability mass (small curvature) get small norms — a diagonal preconditioner.
+
+    When the objective has an exact Hessian (multiset engine, small ``n``) the first round
+    is cut at ``_NEWTON_AFTER`` iterations, and after any round whose gap bound is at most
+    ``_NEWTON_GAP`` Newton steps (:func:`_newton_finish`) take over; they converge
+    quadratically where L-BFGS, whose line search compares function values, stalls near
+    ``sqrt(ε)``.  Otherwise (or if Newton stalls) the gradient-only polish is used.
     Returns ``(W, n_iter, status, certificate or None)``.
     """
     n = W0.shape[0]
@@ -348,30 +500,47 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
     n_iter = 0
     status = ""
     best = None  # (gap, W, cert)
-    for _ in range(max_rounds):
+    table = getattr(objective, "_table", None)
+    newton = (target is not None and table is not None and n * (d + 1) <= _NEWTON_MAX_VARS
+              and table.px.size * n * n <= _NEWTON_MAX_HESS)
+    for rnd in range(max_rounds):
         budget = max_iter - n_iter
         if budget <= 0:
             break
+        short = newton and rnd == 0 and budget > _NEWTON_AFTER
+        maxiter = _NEWTON_AFTER if short else budget
         res = optimize.minimize(
             fg,
             W.ravel(),
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": budget, "maxcor": 30, "ftol": 10 * _EPS, "gtol": tol,
-                     "maxfun": 2 * budget + 20},
+            options={"maxiter": maxiter, "maxcor": 30, "ftol": 0.0 if short else 10 * _EPS,
+                     "gtol": tol, "maxfun": 2 * maxiter + 20},
         )
         n_iter += int(res.nit)
         W = rescale(res.x.reshape(n, d + 1))
-        status = f"L-BFGS: {res.message}"
+        status = f"L-BFGS: {res.nit} iterations" if short else f"L-BFGS: {res.message}"
         if target is None:
             if res.nit == 0:
                 break
             continue
-        cert = certify(objective, _gram_of(W, d)[1])
+        V, G = _gram_of(W, d)
+        cert = _certificate(G, objective._evaluate_unchecked(G, True)[1])
         if best is None or cert.gap < best[0]:
             best = (cert.gap, W, cert)
         if cert.gap <= target:
             break
+        if newton and cert.gap <= _NEWTON_GAP:
+            Wn, steps, nbest = _newton_finish(objective, W, d, target)
+            n_iter += steps
+            status += f"; Newton: {steps} steps"
+            if nbest[0] < best[0]:
+                best = nbest
+                W = rescale(nbest[1])
+            if best[0] <= target:
+                break
+        if short and res.nit >= _NEWTON_AFTER:
+            continue  # the cut round was still descending: a full L-BFGS round next
         # gradient-only polish, stopped at the target or when the gap stagnates
         track = {"best": best, "stall": 0}
 

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-import latentclass.experiments as E
+import latentclass.experiments.degradation as degradation
 from latentclass.cli import main
 from latentclass.experiments import (
     SWEEP_COLUMNS,
@@ -58,7 +58,7 @@ def serial(model):
     return sweep_negatives(model, KS, progress=False)
 
 
-def _same(a, b, skip=("seconds",)):
+def assert_same_rows(a, b, skip=("seconds",)):
     """Rows equal bit for bit (repr distinguishes every float, ±0 included)."""
     assert len(a) == len(b)
     for ra, rb in zip(a, b):
@@ -175,7 +175,7 @@ def test_result_is_frozen_and_has_columns(serial):
 def test_process_pool_equals_serial_bit_for_bit(model, serial):
     with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:
         par = sweep_negatives(model, KS, executor=ex, progress=False)
-    _same(par.rows, serial.rows)
+    assert_same_rows(par.rows, serial.rows)
 
 
 def test_dask_executor_equals_serial_bit_for_bit(model, serial):
@@ -185,7 +185,7 @@ def test_dask_executor_equals_serial_bit_for_bit(model, serial):
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
                             dashboard_address=None) as client:
         par = sweep_negatives(model, KS, executor=client.get_executor(), progress=False)
-    _same(par.rows, serial.rows)
+    assert_same_rows(par.rows, serial.rows)
 
 
 # ----------------------------------------------------------------------------- checkpoint
@@ -198,19 +198,19 @@ def _row_lines(path):
 def test_checkpoint_rerun_reuses_rows(model, serial, tmp_path):
     path = tmp_path / "ck.jsonl"
     first = sweep_negatives(model, KS, checkpoint=path, progress=False)
-    _same(first.rows, serial.rows)
+    assert_same_rows(first.rows, serial.rows)
     calls = []
     again = sweep_negatives(model, KS, checkpoint=str(path), progress=lambda d, t: calls.append(d))
     assert calls == []  # nothing recomputed
-    _same(again.rows, first.rows, skip=())  # identical, including the stored seconds
+    assert_same_rows(again.rows, first.rows, skip=())  # identical, including the stored seconds
     assert [r["k"] for r in _row_lines(path)] == [1, 3, 6, "inf"]
     # a subset and a superset of ks: only the new k is computed
     sub = sweep_negatives(model, [6, 1], checkpoint=path, progress=False)
-    _same(sub.rows, [first.rows[2], first.rows[0]], skip=())
+    assert_same_rows(sub.rows, [first.rows[2], first.rows[0]], skip=())
     more = sweep_negatives(model, [1, 2], checkpoint=path, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(2, 2)]
     assert sorted(str(r["k"]) for r in _row_lines(path)) == ["1", "2", "3", "6", "inf"]
-    _same(more.rows[:1], first.rows[:1], skip=())
+    assert_same_rows(more.rows[:1], first.rows[:1], skip=())
 
 
 def test_checkpoint_torn_last_line_is_dropped(model, serial, tmp_path):
@@ -219,19 +219,19 @@ def test_checkpoint_torn_last_line_is_dropped(model, serial, tmp_path):
     with open(path, "ab") as fh:  # a write cut short by kill -9
         fh.write(b'{"k": 6, "loss": 1.23')
     res = sweep_negatives(model, KS, checkpoint=path, progress=False)
-    _same(res.rows, serial.rows)
+    assert_same_rows(res.rows, serial.rows)
     rows = _row_lines(path)
     assert [r["k"] for r in rows] == [1, 3, 6, "inf"]
     # a complete-looking row missing its newline is also treated as torn
     text = path.read_text(encoding="utf-8")
     path.write_text(text.rstrip("\n"), encoding="utf-8")
     res = sweep_negatives(model, KS, checkpoint=path, progress=False)
-    _same(res.rows, serial.rows)
+    assert_same_rows(res.rows, serial.rows)
     assert [r["k"] for r in _row_lines(path)] == [1, 3, 6, "inf"]
     # a torn header: the file is restarted
     path.write_bytes(b'{"magic": "latentclass-sw')
     res = sweep_negatives(model, KS[:1], checkpoint=path, progress=False)
-    _same(res.rows, serial.rows[:1])
+    assert_same_rows(res.rows, serial.rows[:1])
 
 
 def test_checkpoint_refuses_other_sweeps_and_corruption(model, tmp_path):
@@ -268,16 +268,16 @@ def test_checkpoint_in_use_is_refused(model, tmp_path):
 
 _KILL_SCRIPT = r"""
 import sys, time
-import latentclass.experiments as E
+import latentclass.experiments.sweep as S
 from latentclass.model import LatentClassModel
-_row = E._sweep_row
+_row = S._sweep_row
 def slow(*args):  # make every k slow so that the kill lands mid-sweep
     row = _row(*args)
     time.sleep(0.4)
     return row
-E._sweep_row = slow
+S._sweep_row = slow
 model = LatentClassModel.one_point_per_class([0.5, 0.3, 0.2])
-E.sweep_negatives(model, [1, 2, 3, 4, 5, 6, 7, 8], checkpoint=sys.argv[1], progress=False)
+S.sweep_negatives(model, [1, 2, 3, 4, 5, 6, 7, 8], checkpoint=sys.argv[1], progress=False)
 print("finished")
 """
 
@@ -313,7 +313,7 @@ def test_sigkill_mid_sweep_then_resume_equals_uninterrupted(model, tmp_path):
     assert n1 + 2 <= n2 < len(ks)
     resumed = sweep_negatives(model, ks, checkpoint=path, progress=False)
     uninterrupted = sweep_negatives(model, ks, progress=False)
-    _same(resumed.rows, uninterrupted.rows)
+    assert_same_rows(resumed.rows, uninterrupted.rows)
     stored = _row_lines(path)
     assert sorted(r["k"] for r in stored) == ks  # none lost, none duplicated
 
@@ -524,7 +524,7 @@ def test_search_degradation_finds_a_planted_rise(monkeypatch):
         return {"contrastive_loss": 1.0, "duality_gap": 0.0, "certified": True,
                 **{w: (v, 1.0) for w in weightings}}
 
-    monkeypatch.setattr(E, "_degradation_point", stub)
+    monkeypatch.setattr(degradation, "_degradation_point", stub)
     fams = {"a": [0.5, 0.5], "b": [0.6, 0.4], "c": [0.7, 0.3]}
     res = search_degradation(fams, [8, 4, 2, 1], n_random=0, weighting="balanced", top=3)
     assert [c.name for c in res.worst["balanced"]] == ["b", "c", "a"]
@@ -612,7 +612,7 @@ def test_search_dirichlet_draws_are_seeded_and_floored(monkeypatch):
         return {"contrastive_loss": 1.0, "duality_gap": 0.0, "certified": True,
                 **{w: (1.0 / k, 1.0) for w in weightings}}
 
-    monkeypatch.setattr(E, "_degradation_point", stub)
+    monkeypatch.setattr(degradation, "_degradation_point", stub)
     kw = dict(n_random=30, random_classes=(6,), random_alpha=(0.1,), min_class_prob=1e-3, rng=11)
     a = search_degradation([], (1, 2), **kw)
     b = search_degradation([], (1, 2), **kw)

@@ -211,8 +211,10 @@ def test_figures_leave_pyplot_backend_and_rcparams_alone(tmp_path):
 
 
 def test_jsonable_handles_numpy_and_infinities():
-    out = figs._jsonable({"a": np.float64(math.inf), "b": np.arange(2), "c": (np.bool_(True), None),
-                          1: -math.inf})
+    from latentclass.figures.records import jsonable
+
+    out = jsonable({"a": np.float64(math.inf), "b": np.arange(2), "c": (np.bool_(True), None),
+                    1: -math.inf})
     assert out == {"a": "inf", "b": [0, 1], "c": [True, None], "1": "-inf"}
     json.dumps(out, allow_nan=False)
 

@@ -24,7 +24,6 @@ from latentclass.training import (
     LinearEncoder,
     MLPEncoder,
     TrainingResult,
-    _table_loss_and_grad,
     default_experiment_models,
     encoder_loss_and_grad,
     heldout_mean_classifier,
@@ -32,6 +31,7 @@ from latentclass.training import (
     sampled_loss_and_grad,
     train,
 )
+from latentclass.training.sampled_gradients import _table_loss_and_grad
 
 
 def _ball_table(n, d, rng, lo=0.3, hi=0.9):
@@ -108,7 +108,7 @@ def test_encoder_gradient_matches_finite_differences(kind):
 
 
 def test_blocked_computation_matches_one_block(monkeypatch):
-    import latentclass.training as tr
+    import latentclass.training.sampled_gradients as tr
 
     rng = np.random.default_rng(9)
     model = LatentClassModel([0.5, 0.5], rng.dirichlet(np.ones(5), size=2))

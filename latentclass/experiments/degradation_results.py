@@ -1,0 +1,168 @@
+"""The downstream-loss curves of a degradation search and their largest rise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def largest_rise(values: Any) -> tuple[float, int, int]:
+    """Largest increase along a curve: ``max_{i<j} (v_j − v_i)`` and its ``(i, j)``.
+
+    No monotonicity is assumed and nothing is smoothed; the value is negative when the
+    curve strictly decreases everywhere (it is then the smallest decrease between two
+    points).  Computed in one pass with a running minimum; among equal maxima the
+    earliest ``j`` and, for it, the earliest minimising ``i`` are returned.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,), n >= 2, finite
+
+    Returns
+    -------
+    (rise, i, j) : (float, int, int)
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must be a 1-D curve with at least 2 points, got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values must be finite")
+    head = v[:-1]
+    run_min = np.minimum.accumulate(head)
+    idx = np.arange(head.size)
+    # index of the first occurrence of the running minimum
+    is_new_min = np.concatenate([[True], head[1:] < run_min[:-1]])
+    arg_min = np.maximum.accumulate(np.where(is_new_min, idx, 0))
+    gains = v[1:] - run_min
+    j = int(np.argmax(gains)) + 1
+    return float(gains[j - 1]), int(arg_min[j - 1]), j
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DegradationCase:
+    """The downstream-loss curve of one class law under one weighting.
+
+    Attributes
+    ----------
+    name : str
+        Family spec (e.g. ``"zipf:5:1.5"``) or Dirichlet draw description.
+    class_probs : ndarray (m,)
+    weighting : str
+        ``"class_probs"`` or ``"balanced"`` (SPEC §6).
+    ks : tuple
+        The ``k`` grid (``math.inf`` allowed).
+    losses, accuracies : ndarray (len(ks),)
+        Mean-classifier loss / accuracy of the optimum at each ``k``.
+    contrastive_losses : ndarray (len(ks),)
+        ``L_k`` at the optimum (``L_∞`` for ``k = inf``).
+    duality_gaps : ndarray (len(ks),)
+        Certified sub-optimality bounds (``inf`` where none exists).
+    certified : ndarray of bool (len(ks),)
+    rise : float
+        :func:`largest_rise` of ``losses`` (all points).
+    rise_from, rise_to : int or float
+        The ``k < k'`` realising ``rise``.
+    certified_rise : float or None
+        The same over the certified points only (``None`` if fewer than 2).
+    resolution : float or None
+        For the cases in ``DegradationSearchResult.worst``: the largest difference, over the
+        curve, between this downstream loss and the one of an independent re-solve from a
+        random start (``init="random"``, another seed) — an empirical error bar on every
+        point.  ``None`` for the other cases.
+    """
+
+    name: str
+    class_probs: np.ndarray
+    weighting: str
+    ks: tuple
+    losses: np.ndarray
+    accuracies: np.ndarray
+    contrastive_losses: np.ndarray
+    duality_gaps: np.ndarray
+    certified: np.ndarray
+    rise: float
+    rise_from: Any
+    rise_to: Any
+    certified_rise: float | None
+    resolution: float | None = None
+
+    @property
+    def all_certified(self) -> bool:
+        return bool(np.all(self.certified))
+
+    @property
+    def significant(self) -> bool | None:
+        """``rise > 2 · resolution + 1e-12`` (``None`` when no resolution was measured)."""
+        if self.resolution is None:
+            return None
+        return bool(self.rise > 2.0 * self.resolution + 1e-12)
+
+    def curve(self) -> list[dict]:
+        """The curve as rows ``{k, loss, accuracy, contrastive_loss, duality_gap, certified}``."""
+        return [
+            {"k": k, "loss": float(l), "accuracy": float(a), "contrastive_loss": float(c),
+             "duality_gap": float(g), "certified": bool(ok)}
+            for k, l, a, c, g, ok in zip(self.ks, self.losses, self.accuracies,
+                                         self.contrastive_losses, self.duality_gaps, self.certified)
+        ]
+
+    def __repr__(self) -> str:
+        return (
+            f"DegradationCase({self.name!r}, weighting={self.weighting!r}, m={self.class_probs.size}, "
+            f"rise={self.rise:.3g} (k={self.rise_from}->{self.rise_to}), "
+            f"certified={int(self.certified.sum())}/{self.certified.size})"
+        )
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DegradationSearchResult:
+    """Outcome of :func:`search_degradation`.
+
+    Attributes
+    ----------
+    cases : tuple of DegradationCase
+        Every (distribution, weighting) curve, sorted by ``rise`` (largest first).
+    worst : dict
+        ``weighting -> tuple`` of the ``top`` cases with the largest rise.
+    max_rise : dict
+        ``weighting -> float``, the largest rise found.
+    ks : tuple
+    tau : float
+    n_distributions : int
+    all_certified : bool
+        Every point of every curve is a certified optimum.
+    """
+
+    cases: tuple
+    worst: dict
+    max_rise: dict
+    ks: tuple
+    tau: float
+    n_distributions: int
+    all_certified: bool
+
+    def summary(self) -> str:
+        """A plain-text table of the worst cases."""
+        lines = [
+            f"search_degradation: {self.n_distributions} distributions x {len(self.ks)} k, tau={self.tau:g}, "
+            f"all points certified: {self.all_certified}"
+        ]
+        for w, cases in self.worst.items():
+            lines.append(f"[{w}] largest rise {self.max_rise[w]:.6g}")
+            for c in cases:
+                res = "" if c.resolution is None else f"  resolution {c.resolution:.1e}"
+                lines.append(
+                    f"  {c.name:<40s} rise {c.rise:+.3e}  k {c.rise_from} -> {c.rise_to}  "
+                    f"loss {c.losses[0]:.6f} ... {c.losses[-1]:.6f}  "
+                    f"certified {int(c.certified.sum())}/{c.certified.size}{res}"
+                )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        rises = ", ".join(f"{w}: {r:.3g}" for w, r in self.max_rise.items())
+        return (
+            f"DegradationSearchResult({self.n_distributions} distributions, {len(self.ks)} k, "
+            f"max rise {{{rises}}}, all_certified={self.all_certified})"
+        )

@@ -1,0 +1,210 @@
+"""Certified optimum, downstream metrics and published bounds at every ``k`` of a grid.
+
+:func:`sweep_negatives` solves for the certified optimal representation at every ``k`` of
+a grid (SPEC §4), evaluates the mean classifier on it (SPEC §6) and puts the competing
+theory beside it (collision and coverage probabilities and the published upper bounds of
+SPEC §7, from :mod:`latentclass.bounds`).  It runs serially or on any
+:class:`concurrent.futures.Executor` (a process pool, or a Dask cluster through
+``Client.get_executor()``), and can keep a crash-safe checkpoint so that a killed sweep
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from .._validation import check_choice, check_integer, check_tau
+from ..model import LatentClassModel
+from .checkpoint import _Checkpoint, _checkpoint_header
+from .k_grid import _check_ks
+from .output_files import _check_out_path, _write_text
+from .sweep_rows import SWEEP_COLUMNS, _csv_cell, _encode_row, _sweep_row
+from .task_runner import _check_executor, _check_progress, _Progress, _run_tasks
+
+
+def _check_dim(dim: Any, model: LatentClassModel) -> int | None:
+    if dim is None:
+        return None
+    d = check_integer(dim, "dim", minimum=1)
+    if d > model.n_points:
+        raise ValueError(f"dim must be an integer between 1 and n_points={model.n_points}, got {d}")
+    return d
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SweepResult:
+    """Table of a sweep over ``k``: one row (a plain ``dict``) per ``k``, in the order asked.
+
+    Attributes
+    ----------
+    rows : tuple of dict
+        Keys :data:`SWEEP_COLUMNS`.  Values are ``int``, ``float``, ``bool``, ``str`` or
+        ``None`` (a quantity that is not defined, e.g. Ash et al.'s bound for non-uniform
+        ``ρ``, or the bounds at ``k = inf``); ``k`` is an ``int`` or ``math.inf``; a vacuous
+        bound is ``math.inf``.  Never NaN.
+    columns : tuple of str
+        Column names in order.
+    tau : float
+    dim : int or None
+    model_fingerprint : str
+        :meth:`LatentClassModel.fingerprint` of the swept model.
+
+    Column meanings: ``loss`` is the exact population loss ``L_k`` of the optimum
+    (``L_∞`` for ``k = inf``), ``duality_gap`` its certified sub-optimality bound and
+    ``certified`` whether it is within tolerance (SPEC §4); ``mean_classifier_*`` are SPEC
+    §6 with ``ρ``-weighted classes, ``balanced_*`` with uniform weights;
+    ``collision_probability`` is ``τ_k``, ``coverage_probability`` is ``υ_{k+1}``
+    (``k + 1`` draws), ``expected_log_collisions`` is ``Coll_k`` and ``bound_*`` are the
+    published upper bounds (and Bao et al.'s lower companion) of
+    :mod:`latentclass.bounds` evaluated at ``R = loss``; ``seconds`` is the wall time of the
+    row (the only column that is not reproducible).
+    """
+
+    rows: tuple
+    columns: tuple
+    tau: float
+    dim: int | None
+    model_fingerprint: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ks(self) -> tuple:
+        """The swept ``k`` in row order."""
+        return tuple(r["k"] for r in self.rows)
+
+    def column(self, name: str) -> tuple:
+        """The values of one column, in row order."""
+        check_choice(name, "name", self.columns)
+        return tuple(r[name] for r in self.rows)
+
+    def to_csv(self, path: Any) -> None:
+        """Write the table as CSV (header line of column names) to a path or text stream.
+
+        ``None`` is an empty cell, floats are written with ``repr`` (they read back
+        exactly; ``inf`` for infinity), booleans as ``True``/``False``.  A path is written
+        to a temporary file and renamed into place; an object with a ``write`` method
+        (e.g. ``sys.stdout``) is written to directly.
+        """
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        for r in self.rows:
+            w.writerow([_csv_cell(r[c]) for c in self.columns])
+        _write_text(path, buf.getvalue())
+
+    def to_json(self, path: Any) -> None:
+        """Write the table as a strict-JSON list of row objects (``pandas.read_json`` reads it).
+
+        Infinite values (``k = inf``, vacuous bounds) are the strings ``"inf"``/``"-inf"``,
+        ``None`` is ``null``.  ``path`` is a path (atomic write) or a text stream.
+        """
+        text = json.dumps([_encode_row(r) for r in self.rows], indent=1, allow_nan=False)
+        _write_text(path, text + "\n")
+
+    def __repr__(self) -> str:
+        ks = ", ".join("inf" if k == math.inf else str(k) for k in self.ks[:8])
+        more = ", ..." if len(self.rows) > 8 else ""
+        cert = sum(bool(r["certified"]) for r in self.rows)
+        return (
+            f"SweepResult({len(self.rows)} rows, k=[{ks}{more}], tau={self.tau:g}, dim={self.dim}, "
+            f"certified {cert}/{len(self.rows)}, {len(self.columns)} columns)"
+        )
+
+
+def sweep_negatives(
+    model: LatentClassModel,
+    ks: Sequence[int | float],
+    tau: float = 1.0,
+    *,
+    dim: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool | Callable[[int, int], Any] | None = None,
+) -> SweepResult:
+    """Certified optimum, downstream metrics and published bounds at every ``k`` of ``ks``.
+
+    For each ``k``: ``optimal_representation(model, k, tau, dim, rng=0)`` (SPEC §4) gives
+    ``F*`` and its certificate; the mean classifier on ``F*`` (SPEC §6), under both
+    weightings; ``τ_k``, ``υ_{k+1}``, ``Coll_k`` and the published bounds at
+    ``R = L_k(F*)`` (SPEC §7).  See :class:`SweepResult` for the columns.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+    ks : sequence of int or math.inf
+        Non-empty, distinct; each an integer ``>= 1`` or ``math.inf`` (limit objective).
+        Rows come back in this order.
+    tau : float
+        Temperature.
+    dim : int, optional
+        Representation dimension (``None``: unconstrained, a certified convex solve).
+    executor : concurrent.futures.Executor, optional
+        Each ``k`` is one ``executor.submit`` of a module-level function of
+        ``(model, k, tau, dim)``, so a ``ProcessPoolExecutor``, a thread pool or Dask's
+        ``Client.get_executor()`` (local or a multi-machine cluster) all work.  Every row is
+        a deterministic function of its inputs (fixed solver seed): the values equal those
+        of the serial run bit for bit (``seconds`` aside).  The executor is not shut down.
+    checkpoint : path, optional
+        JSON-lines file: a header identifying the sweep (model fingerprint, ``tau``,
+        ``dim``, code version, columns), then one line per completed row, each appended
+        with ``flush`` + ``os.fsync`` as soon as it is known.  If the file exists, its rows
+        are reused (the ``k`` it holds are not recomputed), a torn last line left by a
+        ``kill -9`` is dropped, and a header from a different sweep raises ``ValueError``
+        naming the checkpoint.  The result equals that of an uninterrupted run.  ``ks`` may
+        differ between runs; only the requested ``k`` are returned.
+    progress : bool or callable, optional
+        ``True``: a tqdm bar on stderr; ``False``: none; ``None`` (default): a bar only when
+        stderr is a terminal and the sweep runs longer than 2 s; a callable is called as
+        ``progress(done, total)`` after each newly computed row.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    ValueError
+        Empty ``ks``, a ``k`` that is not an integer ``>= 1`` or ``inf``, repeated ``k``,
+        bad ``tau``/``dim``, a checkpoint in a missing directory, or one that belongs to a
+        different sweep.
+    """
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    ks = _check_ks(ks)
+    tau = check_tau(tau)
+    dim = _check_dim(dim, model)
+    _check_executor(executor)
+    _check_progress(progress)
+    fingerprint = model.fingerprint()
+    ck = None
+    if checkpoint is not None:
+        path = _check_out_path(checkpoint, "checkpoint")
+        ck = _Checkpoint.open(path, _checkpoint_header(fingerprint, tau, dim))
+    try:
+        rows = {k: ck.rows[k] for k in ks if k in ck.rows} if ck is not None else {}
+        todo = [k for k in ks if k not in rows]
+        bar = _Progress(progress, len(ks), len(rows), len(todo), "sweep over k")
+
+        def record(i: int, row: dict) -> None:
+            rows[todo[i]] = row
+            if ck is not None:
+                ck.append(row)
+            bar.update()
+
+        try:
+            _run_tasks(_sweep_row, [(model, k, tau, dim) for k in todo], executor, record)
+        finally:
+            bar.close()
+    finally:
+        if ck is not None:
+            ck.close()
+    return SweepResult(tuple(rows[k] for k in ks), SWEEP_COLUMNS, tau, dim, fingerprint)

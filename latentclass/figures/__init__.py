@@ -1,0 +1,106 @@
+"""Theorem-check figures: each one computes a claim, checks it, draws it and records it.
+
+A figure here is a check.  Every entry of :data:`REGISTRY` is a :class:`FigureSpec` with
+
+- ``compute(quick) -> data``: the numbers (solves, closed forms, Monte-Carlo estimates);
+- ``verify(data) -> (passed, details)``: the check, a pure function of ``data`` that can
+  fail (tests feed it deliberately wrong data); ``details`` are the key numbers, JSON-able;
+- ``draw(data, passed, details) -> Figure``: the picture, in the house style of
+  :mod:`latentclass.plots`, titled with the claim.
+
+:func:`make_figures` runs them, writes ``<name>.png`` and ``<name>.pdf`` and
+``manifest.json`` — a list of records ``{name, files, claim, check, passed, details,
+seconds}`` (``files`` relative to the output directory) — and returns the records.
+``quick=True`` uses small grids (the whole set in well under a minute); the full run
+uses the grids of the paper-style figures (minutes on 2 cores).
+
+The figures (SPEC sections in brackets), by module:
+
+=========================  =================  ==============================================
+``population_loss``        ``uniform``        L_k at the uniform optimum: closed form =
+                                              certified numerical optimum = Monte-Carlo (§3, §5)
+``gram_across_k``          ``uniform``        optimal Gram matrices across k: uniform =
+                                              simplex at every k; non-uniform ones move (§5)
+``downstream_uniform``     ``uniform``        uniform ρ: downstream loss/accuracy flat in k,
+                                              equal to the closed form; the four published
+                                              bounds overlaid (§6, §7)
+``nonuniform_families``    ``nonuniform``     non-uniform ρ: downstream loss vs k at certified
+                                              optima under both weightings; largest rise
+                                              found (§5 conjecture)
+``large_k_limit``          ``limits``         L_k − log k − L_∞ = O(1/k): fitted log-log
+                                              slope −1 (§3)
+``symbolic_certificates``  ``certificates``   exact KKT certificates of the simplex over a
+                                              grid of (m, k)
+``point_collapse``         ``collapse``       point level: disjoint supports collapse at every
+                                              k; overlapping supports reported as measured (§5)
+``solver_certificates``    ``certificates``   duality gaps of the solver; time and optimum vs
+                                              CVXPY + Clarabel (§4)
+``training``               ``training``       sampled-negative training vs the certified
+                                              optimum (issue 8)
+=========================  =================  ==============================================
+
+The other modules: ``spec`` (what a figure is), ``registry`` (the figures in drawing order),
+``runner`` (running them and writing the manifest), ``records`` (JSON details),
+``models`` (the models the figures use) and ``drawing`` (shared axes helpers).
+"""
+
+from __future__ import annotations
+
+# Besides __all__, each figure's compute_/check_/draw_ functions and tolerances are importable
+# from here (tests feed the checks wrong data; scripts redraw single figures).
+from ..plots import save_figure
+from .certificates import (
+    CVXPY_TOL,
+    GAP_TOL,
+    check_solver_certificates,
+    check_symbolic_certificates,
+    compute_solver_certificates,
+    compute_symbolic_certificates,
+    draw_solver_certificates,
+    draw_symbolic_certificates,
+)
+from .collapse import COLLAPSE_TOL, check_point_collapse, compute_point_collapse, draw_point_collapse
+from .limits import SLOPE_FIT_KMIN, SLOPE_TOL, check_large_k_limit, compute_large_k_limit, draw_large_k_limit
+from .models import collapse_models
+from .nonuniform import (
+    RISE_ROUNDING,
+    check_nonuniform_families,
+    compute_nonuniform_families,
+    draw_nonuniform_families,
+)
+from .registry import REGISTRY, figure_names
+from .runner import make_figures, run_figure
+from .spec import FigureSpec
+from .training import (
+    TRAIN_BELOW_OPT_TOL,
+    TRAIN_DOWN_TOL,
+    TRAIN_GAP_TOL,
+    check_training,
+    compute_training,
+    draw_training,
+)
+from .uniform import (
+    DOWN_TOL,
+    GRAM_NONUNIFORM_RHO,
+    GRAM_TOL,
+    POP_TOL_NUMERICAL,
+    POP_Z_MAX,
+    check_downstream_uniform,
+    check_gram_across_k,
+    check_population_loss,
+    compute_downstream_uniform,
+    compute_gram_across_k,
+    compute_population_loss,
+    downstream_closed_form,
+    draw_downstream_uniform,
+    draw_gram_across_k,
+    draw_population_loss,
+)
+
+__all__ = [
+    "FigureSpec",
+    "REGISTRY",
+    "figure_names",
+    "make_figures",
+    "run_figure",
+]
