@@ -5,12 +5,19 @@
    ``np.exp`` over the ``m × m`` score matrix ``G / τ``, for ``m ∈ {30, 100, 300}`` and
    ``k ∈ {1, 10, 10^3, 10^6}`` (10 is extra: small k has the most quadrature nodes).  Target at ``m = 300``: <= 300x (goal 100x).  Both timings are the
    minimum over interleaved repeats (robust to other load on the machine).
-2. Speed-up over exact enumeration of the multisets of negatives (``method="enumerate"``) at
-   ``m = 6``, ``k = 8`` (value only, and value and gradient); also ``k = 16`` to show the growth
-   ``C(k+m−1, k)`` of the enumeration against the ``k``-independent cost of the integral.
+2. Speed-up over exact enumeration of the multisets of negatives (``method="enumerate"``,
+   pair by pair) at ``m = 6``, ``k = 8`` (value only, and value and gradient) for both exact
+   engines: the Laplace quadrature (``method="laplace"``) and ``method="auto"`` (which picks
+   the dense multiset sum at this size); also ``k = 16`` to show the growth ``C(k+m−1, k)``
+   of the enumeration against the ``k``-independent cost of the integral.
 3. Speed-up over Monte-Carlo: the sampled loss (``nce_loss`` on ``model.sample``) needs ``N``
    examples to reach a relative standard error of 1e-3 (``N`` from a pilot sample's standard
    deviation); the time to draw and evaluate them is compared with one exact evaluation.
+
+4. Engine choice of ``method="auto"``: ``value_and_grad`` of the dense multiset sum
+   (:class:`latentclass._laplace.MultisetTable`) and of the Laplace quadrature on class-level
+   models of several ``(m, k)``, against the work measure ``P · C(k+s−1, s−1) · (s+2)``; the
+   threshold ``MULTISET_MAX_WORK`` must sit below the measured crossover.
 
 Run: ``python benchmarks/bench_population.py [--repeats R] [--quick]``
 """
@@ -72,15 +79,46 @@ def versus_enumeration(m=6, k=8, tau=1.0, repeats=5) -> dict:
     F = _representation(m, rng)
     G = F @ F.T
     G = 0.5 * (G + G.T)
-    fast, slow = NCEObjective(model, k, tau), NCEObjective(model, k, tau, method="enumerate")
-    rel = abs(fast.value(G) - slow.value(G)) / slow.value(G)
-    t_fast, t_slow = _interleaved_min(lambda: fast.value(G), lambda: slow.value(G), repeats, 5, 1)
-    tg_fast, tg_slow = _interleaved_min(lambda: fast.value_and_grad(G), lambda: slow.value_and_grad(G), repeats, 5, 1)
-    n_multisets = math.comb(k + m - 1, k)
-    print(f"enumeration, m={m}, k={k} ({n_multisets} multisets per pair): value {t_slow * 1e3:.2f} ms vs "
-          f"{t_fast * 1e3:.3f} ms = {t_slow / t_fast:.1f}x; value_and_grad {tg_slow * 1e3:.2f} ms vs "
-          f"{tg_fast * 1e3:.3f} ms = {tg_slow / tg_fast:.1f}x; relative difference {rel:.1e}")
-    return {"m": m, "k": k, "value_speedup": t_slow / t_fast, "grad_speedup": tg_slow / tg_fast, "rel_diff": rel}
+    slow = NCEObjective(model, k, tau, method="enumerate")
+    out = {"m": m, "k": k}
+    for method in ("laplace", "auto"):
+        fast = NCEObjective(model, k, tau, method=method)
+        rel = abs(fast.value(G) - slow.value(G)) / slow.value(G)
+        t_fast, t_slow = _interleaved_min(lambda: fast.value(G), lambda: slow.value(G), repeats, 5, 1)
+        tg_fast, tg_slow = _interleaved_min(lambda: fast.value_and_grad(G), lambda: slow.value_and_grad(G),
+                                            repeats, 5, 1)
+        n_multisets = math.comb(k + m - 1, k)
+        print(f"enumeration vs method={method!r} (engine {fast.engine}), m={m}, k={k} ({n_multisets} multisets "
+              f"per pair): value {t_slow * 1e3:.2f} ms vs {t_fast * 1e3:.3f} ms = {t_slow / t_fast:.1f}x; "
+              f"value_and_grad {tg_slow * 1e3:.2f} ms vs {tg_fast * 1e3:.3f} ms = {tg_slow / tg_fast:.1f}x; "
+              f"relative difference {rel:.1e}")
+        out[method] = {"value_speedup": t_slow / t_fast, "grad_speedup": tg_slow / tg_fast, "rel_diff": rel}
+    return out
+
+
+def engine_crossover(cases=((4, 8), (8, 3), (10, 2), (6, 8), (10, 4), (20, 2), (8, 7), (6, 12), (9, 7),
+                            (40, 2), (60, 1), (100, 1), (150, 1)), tau=1.0, repeats=5) -> list[dict]:
+    """value_and_grad of the multiset engine vs the Laplace engine, and which one "auto" picks."""
+    from latentclass._laplace import MULTISET_MAX_WORK, MultisetTable, multiset_work
+
+    rng = np.random.default_rng(3)
+    print(f"engine of method='auto' (multiset if work <= MULTISET_MAX_WORK = {MULTISET_MAX_WORK}):")
+    print(f"{'m':>4} {'k':>3} {'work':>9} {'multiset':>11} {'laplace':>11} {'lap/mult':>9} {'auto':>9}")
+    rows = []
+    for m, k in cases:
+        model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
+        F = _representation(m, rng)
+        G = F @ F.T
+        G = 0.5 * (G + G.T)
+        lap = NCEObjective(model, k, tau, method="laplace")
+        mult = NCEObjective(model, k, tau, method="laplace")
+        mult._table = MultisetTable(m, lap._D, k, lap._px, lap._pp, lap._pw)  # the engine alone
+        work = multiset_work(m, m, k)
+        t_m, t_l = _interleaved_min(lambda: mult.value_and_grad(G), lambda: lap.value_and_grad(G), repeats, 3, 3)
+        auto = NCEObjective(model, k, tau).engine
+        print(f"{m:>4} {k:>3} {work:>9} {t_m * 1e6:>8.1f} us {t_l * 1e6:>8.1f} us {t_l / t_m:>8.2f}x {auto:>9}")
+        rows.append({"m": m, "k": k, "work": work, "multiset_s": t_m, "laplace_s": t_l, "auto": auto})
+    return rows
 
 
 def versus_monte_carlo(cases=((6, 8), (30, 1000)), tau=1.0, target=1e-3, repeats=3) -> list[dict]:
@@ -109,6 +147,7 @@ def main(repeats: int = 9, quick: bool = False) -> dict:
     out = {"floor": floor_ratios(ms=ms, repeats=repeats)}
     out["enumeration"] = [versus_enumeration(k=k) for k in ((8,) if quick else (8, 16))]
     out["monte_carlo"] = versus_monte_carlo(cases=((6, 8),) if quick else ((6, 8), (30, 1000)))
+    out["engines"] = engine_crossover(repeats=3 if quick else 5)
     return out
 
 

@@ -68,6 +68,7 @@ coefficients are aggregated over all pairs of the anchor; it is evaluated with t
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -527,10 +528,36 @@ def enumerate_family_loss(base, D, k, anchor, shift, weight, *, need_grad=True, 
 # --------------------------------------------------------------------------- dense multiset sum
 #: The multiset engine is used by ``method="auto"`` when ``P · T · (s + 2)`` (pairs × multisets ×
 #: (support + 2), the flops of its two matrix products and the element-wise work) is at most this.
-#: Measured (``benchmarks/bench_population.py``, section 4): the multiset sum costs about
-#: ``10 µs + work / 3500 µs`` and the quadrature at least ~250 µs (its fixed cost at small n;
-#: ~40 µs + O(n²) for k = 1), so the crossover lies near work ≈ 1e6; half of it keeps a margin.
-MULTISET_MAX_WORK = 500_000
+#: Measured (``benchmarks/bench_population.py``, sections 2 and 4, class level, value_and_grad):
+#: the multiset sum costs about ``20 µs + work / 2500 µs``, the quadrature at least ~250 µs at
+#: small n (its fixed cost; ~40 µs + O(n²) for k = 1).  The multiset sum was 1.7x faster at work
+#: 6.4e5 (m = 9, k = 7) and 10% slower at 9.8e5 (m = 6, k = 16); the threshold sits between.
+MULTISET_MAX_WORK = 750_000
+
+
+@functools.lru_cache(maxsize=32)
+def _count_table(s: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """All count vectors ``ν ∈ N^s`` with ``Σ ν = k`` (``(T, s)`` float, read-only) and
+    ``log(k! / Π_y ν_y!)`` (``(T,)``), built with ``O(s)`` vectorised steps and cached.
+
+    Rows are grown one coordinate at a time over all prefixes with sum ``<= k``; the last
+    coordinate is ``k`` minus the prefix sum.
+    """
+    from scipy.special import gammaln
+
+    rows = np.zeros((1, 0), dtype=np.int64)
+    sums = np.zeros(1, dtype=np.int64)
+    for _ in range(s - 1):
+        reps = k - sums + 1  # the next coordinate takes 0 .. k − sum
+        idx = np.repeat(np.arange(rows.shape[0]), reps)
+        val = np.arange(idx.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        rows = np.hstack([rows[idx], val[:, None]])
+        sums = sums[idx] + val
+    nu = np.hstack([rows, (k - sums)[:, None]]).astype(float)
+    logc = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1)
+    nu.flags.writeable = False
+    logc.flags.writeable = False
+    return nu, logc
 
 
 def multiset_work(n_pairs: int, support: int, k: int) -> int:
@@ -570,14 +597,11 @@ class MultisetTable:
     """
 
     def __init__(self, n: int, D: np.ndarray, k: int, px: np.ndarray, pp: np.ndarray, pw: np.ndarray):
-        from scipy.special import gammaln, xlogy
-
         self.n = n
         self.supp = supp = np.flatnonzero(D > 0)
         s = supp.size
-        nu = compositions(s, k).astype(float)  # (T, s)
-        logw = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1) + xlogy(nu, D[supp]).sum(axis=1)
-        self.wts = np.exp(logw)
+        nu, logc = _count_table(s, k)  # (T, s), log multinomial coefficients
+        self.wts = np.exp(logc + nu @ np.log(D[supp]))  # k!/Πν_y! Π D_y^ν_y
         self.nu = nu
         self.nuT = np.ascontiguousarray(nu.T)
         self._nunu = None  # (T, s²) rows ν νᵀ, built on the first Hessian

@@ -19,9 +19,15 @@ gradient propagated through the normalisation, and
   curvature of row ``x`` scales with its probability mass ``D(x)``);
 - for ``k >= 16`` the limit objective ``L_∞`` (no quadrature) is solved first and its
   optimum, ``O(1/k)`` away, is the start (continuation in ``k``);
-- a gradient-only L-BFGS "polish" (secant line search on the directional derivative)
-  takes over when the function-value line search stalls at ``δ ≈ sqrt(ε)``; rounds stop
-  when the certificate's gap bound is ``<= polish_target · certify_tol`` or stagnates.
+- when the objective has an exact Hessian (the dense multiset engine that
+  ``NCEObjective(method="auto")`` picks for small ``n`` and ``k``), the first L-BFGS round is
+  cut after a few iterations and regularised Newton steps with the exact Hessian on the
+  lifted sphere take over once the certificate's gap bound is below ``1e-4``: they converge
+  quadratically, so two or three steps reach the target;
+- otherwise (or if Newton stalls) a gradient-only L-BFGS "polish" (secant line search on
+  the directional derivative) takes over when the function-value line search stalls at
+  ``δ ≈ sqrt(ε)``; rounds stop when the certificate's gap bound is
+  ``<= polish_target · certify_tol`` or stagnates.
 
 The result reports the *best certificate found*; ``certified`` is decided by
 :func:`certify` alone, never by the solver's own convergence flags.
@@ -61,7 +67,7 @@ _METHODS = ("auto", "closed-form", "numerical")
 #: From this k on, the solver first solves the limit objective (continuation in k).
 _WARM_K = 16
 #: L-BFGS iterations before the Newton phase (objectives with an exact Hessian).
-_NEWTON_AFTER = 15
+_NEWTON_AFTER = 10
 #: ... and Newton steps start once the certificate's gap bound is at most this.
 _NEWTON_GAP = 1e-4
 #: The Newton phase is used up to this many parameters (dense solve, O(N³)) and this many
@@ -196,7 +202,8 @@ class OptimalRepresentation:
     method : str
         ``"closed-form"`` or ``"numerical"``.
     n_iter : int
-        L-BFGS iterations (summed over rounds and restarts; 0 for the closed form).
+        Solver iterations: L-BFGS iterations plus Newton steps (summed over rounds and
+        restarts; 0 for the closed form).
     message : str
         What was done and what the certificate says.
     """
@@ -264,9 +271,7 @@ def _lifted_newton(objective, W: np.ndarray, d: int):
     n, q = W.shape
     r = np.sqrt(np.einsum("ij,ij->i", W, W))
     U = W / r[:, None]
-    V = U[:, :d]
-    G = V @ V.T
-    G = 0.5 * (G + G.T)
+    V, G = _gram_of(W, d)  # bit-identical to the Gram matrix that is reported and certified
     so = objective._second_order(G)
     if so is None:
         return None
@@ -304,68 +309,121 @@ def _lifted_newton(objective, W: np.ndarray, d: int):
     Q /= r[:, None, None]
     HW4 = HW.reshape(n, q, n, q)
     HW4[ar, :, ar, :] -= Q
-    HW += HW.T
-    HW *= 0.5
-    return float(f), Pg.ravel(), HW, G, M
+    return float(f), Pg.ravel(), HW, G, M  # symmetric to rounding (Cholesky reads one triangle)
 
 
-def _newton_finish(objective, W, d, target, max_steps=8):
-    """Newton steps on the lifted sphere with the exact Hessian, driven by the certificate.
+def _lifted_first_order(objective, W: np.ndarray, d: int):
+    """``(f, ∇_W f, G, ∇L(G))`` at ``W`` (``G`` exactly as reported and certified)."""
+    n, q = W.shape
+    r = np.sqrt(np.einsum("ij,ij->i", W, W))
+    U = W / r[:, None]
+    V, G = _gram_of(W, d)
+    f, M = objective._evaluate_unchecked(G, True)
+    gU = np.zeros((n, q))
+    gU[:, :d] = 2.0 * (M @ V)
+    gU -= U * np.einsum("ij,ij->i", gU, U)[:, None]
+    gU /= r[:, None]
+    return float(f), gU.ravel(), G, M
 
-    At each iterate the certificate (:func:`certify`, with the gradient just computed) is
-    formed; the loop stops as soon as its gap bound is ``<= target``.  The step solves
-    ``(H + μ I) δ = −g``; ``μ`` (``1e-12`` relative, raised ×100 on failure) only
-    regularises the gauge directions (row scalings and rotations of ``W`` leave ``G``
-    unchanged, where ``g`` vanishes).  A step is kept only if it lowers the gap bound.
-    Returns ``(W, steps, best (gap, W, cert) or None)``; ``None`` if the objective has no
-    Hessian (Laplace engine).
+
+def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
+    """Regularised Newton steps on the lifted sphere with the exact Hessian, driven by the
+    certificate.
+
+    At each iterate the certificate (:func:`_certificate`, with the gradient just computed)
+    is formed; the loop stops as soon as its gap bound is ``<= target``.  The step solves
+    ``(H + μ I) δ = −g`` by Cholesky with ``μ = max(10 ‖g‖, 1e-12 s)`` (``s`` the largest
+    diagonal entry of ``H``, at least 1): the gauge directions (row scalings and rotations
+    of ``W`` leave ``G`` unchanged) carry curvature of the order of the gradient, of either
+    sign, and a shift ``μ = O(‖g‖)`` keeps the convergence quadratic (Levenberg–Marquardt).
+    A step is kept if it does not increase the loss beyond rounding; otherwise ``μ`` grows
+    ×100.  Rows of ``W`` are renormalised after each step (gauge).  The Hessian is formed
+    only where another step is needed.  Once the gap bound is ``<= target`` but still above
+    twice its own error floor (``GRAD_RTOL ‖∇L‖_F (tr G + n)``), one more step with the
+    last Hessian (no new one) is taken and kept if it lowers the bound.
+    No step is taken (``steps = 0``) when the gap bound at ``W`` exceeds ``gate`` (Newton's
+    region of fast convergence not reached yet).
+    Returns ``(W, steps, best (gap, W, cert))`` with the lowest gap bound seen, or
+    ``(W, 0, None)`` if the objective has no Hessian (Laplace engine).
     """
     n, q = W.shape
-    W = W / np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]  # gauge: unit rows
-    out = _lifted_newton(objective, W, d)
-    if out is None:
+    if getattr(objective, "_table", None) is None:
         return W, 0, None
-    f, g, H, G, M = out
+    W = W / np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]  # gauge: unit rows
+    f, g, G, M = _lifted_first_order(objective, W, d)
     cert = _certificate(G, M)
     best = (cert.gap, W, cert)
+    if cert.gap <= target or cert.gap > gate:
+        return W, 0, best
+    H = None  # Hessian at W (None: not formed yet)
+    H_last = None  # the last Hessian formed
+    scale = None
     steps = 0
-    scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
-    mu = 1e-12 * scale
-    while best[0] > target and steps < max_steps:
+    boost = 1.0
+    extra = False
+    while steps < max_steps:
+        if best[0] <= target:
+            floor = GRAD_RTOL * math.sqrt(float(np.einsum("ij,ij->", M, M))) * (float(np.trace(G)) + n)
+            if extra or best[1] is not W or H_last is None or best[0] <= 2.0 * floor:
+                break
+            extra = True  # one more step with the last Hessian
+        if H is None and not extra:
+            H = _lifted_newton(objective, W, d)[2]
+            H_last, g_norm_H = H, math.sqrt(float(g @ g))
+            if scale is None:
+                scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
+        Hs = H if H is not None else H_last
         steps += 1
-        Hmu = H + mu * np.eye(H.shape[0])
-        try:  # Cholesky when H + μI is positive definite (near the optimum), else LU
-            delta = linalg.cho_solve(linalg.cho_factor(Hmu, check_finite=False), -g, check_finite=False)
-        except linalg.LinAlgError:
-            try:
-                delta = np.linalg.solve(Hmu, -g)
-            except np.linalg.LinAlgError:
-                delta = None
-        if delta is None or not np.all(np.isfinite(delta)):
-            mu *= 100.0
+        # the shift follows the gradient where the Hessian was formed (its indefiniteness)
+        mu = boost * max(10.0 * max(g_norm_H, math.sqrt(float(g @ g))), 1e-12 * scale)
+        Hmu = Hs.copy()
+        Hmu.flat[:: Hs.shape[0] + 1] += mu
+        try:
+            delta = linalg.cho_solve(linalg.cho_factor(Hmu, check_finite=False, overwrite_a=True), -g,
+                                     check_finite=False)
+        except linalg.LinAlgError:  # H + μI not positive definite: shift more
+            boost *= 100.0
+            if extra or boost * mu > 1e-2 * scale:
+                break
             continue
         W_new = W + delta.reshape(n, q)
         norms = np.sqrt(np.einsum("ij,ij->i", W_new, W_new))
         if not float(norms.min()) > 1e-150:
-            mu *= 100.0
+            boost *= 100.0
+            if extra:
+                break
             continue
         W_new /= norms[:, None]  # gauge: unit rows
-        out = _lifted_newton(objective, W_new, d)
-        f_new, g_new, H_new, G_new, M_new = out
+        f_new, g_new, G_new, M_new = _lifted_first_order(objective, W_new, d)
         if not (np.isfinite(f_new) and np.all(np.isfinite(M_new))):
-            mu *= 100.0
+            boost *= 100.0
+            if extra:
+                break
             continue
         cert = _certificate(G_new, M_new)
         if cert.gap < best[0]:
             best = (cert.gap, W_new, cert)
+        if extra:
+            break
         if f_new <= f + 4.0 * _EPS * abs(f):  # descent (to rounding): keep the Newton iterate
-            W, f, g, H = W_new, f_new, g_new, H_new
-            mu = 1e-12 * scale
+            W, f, g, G, M = W_new, f_new, g_new, G_new, M_new
+            H = None
+            boost = 1.0
         else:
-            mu = max(mu * 100.0, 1e-8 * scale)
-            if mu > 1e-2 * scale:
+            boost *= 100.0
+            if boost * mu > 1e-2 * scale:
                 break
     return best[1], steps, best
+
+
+def _gap_inputs(objective, W: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(G, ∇L(G))`` at the Gram matrix of ``W`` (feasible, symmetric by construction)."""
+    G = _gram_of(W, d)[1]
+    evaluate = getattr(objective, "_evaluate_unchecked", None)
+    if evaluate is None:
+        g = objective.grad(G)
+        return G, 0.5 * (g + g.T)
+    return G, evaluate(G, True)[1]
 
 
 def _gram_of(W: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -524,21 +582,21 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
             if res.nit == 0:
                 break
             continue
-        V, G = _gram_of(W, d)
-        cert = _certificate(G, objective._evaluate_unchecked(G, True)[1])
-        if best is None or cert.gap < best[0]:
-            best = (cert.gap, W, cert)
-        if cert.gap <= target:
-            break
-        if newton and cert.gap <= _NEWTON_GAP:
-            Wn, steps, nbest = _newton_finish(objective, W, d, target)
+        if newton:  # certificate at W, then Newton steps if its gap is below _NEWTON_GAP
+            _, steps, cbest = _newton_finish(objective, W, d, target, gate=_NEWTON_GAP)
             n_iter += steps
-            status += f"; Newton: {steps} steps"
-            if nbest[0] < best[0]:
-                best = nbest
-                W = rescale(nbest[1])
-            if best[0] <= target:
-                break
+            if steps:
+                status += f"; Newton: {steps} steps"
+            if best is None or cbest[0] < best[0]:
+                best = cbest
+                if steps:
+                    W = rescale(cbest[1])
+        else:
+            cert = _certificate(*_gap_inputs(objective, W, d))
+            if best is None or cert.gap < best[0]:
+                best = (cert.gap, W, cert)
+        if best[0] <= target:
+            break
         if short and res.nit >= _NEWTON_AFTER:
             continue  # the cut round was still descending: a full L-BFGS round next
         # gradient-only polish, stopped at the target or when the gap stagnates
