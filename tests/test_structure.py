@@ -89,3 +89,40 @@ def test_bad_input():
         structure(model, np.full((2, 2), 1.0))
     with pytest.raises(TypeError, match="model must be a LatentClassModel"):
         structure("model", np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------------ on certified numerical optima
+def test_uniform_optimum_is_a_regular_simplex():
+    """SPEC §5: uniform ρ, disjoint supports — the certified numerical optimum (not the closed
+    form) collapses every class and its class means form the regular simplex."""
+    model = lc.LatentClassModel.disjoint(np.full(4, 0.25), [2, 1, 3, 2])
+    for k in (1, 8, math.inf):
+        opt = lc.optimal_representation(model, k, tau=0.5, method="numerical", rng=1)
+        assert opt.certified
+        rep = structure(model, opt.F)
+        assert rep.is_collapsed(1e-4) and rep.is_regular_simplex(1e-4), (k, rep)
+
+
+def test_disjoint_nonuniform_optimum_is_collapsed_but_not_a_simplex():
+    model = lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2], within=[[1, 2, 3], [1, 4], [2, 1]])
+    for k in (2, 64):
+        opt = lc.optimal_representation(model, k, method="numerical", rng=2)
+        assert opt.certified
+        rep = structure(model, opt.F)
+        assert rep.is_collapsed(1e-4), (k, rep)
+        np.testing.assert_allclose(rep.norms, 1.0, atol=1e-6)  # class vectors on the sphere
+        assert not rep.is_regular_simplex(1e-3)  # ρ matters: the angles differ
+
+
+def test_overlapping_optimum_is_reported_as_not_collapsed():
+    """No structure is claimed for overlapping supports: the report says what the optimum is."""
+    model = lc.LatentClassModel([0.5, 0.5], [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])
+    opt = lc.optimal_representation(model, 4, method="numerical", rng=3)
+    assert opt.certified
+    rep = structure(model, opt.F)
+    assert not rep.is_collapsed(1e-3)
+    # the shared point 1 sits strictly inside the ball, between the two class directions
+    assert rep.norms[1] < 0.9
+    assert rep.collapse_error == pytest.approx(
+        max(np.linalg.norm(opt.F[0] - opt.F[1]), np.linalg.norm(opt.F[1] - opt.F[2])), abs=1e-12
+    )
