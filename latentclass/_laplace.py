@@ -683,10 +683,12 @@ class MultisetTable:
         Hp = (R @ self._nunu).reshape(P, s, s)  # Σ_ν w_ν ν_y ν_z / q_ν²
         Hp *= a[:, :, None]
         Hp *= -a[:, None, :]
-        idx = np.arange(s)
-        Hp[:, idx, idx] += ga
-        K = np.zeros((P, n, n))
-        K[:, supp[:, None], supp[None, :]] = Hp
+        Hp.reshape(P, s * s)[:, :: s + 1] += ga  # diagonals
+        if s == n:
+            K = Hp
+        else:
+            K = np.zeros((P, n, n))
+            K[:, supp[:, None], supp[None, :]] = Hp
         r = K.sum(axis=2)  # (P, n) row sums
         tot = r.sum(axis=1)
         pr = np.arange(P)

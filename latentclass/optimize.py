@@ -29,6 +29,16 @@ gradient propagated through the normalisation, and
   ``δ ≈ sqrt(ε)``; rounds stop when the certificate's gap bound is
   ``<= polish_target · certify_tol`` or stagnates.
 
+Fast path (small problems with an exact Hessian, ``dim = n``, ``init="structured"``):
+class-level optima typically have ``diag(G) = 1`` and corank one with strict
+complementarity (non-uniform ρ as well as the regular simplex).  Assuming that, Newton's
+method on the optimality conditions in Gram space (:func:`latentclass._newton.kkt_newton`),
+started from the simplex centred at the ρ-weighted mean (:func:`_centred_start`), converges
+in three to five steps; its result is projected onto the feasible set and kept only if the
+certificate's gap bound is ``<= polish_target · certify_tol``.  Otherwise (a point inside
+the ball, an optimum of larger corank, no convergence) the solver above runs as if the fast
+path did not exist.
+
 The result reports the *best certificate found*; ``certified`` is decided by
 :func:`certify` alone, never by the solver's own convergence flags.
 """
@@ -52,6 +62,7 @@ from ._validation import (
     check_tau,
     readonly,
 )
+from ._newton import kkt_newton
 from .closed_form import simplex, simplex_loss
 from .model import LatentClassModel
 from .population import NCEObjective
@@ -74,6 +85,9 @@ _NEWTON_GAP = 1e-4
 #: entries of the per-pair Hessian blocks (pairs × n²).
 _NEWTON_MAX_VARS = 420
 _NEWTON_MAX_HESS = 4_000_000
+#: Gram-space Newton (:func:`_gram_newton`) up to this many unknowns ``n(n+1)/2`` (n <= 25;
+#: beyond, its dense O(n⁶) solves cost more than the general solver).
+_GRAM_NEWTON_MAX_VARS = 325
 
 
 # --------------------------------------------------------------------------- certificate
@@ -452,6 +466,59 @@ def _structured_start(model: LatentClassModel, d: int, gen: np.random.Generator,
     return W
 
 
+def _centred_start(model: LatentClassModel) -> np.ndarray | None:
+    """Gram matrix of the class-posterior mixture of the *ρ-centred* simplex vertices
+    ``(e_c − ρ) / ‖e_c − ρ‖`` (rows normalised; ``None`` if a row vanishes).
+
+    ``Σ_c ρ_c ‖e_c − ρ‖ s_c = 0``: the class vectors span a simplex centred at the ρ-weighted
+    mean, the regular simplex for uniform ``ρ``, close to the non-uniform optima (corank one).
+    """
+    rho = model.class_probs
+    S = np.eye(rho.size) - rho[None, :]
+    S /= np.sqrt(np.einsum("ij,ij->i", S, S))[:, None]
+    joint = rho[:, None] * model.class_conditionals
+    D = joint.sum(axis=0)
+    post = np.divide(joint, D, out=np.zeros_like(joint), where=D > 0)
+    V = post.T @ S
+    norms = np.sqrt(np.einsum("ij,ij->i", V, V))
+    if not float(norms.min()) > 1e-8:
+        return None
+    V /= norms[:, None]
+    G = V @ V.T
+    G = 0.5 * (G + G.T)
+    np.fill_diagonal(G, 1.0)
+    return G
+
+
+def _gram_newton(model, objective, target):
+    """Fast path for small problems with an exact Hessian: Newton's method on the optimality
+    conditions in Gram space (:func:`latentclass._newton.kkt_newton`) from
+    :func:`_centred_start`, then the feasible factor ``F`` (eigenvalues of ``G`` clipped at 0,
+    rows normalised), ``gram = F Fᵀ`` and its certificate.  Returns
+    ``(F, gram, loss, certificate, steps)`` if the gap bound is ``<= target``, else ``None``
+    (the general solver takes over; also for objectives without a Hessian or too large)."""
+    n, table = model.n_points, objective._table
+    if table is None or n * (n + 1) // 2 > _GRAM_NEWTON_MAX_VARS or table.px.size * n * n > _NEWTON_MAX_HESS:
+        return None
+    G0 = _centred_start(model)
+    if G0 is None:
+        return None
+    out = kkt_newton(objective._second_order, G0)
+    if out is None:
+        return None
+    G, steps = out
+    w, U = np.linalg.eigh(G)
+    F = U[:, ::-1] * np.sqrt(np.maximum(w[::-1], 0.0))
+    F /= np.sqrt(np.einsum("ij,ij->i", F, F))[:, None]
+    G = F @ F.T
+    G = 0.5 * (G + G.T)
+    f, M = objective._evaluate_unchecked(G, True)
+    cert = _certificate(G, M)
+    if not cert.gap <= target:
+        return None
+    return F, G, float(f), cert, steps
+
+
 def _polish(fg, x, max_iter, check, memory=20):
     """L-BFGS with a *gradient-only* line search, for the last digits.
 
@@ -642,6 +709,38 @@ def _make_objective(model, k, tau):
     return NCEObjective(model, k, tau)
 
 
+def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_iter, target):
+    """The general solver: ``starts`` runs of :func:`_run_lbfgs` on the lifted sphere (after a
+    solve of the limit objective for ``k >= _WARM_K``); returns the lowest loss as
+    ``(f, V, G, status, certificate or None, iterations)``."""
+    n = model.n_points
+    mass = np.asarray(model.marginal, dtype=float)
+    row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
+    warm = k != math.inf and k >= _WARM_K
+    limit_objective = _make_objective(model, math.inf, tau) if warm else None
+    best = None
+    total_iter = 0
+    for s in range(starts):
+        if s == 0 and init == "structured":
+            W0 = _structured_start(model, d, gen, 1e-3)
+        else:
+            W0 = _random_start(n, d, gen)
+        if warm:
+            # continuation: the limit objective L_∞ (no quadrature, cheap) has an optimum
+            # within O(1/k) of the L_k optimum; solve it first and start from there
+            W0, it, _, _ = _run_lbfgs(limit_objective, W0, d, tol, max_iter, target,
+                                      max_rounds=2 if target is not None else 1, row_scale=row_scale)
+            total_iter += it
+        W, it, status, cert = _run_lbfgs(objective, W0, d, tol, max_iter, target,
+                                         max_rounds=8 if target is not None else 3, row_scale=row_scale)
+        total_iter += it
+        V, G = _gram_of(W, d)
+        f = float(objective.value(G))
+        if best is None or f < best[0]:
+            best = (f, V, G, status, cert)
+    return (*best, total_iter)
+
+
 # --------------------------------------------------------------------------- public entry
 def optimal_representation(
     model: LatentClassModel,
@@ -692,7 +791,8 @@ def optimal_representation(
         Iteration budget of L-BFGS per start (over all rounds).
     init : {"structured", "random"}
         First start: the class-posterior mixture of simplex vertices (perturbed) or a
-        random point.
+        random point.  With ``"structured"`` and ``dim = n`` the Gram-space Newton fast path
+        (module docstring) is tried first; ``tol`` and ``max_iter`` concern L-BFGS only.
     polish_target : float
         The solver keeps refining (L-BFGS rounds and a gradient-only polish) until the gap
         bound is ``<= polish_target · certify_tol`` or it stops improving.
@@ -758,35 +858,14 @@ def optimal_representation(
     d = n if dim is None else dim
     convex = d >= n
     starts = 1 if convex else n_restarts
-    mass = np.asarray(model.marginal, dtype=float)
-    row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
-    limit_objective = _make_objective(model, math.inf, tau) if k != math.inf and k >= _WARM_K else None
-    best = None
-    total_iter = 0
-    for s in range(starts):
-        if s == 0 and init == "structured":
-            W0 = _structured_start(model, d, gen, 1e-3)
-        else:
-            W0 = _random_start(n, d, gen)
-        if k != math.inf and k >= _WARM_K:
-            # continuation: the limit objective L_∞ (no quadrature, cheap) has an optimum
-            # within O(1/k) of the L_k optimum; solve it first and start from there
-            W0, it, _, _ = _run_lbfgs(
-                limit_objective, W0, d, tol, max_iter,
-                polish_target * certify_tol if convex else None,
-                max_rounds=2 if convex else 1, row_scale=row_scale,
-            )
-            total_iter += it
-        W, it, status, cert = _run_lbfgs(
-            objective, W0, d, tol, max_iter, polish_target * certify_tol if convex else None,
-            max_rounds=8 if convex else 3, row_scale=row_scale,
-        )
-        total_iter += it
-        V, G = _gram_of(W, d)
-        f = float(objective.value(G))
-        if best is None or f < best[0]:
-            best = (f, V, G, status, cert)
-    f, V, G, status, cert = best
+    target = polish_target * certify_tol if convex else None
+    fast = _gram_newton(model, objective, target) if convex and init == "structured" else None
+    if fast is not None:
+        V, G, f, cert, total_iter = fast
+        status = f"Gram-space Newton: {total_iter} steps"
+    else:
+        f, V, G, status, cert, total_iter = _solve_factored(
+            model, objective, k, tau, d, starts, init, gen, tol, max_iter, target)
     if cert is None:
         cert = certify(objective, G)
     certified = bool(cert.gap <= certify_tol and np.all(cert.multipliers >= 0))

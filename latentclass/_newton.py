@@ -1,0 +1,176 @@
+"""Newton's method on the optimality conditions in Gram space (small problems, SPEC §4).
+
+For ``min L(G)`` over ``{G ⪰ 0, diag(G) ≤ 1}`` the KKT conditions read
+``Z = ∇L(G) + Diag(λ) ⪰ 0``, ``Z G = 0``, ``λ >= 0``, ``diag(G) = 1`` where ``λ > 0``.
+At class-level optima the PSD constraint is typically active with corank one (the points
+span a simplex-like configuration, ``G z = 0``) and strict complementarity holds: ``Z = z zᵀ``
+has rank one and every ``λ_x > 0`` (measured for uniform and non-uniform ρ; an assumption
+here, checked afterwards by the certificate).  With ``diag(G) = 1`` and ``λ_x = z_x² − ∇L(G)_xx``
+eliminated, what remains is the square smooth system in ``x`` (the ``N = n(n−1)/2``
+entries of ``G`` above the diagonal) and ``z ∈ R^n``
+
+    ``r(x, z) = [∇L(G)_ij − z_i z_j (i < j);  G z] = 0``,
+
+whose Jacobian ``[[H/2, −Cᵀ], [C, G]]`` (``H`` the Hessian of ``L`` in ``x``, from the
+multiset engine; ``C = ∂(G z)/∂x``) is non-singular at such a (non-degenerate) solution,
+so Newton's method converges quadratically from a nearby start.  Nothing here certifies anything: the caller
+projects the result onto the feasible set and judges it with the duality-gap bound of
+:func:`latentclass.optimize.certify`, falling back to the general solver whenever the
+structure assumed above is wrong (optimum of larger corank, a point strictly inside the
+ball, no convergence).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy.linalg import lapack
+
+__all__ = ["kkt_newton", "offdiag_hessian"]
+
+
+@lru_cache(maxsize=64)
+def _layout(n: int):
+    """Index arrays for ``n`` points: the pairs ``i < j`` (``iu, ju``), for each row ``x`` the
+    other columns ``cols[x]``, the flat ``(p, q)`` positions in the ``N × N`` Hessian of each
+    ``∂²L/∂G[x, a] ∂G[x, b]`` (``a, b ≠ x``) and their flat positions in the ``(n, n, n)``
+    blocks."""
+    iu, ju = np.triu_indices(n, 1)
+    N = iu.size
+    pid = np.zeros((n, n), dtype=np.intp)
+    pid[iu, ju] = pid[ju, iu] = np.arange(N)
+    r = np.arange(n - 1)
+    cols = r[None, :] + (r[None, :] >= np.arange(n)[:, None])  # (n, n−1): columns a ≠ x
+    pos = pid[np.arange(n)[:, None], cols]
+    flat = pos[:, :, None] * N + pos[:, None, :]  # (n, n−1, n−1)
+    src = (np.arange(n)[:, None, None] * n + cols[:, :, None]) * n + cols[:, None, :]
+    for a in (iu, ju, cols, flat, src):
+        a.flags.writeable = False
+    return iu, ju, cols, flat, src
+
+
+@lru_cache(maxsize=64)
+def _coupling(n: int):
+    """Flat positions in the ``(N + n)²`` Jacobian of ``C = ∂(G z)/∂x`` and ``−Cᵀ``, with the
+    entry of ``z`` and the sign each takes: ``C[i, p] = z_j``, ``C[j, p] = z_i``."""
+    iu, ju = _layout(n)[:2]
+    N = iu.size
+    K = N + n
+    P = np.arange(N)
+    pos = np.concatenate([(N + iu) * K + P, (N + ju) * K + P, P * K + N + iu, P * K + N + ju])
+    src = np.concatenate([ju, iu, ju, iu])
+    sign = np.repeat([1.0, -1.0], 2 * N)
+    for a in (pos, src, sign):
+        a.flags.writeable = False
+    return pos, src, sign
+
+
+def offdiag_hessian(anchors: np.ndarray, blocks: np.ndarray, n: int) -> np.ndarray:
+    """Hessian of ``L`` in the entries ``x_p = G[i, j] = G[j, i]`` (``i < j``, row-major order
+    of ``np.triu_indices(n, 1)``) from the row blocks ``blocks[r] = ∂²L/∂G[x_r, :] ∂G[x_r, :]``
+    (entry-wise, as returned by ``NCEObjective._second_order``).
+
+    ``L = Σ_x ℓ_x(G[x, :])`` and ``x_p`` enters row ``i`` at column ``j`` and row ``j`` at
+    column ``i``, so ``∂²L/∂x_p ∂x_q = Σ_x blocks[x][a_p, a_q]`` over the rows ``x`` holding
+    both entries (``a_p`` the column of ``x_p`` in row ``x``).
+    """
+    _, _, cols, flat, src = _layout(n)
+    N = n * (n - 1) // 2
+    if anchors.size == n:
+        sub = blocks.ravel()[src]
+    else:
+        c = cols[anchors]
+        sub = blocks[np.arange(anchors.size)[:, None, None], c[:, :, None], c[:, None, :]]
+        flat = flat[anchors]
+    return np.bincount(flat.ravel(), weights=sub.ravel(), minlength=N * N).reshape(N, N)
+
+
+def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: int = 3):
+    """Newton's method on ``r(x, z) = 0`` (module docstring) from the Gram matrix ``G0``.
+
+    Parameters
+    ----------
+    second_order : callable
+        ``G ↦ (L, ∇L, anchors, blocks)`` (``NCEObjective._second_order``).
+    G0 : ndarray (n, n)
+        Start with unit diagonal and (close to) corank one; ``z`` starts as ``s u`` with ``u``
+        the eigenvector of its smallest eigenvalue and ``s² = ⟨offdiag ∇L, offdiag u uᵀ⟩ /
+        ‖offdiag u uᵀ‖²`` (least squares).
+    max_steps : int
+        Newton steps at most.
+    max_halvings : int
+        A step is halved (at most this often) until ``‖r‖`` decreases by the factor
+        ``1 − 10⁻⁴ α`` (``α`` the step length).
+
+    Returns
+    -------
+    (G, steps) or None
+        ``G`` (unit diagonal, symmetric, not necessarily PSD to rounding) once
+        ``‖r‖ <= 1e-12 (1 + ‖∇L‖_F)``, or after a full step taken from
+        ``‖r‖ <= 1e-7 (1 + ‖∇L‖_F)`` (quadratic convergence puts it at the rounding floor; not
+        evaluated here — the caller's certificate judges it); ``None`` when the iteration
+        fails (no decrease, singular Jacobian, ``s² <= 0``, too many steps, ``G0`` of
+        corank ``> 1``).
+    """
+    n = G0.shape[0]
+    if n < 2:
+        return None
+    iu, ju = _layout(n)[:2]
+    N = iu.size
+    cpos, csrc, csign = _coupling(n)
+    w, U = np.linalg.eigh(G0)
+    if not w[1] > 1e-6:
+        return None  # corank > 1 at the start (e.g. fewer classes than points)
+    u = U[:, 0]
+    so = second_order(G0)
+    uu = u[iu] * u[ju]
+    s2 = float(so[1][iu, ju] @ uu) / float(uu @ uu)
+    if not s2 > 0:
+        return None
+    x, z = G0[iu, ju], math.sqrt(s2) * u
+    G = G0
+
+    def residual(G, M, z):
+        r = np.empty(N + n)
+        np.subtract(M[iu, ju], z[iu] * z[ju], out=r[:N])
+        np.dot(G, z, out=r[N:])
+        return r, math.sqrt(float(r @ r))
+
+    r, rn = residual(G, so[1], z)
+    J = np.zeros((N + n, N + n))
+    for step in range(max_steps + 1):
+        M, anchors, blocks = so[1:]
+        scale = 1.0 + math.sqrt(float(np.einsum("ij,ij->", M, M)))
+        if rn <= 1e-12 * scale:
+            return G, step
+        if step == max_steps:
+            return None
+        np.multiply(offdiag_hessian(anchors, blocks, n), 0.5, out=J[:N, :N])
+        J.flat[cpos] = csign * z[csrc]  # C = ∂(G z)/∂x and −Cᵀ = ∂(−z_i z_j)/∂z
+        J[N:, N:] = G
+        delta, info = lapack.dgesv(J, -r)[2:]  # LU with partial pivoting
+        if info != 0 or not math.isfinite(float(delta @ delta)):
+            return None
+        alpha = 1.0
+        for _ in range(max_halvings + 1):
+            x_t, z_t = x + alpha * delta[:N], z + alpha * delta[N:]
+            G_t = np.eye(n)
+            G_t[iu, ju] = x_t
+            G_t[ju, iu] = x_t
+            if rn <= 1e-7 * scale:
+                return G_t, step + 1  # quadratic convergence: at the rounding floor now
+            try:
+                so = second_order(G_t)
+            except ValueError:  # scores beyond double range: far outside the feasible set
+                so = None
+            if so is not None:
+                r_t, rn_t = residual(G_t, so[1], z_t)
+                if rn_t <= (1.0 - 1e-4 * alpha) * rn:
+                    break
+            alpha *= 0.5
+        else:
+            return None
+        G, x, z, r, rn = G_t, x_t, z_t, r_t, rn_t
+    return None
