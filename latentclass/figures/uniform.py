@@ -333,7 +333,7 @@ def draw_downstream_uniform(data: dict, passed: bool, details: dict):
         if off_scale:
             ax.text(0.99, 0.02, "points not drawn (> $10^3$, ∞ or undefined):\n" + ", ".join(off_scale),
                     transform=ax.transAxes, ha="right", va="bottom", fontsize=5.8, color="0.3")
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=2, fontsize=5.9,
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.05), ncol=2, fontsize=5.9,
                   handlelength=1.6, columnspacing=1.0, borderaxespad=0.0)
         fig.suptitle(f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): downstream loss is flat in k;\n"
                      "three of the four published upper bounds grow with k", fontsize=8.3)
