@@ -5,7 +5,8 @@ Modules, in the order imports flow (SPEC sections in each docstring):
 
 - ``model``: the latent-class model and its sampler (SPEC §1);
 - ``nce``, ``population``: the sampled and the exact population NCE loss (SPEC §2–3);
-- ``closed_form``, ``optimize``, ``conic``: optimal representations and certificates (SPEC §4–5);
+- ``closed_form``, ``optimize``, ``certificate``, ``conic``: optimal representations and their
+  certificates (SPEC §4–5);
 - ``structure``, ``symbolic``, ``downstream``, ``bounds``, ``families``, ``experiments``,
   ``training``: analysis (SPEC §5–7);
 - ``plots``, ``figures``, ``cli``: theorem-check figures and the command line.
@@ -43,7 +44,8 @@ from .experiments import (
 from .families import parse_class_probs
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
-from .optimize import Certificate, OptimalRepresentation, certify, optimal_representation
+from .certificate import Certificate, certify
+from .optimize import OptimalRepresentation, optimal_representation
 from .population import NCEObjective, population_loss, population_loss_limit
 from .structure import StructureReport, structure
 from .training import (

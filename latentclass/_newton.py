@@ -13,11 +13,12 @@ entries of ``G`` above the diagonal) and ``z ∈ R^n``
 
 whose Jacobian ``[[H/2, −Cᵀ], [C, G]]`` (``H`` the Hessian of ``L`` in ``x``, from the
 multiset engine; ``C = ∂(G z)/∂x``) is non-singular at such a (non-degenerate) solution,
-so Newton's method converges quadratically from a nearby start.  Nothing here certifies anything: the caller
-projects the result onto the feasible set and judges it with the duality-gap bound of
-:func:`latentclass.optimize.certify`, falling back to the general solver whenever the
-structure assumed above is wrong (optimum of larger corank, a point strictly inside the
-ball, no convergence).
+so Newton's method converges quadratically from a nearby start.  :func:`kkt_newton` certifies
+nothing: the fast path :func:`_gram_newton` (used by :func:`latentclass.optimize.optimal_representation`
+for small problems) projects its result onto the feasible set and judges it with the
+duality-gap bound of :func:`latentclass.certificate.certify`; the caller falls back to the
+general solver whenever the structure assumed above is wrong (optimum of larger corank, a
+point strictly inside the ball, no convergence).
 """
 
 from __future__ import annotations
@@ -28,7 +29,24 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import lapack
 
+from ._starts import _centred_start
+from .certificate import _certificate
+
 __all__ = ["kkt_newton", "offdiag_hessian"]
+
+#: Newton's methods (here and on the lifted sphere, :mod:`latentclass._lifted`) are used up
+#: to this many entries of the objective's per-pair Hessian blocks (pairs × n²).
+_NEWTON_MAX_HESS = 4_000_000
+#: The Gram-space fast path up to this many unknowns ``n(n+1)/2`` (n <= 25; beyond, its
+#: dense O(n⁶) solves cost more than the general solver).
+_GRAM_NEWTON_MAX_VARS = 325
+
+
+def _hessian_fits(objective, n: int) -> bool:
+    """Whether ``objective`` has the exact entry-wise Hessian (multiset engine) and its per-pair
+    blocks for ``n`` points have at most ``_NEWTON_MAX_HESS`` entries."""
+    table = getattr(objective, "_table", None)
+    return table is not None and table.px.size * n * n <= _NEWTON_MAX_HESS
 
 
 @lru_cache(maxsize=64)
@@ -174,3 +192,31 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
             return None
         G, x, z, r, rn = G_t, x_t, z_t, r_t, rn_t
     return None
+
+
+def _gram_newton(model, objective, target):
+    """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
+    :func:`latentclass._starts._centred_start`, then the feasible factor ``F`` (eigenvalues of
+    ``G`` clipped at 0, rows normalised), ``gram = F Fᵀ`` and its certificate.  Returns
+    ``(F, gram, loss, certificate, steps)`` if the gap bound is ``<= target``, else ``None``
+    (the general solver takes over; also for objectives without a Hessian or too large)."""
+    n = model.n_points
+    if not _hessian_fits(objective, n) or n * (n + 1) // 2 > _GRAM_NEWTON_MAX_VARS:
+        return None
+    G0 = _centred_start(model)
+    if G0 is None:
+        return None
+    out = kkt_newton(objective._second_order, G0)
+    if out is None:
+        return None
+    G, steps = out
+    w, U = np.linalg.eigh(G)
+    F = U[:, ::-1] * np.sqrt(np.maximum(w[::-1], 0.0))
+    F /= np.sqrt(np.einsum("ij,ij->i", F, F))[:, None]
+    G = F @ F.T
+    G = 0.5 * (G + G.T)
+    f, M = objective._evaluate_unchecked(G, True)
+    cert = _certificate(G, M)
+    if not cert.gap <= target:
+        return None
+    return F, G, float(f), cert, steps

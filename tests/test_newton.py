@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import latentclass.optimize as opt
+import latentclass._newton as newton
 from latentclass._newton import kkt_newton, offdiag_hessian
+from latentclass._starts import _centred_start
 from latentclass.conic import conic_optimum
 from latentclass.model import LatentClassModel
 from latentclass.optimize import certify, optimal_representation
@@ -115,7 +116,7 @@ def test_falls_back_where_the_structure_does_not_hold(model, k):
     """A point inside the ball (negative multiplier on the unit sphere) or an optimum of
     corank > 1: the fast path declines and the general solver reaches the true optimum."""
     obj = NCEObjective(model, k)
-    assert opt._gram_newton(model, obj, 1e-10) is None
+    assert newton._gram_newton(model, obj, 1e-10) is None
     res = optimal_representation(model, k)
     assert "Gram-space" not in res.message and res.certified
     if model is INTERIOR:
@@ -136,7 +137,7 @@ def test_class_level_optimum_of_corank_two_is_caught_by_the_certificate():
     ref = conic_optimum(model, 1, tol=1e-11)
     assert ref.status == "optimal"
     assert np.sum(np.linalg.eigvalsh(ref.gram) < 1e-6) >= 2  # corank >= 2 (independent solver)
-    out = kkt_newton(obj._second_order, opt._centred_start(model))
+    out = kkt_newton(obj._second_order, _centred_start(model))
     if out is not None:
         w, U = np.linalg.eigh(out[0])
         F = U * np.sqrt(np.maximum(w, 0.0))
@@ -144,7 +145,7 @@ def test_class_level_optimum_of_corank_two_is_caught_by_the_certificate():
         G = 0.5 * (F @ F.T + (F @ F.T).T)
         assert obj.value(G) > ref.loss + 1e-7  # truly suboptimal ...
         assert certify(obj, G).gap > 1e-7  # ... and not certified
-    assert opt._gram_newton(model, obj, 1e-10) is None
+    assert newton._gram_newton(model, obj, 1e-10) is None
     res = optimal_representation(model, 1)
     assert "Gram-space" not in res.message and res.certified
     assert res.loss == pytest.approx(ref.loss, abs=1e-7)
@@ -164,8 +165,8 @@ def test_unit_diagonal_candidate_is_not_certified(monkeypatch):
     candidate = 0.5 * (V @ V.T + (V @ V.T).T)
     obj = NCEObjective(model, k)
     assert obj.value(candidate) > ref.loss + 1e-6  # truly suboptimal
-    monkeypatch.setattr(opt, "kkt_newton", lambda *a, **kw: (candidate, 1))
-    assert opt._gram_newton(model, obj, 1e-10) is None
+    monkeypatch.setattr(newton, "kkt_newton", lambda *a, **kw: (candidate, 1))
+    assert newton._gram_newton(model, obj, 1e-10) is None
     res = optimal_representation(model, k)
     assert "Gram-space" not in res.message and res.certified
     assert res.loss == pytest.approx(ref.loss, abs=1e-7) and res.gram[2, 2] < 0.5
@@ -185,7 +186,7 @@ def test_fast_path_never_misreports(monkeypatch, perturb):
     E = 0.5 * (E + E.T)
     np.fill_diagonal(E, 0.0)
     bad = np.array(exact.gram) + perturb * E
-    monkeypatch.setattr(opt, "kkt_newton", lambda *a, **kw: (bad, 1))
+    monkeypatch.setattr(newton, "kkt_newton", lambda *a, **kw: (bad, 1))
     res = optimal_representation(model, k)
     assert res.certified
     assert res.loss - res.duality_gap <= ref.loss + 1e-9
@@ -196,7 +197,7 @@ def test_fast_path_never_misreports(monkeypatch, perturb):
     if perturb >= 1e-6:
         assert "Gram-space" not in res.message  # gap bound of order perturb > the target
     # a non-convergent Newton run falls back as well
-    monkeypatch.setattr(opt, "kkt_newton", lambda *a, **kw: None)
+    monkeypatch.setattr(newton, "kkt_newton", lambda *a, **kw: None)
     res = optimal_representation(model, k)
     assert "Gram-space" not in res.message and res.certified
     assert res.loss == pytest.approx(exact.loss, abs=1e-9)

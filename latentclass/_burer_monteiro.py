@@ -1,0 +1,247 @@
+"""The general solver: Burer–Monteiro factorisation on the lifted sphere (SPEC §4).
+
+``G = V Vᵀ`` with ``V`` the first ``d`` columns of the row-normalised ``W ∈ R^{n×(d+1)}``
+(:mod:`latentclass._lifted`).  L-BFGS (``scipy.optimize.minimize``) runs on ``W`` with the
+gradient propagated through the normalisation, and
+
+- row norms of ``W`` are set to ``sqrt(D(x) / max D)`` (a diagonal preconditioner: the
+  curvature of row ``x`` scales with its probability mass ``D(x)``);
+- for ``k >= 16`` the limit objective ``L_∞`` (no quadrature) is solved first and its
+  optimum, ``O(1/k)`` away, is the start (continuation in ``k``);
+- when the objective has an exact Hessian (the dense multiset engine that
+  ``NCEObjective(method="auto")`` picks for small ``n`` and ``k``), the first L-BFGS round is
+  cut after a few iterations and regularised Newton steps with the exact Hessian on the
+  lifted sphere (:func:`latentclass._lifted._newton_finish`) take over once the certificate's
+  gap bound is below ``1e-4``: they converge quadratically, so two or three steps reach the
+  target;
+- otherwise (or if Newton stalls) a gradient-only L-BFGS "polish" (:func:`_polish`, secant
+  line search on the directional derivative) takes over when the function-value line search
+  stalls at ``δ ≈ sqrt(ε)``; rounds stop when the certificate's gap bound is
+  ``<= polish_target · certify_tol`` or stagnates;
+- with ``dim < n`` (rank-constrained, non-convex) several starts are run and the lowest loss
+  is kept (:func:`_solve_factored`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize
+
+from ._lifted import _gap_inputs, _gram_of, _lifted_fg, _newton_finish
+from ._newton import _hessian_fits
+from ._starts import _random_start, _structured_start
+from .certificate import _EPS, _certificate, certify
+from .population import NCEObjective
+
+#: From this k on, the solver first solves the limit objective (continuation in k).
+_WARM_K = 16
+#: L-BFGS iterations before the Newton phase (objectives with an exact Hessian).
+_NEWTON_AFTER = 10
+#: ... and Newton steps start once the certificate's gap bound is at most this.
+_NEWTON_GAP = 1e-4
+#: The Newton phase is used up to this many parameters (dense solve, O(N³)) and Hessian
+#: blocks of at most ``latentclass._newton._NEWTON_MAX_HESS`` entries.
+_NEWTON_MAX_VARS = 420
+
+
+def _polish(fg, x, max_iter, check, memory=20):
+    """L-BFGS with a *gradient-only* line search, for the last digits.
+
+    Near the optimum the loss changes by ``O(δ²)`` while its rounding error is
+    ``ε |L|`` (``|L| ≈ log k``), so a line search on function values (L-BFGS-B) stalls at
+    ``δ ≈ sqrt(ε)``.  Here each step solves ``φ'(α) = ∇f(x + α p) · p = 0`` by secant steps
+    (the directional derivative is accurate to ``ε ‖∇f‖ ‖p‖``), which keeps converging as
+    long as the gradient does.  ``check(x)`` is called every few iterations and stops the
+    polish when it returns True.  Returns ``(x, iterations)``.
+    """
+    _, g = fg(x)
+    S: list[np.ndarray] = []
+    Y: list[np.ndarray] = []
+    it = 0
+    while it < max_iter:
+        it += 1
+        # two-loop recursion
+        q = g.copy()
+        alphas = []
+        for s_, y_ in zip(reversed(S), reversed(Y)):
+            a = (s_ @ q) / (y_ @ s_)
+            alphas.append(a)
+            q -= a * y_
+        if S:
+            q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+        for (s_, y_), a in zip(zip(S, Y), reversed(alphas)):
+            b = (y_ @ q) / (y_ @ s_)
+            q += (a - b) * s_
+        p = -q
+        d0 = float(g @ p)
+        if not d0 < 0:
+            S.clear(), Y.clear()
+            p = -g
+            d0 = float(g @ p)
+            if not d0 < 0:
+                break
+        if not S:
+            p *= 1e-3 / max(1e-300, float(np.max(np.abs(p))))
+            d0 = float(g @ p)
+        # secant search for a root of φ'(α), bracketed when possible
+        a_lo, d_lo = 0.0, d0
+        a_hi, d_hi = None, None
+        alpha, g_new = 1.0, None
+        for _ in range(12):
+            _, g_try = fg(x + alpha * p)
+            d = float(g_try @ p)
+            g_new, a_new = g_try, alpha
+            if abs(d) <= 0.3 * abs(d0):
+                break
+            if d < 0:
+                a_lo, d_lo = alpha, d
+            else:
+                a_hi, d_hi = alpha, d
+            if a_hi is None:  # still descending: extrapolate along the secant, at most ×4
+                alpha = min(4.0 * alpha, a_lo - d_lo * a_lo / (d_lo - d0)) if d_lo > d0 else 4.0 * alpha
+            else:
+                alpha = a_lo - d_lo * (a_hi - a_lo) / (d_hi - d_lo)
+                if not (a_lo < alpha < a_hi):
+                    alpha = 0.5 * (a_lo + a_hi)
+        s_vec = a_new * p
+        y_vec = g_new - g
+        x = x + s_vec
+        g = g_new
+        if float(s_vec @ y_vec) > 1e-300:
+            S.append(s_vec)
+            Y.append(y_vec)
+            if len(S) > memory:
+                S.pop(0), Y.pop(0)
+        if it % 5 == 0 and check(x):
+            break
+    return x, it
+
+
+def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
+    """Rounds of L-BFGS on the lifted sphere, each followed by a Newton or gradient-only polish.
+
+    ``target``: stop as soon as the certificate's gap bound is ``<= target`` (``None``:
+    no certificate, i.e. the rank-constrained problem; then one L-BFGS round per call of
+    ``max_rounds`` without polish).  ``row_scale`` (``(n,)``, > 0) sets the norm of each
+    row of ``W``: the map ``W → U`` is scale-invariant per row, but the gradient in row
+    ``x`` scales like ``1/‖W_x‖`` and the curvature like ``1/‖W_x‖²``; rows with little
+    probability mass (small curvature) get small norms — a diagonal preconditioner.
+
+    When the objective has an exact Hessian (multiset engine, small ``n``) the first round
+    is cut at ``_NEWTON_AFTER`` iterations, and after any round whose gap bound is at most
+    ``_NEWTON_GAP`` Newton steps (:func:`_newton_finish`) take over; they converge
+    quadratically where L-BFGS, whose line search compares function values, stalls near
+    ``sqrt(ε)``.  Otherwise (or if Newton stalls) the gradient-only polish is used.
+    Returns ``(W, n_iter, status, certificate or None)``.
+    """
+    n = W0.shape[0]
+    fg = _lifted_fg(objective, n, d)
+
+    def rescale(W):
+        return W * (row_scale / np.sqrt(np.einsum("ij,ij->i", W, W)))[:, None]
+
+    W = rescale(W0)
+    n_iter = 0
+    status = ""
+    best = None  # (gap, W, cert)
+    newton = target is not None and n * (d + 1) <= _NEWTON_MAX_VARS and _hessian_fits(objective, n)
+    for rnd in range(max_rounds):
+        budget = max_iter - n_iter
+        if budget <= 0:
+            break
+        short = newton and rnd == 0 and budget > _NEWTON_AFTER
+        maxiter = _NEWTON_AFTER if short else budget
+        res = optimize.minimize(
+            fg,
+            W.ravel(),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": maxiter, "maxcor": 30, "ftol": 0.0 if short else 10 * _EPS,
+                     "gtol": tol, "maxfun": 2 * maxiter + 20},
+        )
+        n_iter += int(res.nit)
+        W = rescale(res.x.reshape(n, d + 1))
+        status = f"L-BFGS: {res.nit} iterations" if short else f"L-BFGS: {res.message}"
+        if target is None:
+            if res.nit == 0:
+                break
+            continue
+        if newton:  # certificate at W, then Newton steps if its gap is below _NEWTON_GAP
+            _, steps, cbest = _newton_finish(objective, W, d, target, gate=_NEWTON_GAP)
+            n_iter += steps
+            if steps:
+                status += f"; Newton: {steps} steps"
+            if best is None or cbest[0] < best[0]:
+                best = cbest
+                if steps:
+                    W = rescale(cbest[1])
+        else:
+            cert = _certificate(*_gap_inputs(objective, W, d))
+            if best is None or cert.gap < best[0]:
+                best = (cert.gap, W, cert)
+        if best[0] <= target:
+            break
+        if short and res.nit >= _NEWTON_AFTER:
+            continue  # the cut round was still descending: a full L-BFGS round next
+        # gradient-only polish, stopped at the target or when the gap stagnates
+        track = {"best": best, "stall": 0}
+
+        def check(w):
+            Wc = rescale(w.reshape(n, d + 1))
+            c = certify(objective, _gram_of(Wc, d)[1])
+            if c.gap < 0.9 * track["best"][0]:
+                track["stall"] = 0
+            else:
+                track["stall"] += 1
+            if c.gap < track["best"][0]:
+                track["best"] = (c.gap, Wc, c)
+            return c.gap <= target or track["stall"] >= 4
+
+        budget = max_iter - n_iter
+        if budget <= 0:
+            break
+        w, it = _polish(fg, W.ravel(), budget, check)
+        n_iter += it
+        status += f"; gradient-only polish: {it} iterations"
+        improved = track["best"][0] < best[0]
+        best = track["best"]
+        W = best[1]
+        if best[0] <= target or (not improved and res.nit == 0):
+            break
+    if target is None:
+        return W, n_iter, status, None
+    return best[1], n_iter, status, best[2]
+
+
+def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_iter, target):
+    """The general solver: ``starts`` runs of :func:`_run_lbfgs` on the lifted sphere (after a
+    solve of the limit objective for ``k >= _WARM_K``); returns the lowest loss as
+    ``(f, V, G, status, certificate or None, iterations)``."""
+    n = model.n_points
+    mass = np.asarray(model.marginal, dtype=float)
+    row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
+    warm = k != math.inf and k >= _WARM_K
+    limit_objective = NCEObjective(model, math.inf, tau) if warm else None
+    best = None
+    total_iter = 0
+    for s in range(starts):
+        if s == 0 and init == "structured":
+            W0 = _structured_start(model, d, gen, 1e-3)
+        else:
+            W0 = _random_start(n, d, gen)
+        if warm:
+            # continuation: the limit objective L_∞ (no quadrature, cheap) has an optimum
+            # within O(1/k) of the L_k optimum; solve it first and start from there
+            W0, it, _, _ = _run_lbfgs(limit_objective, W0, d, tol, max_iter, target,
+                                      max_rounds=2 if target is not None else 1, row_scale=row_scale)
+            total_iter += it
+        W, it, status, cert = _run_lbfgs(objective, W0, d, tol, max_iter, target,
+                                         max_rounds=8 if target is not None else 3, row_scale=row_scale)
+        total_iter += it
+        V, G = _gram_of(W, d)
+        f = float(objective.value(G))
+        if best is None or f < best[0]:
+            best = (f, V, G, status, cert)
+    return (*best, total_iter)
