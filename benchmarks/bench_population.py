@@ -15,7 +15,7 @@
    deviation); the time to draw and evaluate them is compared with one exact evaluation.
 
 4. Engine choice of ``method="auto"``: ``value_and_grad`` of the dense multiset sum
-   (:class:`latentclass._laplace.MultisetTable`) and of the Laplace quadrature on class-level
+   (:class:`latentclass._multiset.MultisetTable`) and of the Laplace quadrature on class-level
    models of several ``(m, k)``, against the work measure ``P · C(k+s−1, s−1) · (s+2)``; the
    threshold ``MULTISET_MAX_WORK`` must sit below the measured crossover.
 
@@ -99,7 +99,7 @@ def versus_enumeration(m=6, k=8, tau=1.0, repeats=5) -> dict:
 def engine_crossover(cases=((4, 8), (8, 3), (10, 2), (6, 8), (10, 4), (20, 2), (8, 7), (6, 12), (9, 7),
                             (40, 2), (60, 1), (100, 1), (150, 1)), tau=1.0, repeats=5) -> list[dict]:
     """value_and_grad of the multiset engine vs the Laplace engine, and which one "auto" picks."""
-    from latentclass._laplace import MULTISET_MAX_WORK, MultisetTable, multiset_work
+    from latentclass._multiset import MULTISET_MAX_WORK, MultisetTable, multiset_work
 
     rng = np.random.default_rng(3)
     print(f"engine of method='auto' (multiset if work <= MULTISET_MAX_WORK = {MULTISET_MAX_WORK}):")

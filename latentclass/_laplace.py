@@ -68,13 +68,14 @@ coefficients are aggregated over all pairs of the anchor; it is evaluated with t
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
-from scipy.special import expit
 
-__all__ = ["family_loss", "enumerate_family_loss", "compositions", "MultisetTable", "scores_too_large"]
+from ._scores import _TINY, MAX_LOG_SCORE, _segment_sum, _starts, scores_too_large
+from ._series import _SIGNED_INV_FACT, _cauchy, _series_exp, _series_log
+
+__all__ = ["family_loss", "scores_too_large"]
 
 #: Trapezoid step in ``u = log t``; error ≈ √h e^{-π²/h} (module docstring).
 STEP = 0.25
@@ -87,40 +88,12 @@ TAIL_ORDER = 6
 LEFT_DELTA = 1e-3
 _RIGHT_SERIES_T = 0.15
 _RIGHT_ORDER = 10
-#: Largest supported log-score ``max_y log a_y`` (``t'`` up to ``45 e^{650}`` stays finite).
-MAX_LOG_SCORE = 650.0
 #: ``φ^{k-1}`` is treated as 0 once ``(k−1) log φ <= −(_RIGHT_LOG + log(1 + s k μ1))``.
 _RIGHT_LOG = 40.0
 #: ``e^{-t}`` is treated as 0 once ``t >= _T_MAX``  (``e^{-45} ≈ 2.9e-20``).
 _T_MAX = 45.0
-_SIGNED_INV_FACT = np.array([(-1.0) ** i / math.factorial(i) for i in range(40)])
 #: Bytes of per-chunk temporaries (powers of b, exponential nodes, pair × node arrays).
 _CHUNK_BYTES = 8 << 20
-#: Floor used instead of an underflowed value.
-_TINY = 1e-300
-
-
-def scores_too_large(value: float) -> ValueError:
-    """The error raised when a log-score exceeds :data:`MAX_LOG_SCORE`."""
-    return ValueError(
-        f"scores too large: max log a_y = {value:.6g} exceeds {MAX_LOG_SCORE} "
-        "(e^a overflows double precision); for the NCE loss this is (G[x,y] − G[x,x⁺]) / tau — "
-        "use |G| <= 1 (unit-norm representations) or a larger tau"
-    )
-
-
-def _starts(anchor: np.ndarray) -> np.ndarray:
-    """First index of every run of equal values in the sorted ``anchor`` array."""
-    if anchor.size == 0:
-        return np.zeros(0, np.int64)
-    return np.concatenate(([0], np.flatnonzero(anchor[1:] != anchor[:-1]) + 1))
-
-
-def _segment_sum(values: np.ndarray, starts: np.ndarray, n_seg: int) -> np.ndarray:
-    """Sum consecutive row-blocks of ``values``; block ``i`` starts at ``starts[i]`` (non-empty blocks)."""
-    if values.shape[0] == n_seg:  # one row per block
-        return values
-    return np.add.reduceat(values, starts, axis=0)
 
 
 def _chunks(cost: np.ndarray, budget: float):
@@ -138,43 +111,6 @@ def _chunks(cost: np.ndarray, budget: float):
             a1 += 1
         yield a0, a1
         a0 = a1
-
-
-def _series_log(mu: np.ndarray) -> np.ndarray:
-    """Taylor coefficients of ``log φ(t)`` for ``φ(t) = Σ_i μ_i (−t)^i / i!`` (``μ_0 = 1``).
-
-    ``mu`` has shape ``(A, J+1)``; returns ``(A, J+1)`` with column 0 equal to 0.
-    Recursion for ``log(1 + p(t))``: ``l_n = p_n − (1/n) Σ_{0<i<n} i l_i p_{n−i}``.
-    """
-    J = mu.shape[1] - 1
-    p = mu * _SIGNED_INV_FACT[: J + 1]
-    out = np.zeros_like(mu)
-    out[:, 1] = p[:, 1]
-    for n in range(2, J + 1):
-        out[:, n] = p[:, n] - (out[:, 1:n] * p[:, n - 1 : 0 : -1]) @ (np.arange(1, n) / n)
-    return out
-
-
-def _series_exp(K: np.ndarray) -> np.ndarray:
-    """Taylor coefficients of ``exp(K(t))``, ``K(t) = Σ_{i>=1} K_i t^i`` (``K[:, 0]`` ignored).
-
-    Recursion ``e_0 = 1``, ``e_n = (1/n) Σ_{i=1}^n i K_i e_{n−i}``.
-    """
-    J = K.shape[1] - 1
-    e = np.zeros_like(K)
-    e[:, 0] = 1.0
-    for n in range(1, J + 1):
-        e[:, n] = (K[:, 1 : n + 1] * e[:, n - 1 :: -1] * (np.arange(1, n + 1) / n)).sum(axis=1)
-    return e
-
-
-def _cauchy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row-wise product of truncated power series (same number of coefficients)."""
-    J = x.shape[1]
-    out = np.empty_like(x)
-    for m in range(J):
-        out[:, m] = (x[:, : m + 1] * y[:, m::-1]).sum(axis=1)
-    return out
 
 
 def _k1_chunk(z, D, w, need_grad, one_per_anchor, loc_starts, n_seg):
@@ -467,242 +403,3 @@ def family_loss(
         g *= kD
         gbase[a0:a1] = g
     return values, gbase, gshift
-
-
-# --------------------------------------------------------------------------- enumeration
-def compositions(n: int, k: int) -> np.ndarray:
-    """All count vectors ``ν ∈ N^n`` with ``Σ ν = k`` (rows), via multisets of size ``k``."""
-    from itertools import combinations_with_replacement
-
-    combos = np.array(list(combinations_with_replacement(range(n), k)), dtype=np.intp).reshape(-1, k)
-    counts = np.zeros((combos.shape[0], n), dtype=np.int64)
-    rows = np.repeat(np.arange(combos.shape[0]), k)
-    np.add.at(counts, (rows, combos.ravel()), 1)
-    return counts
-
-
-def enumerate_family_loss(base, D, k, anchor, shift, weight, *, need_grad=True, max_terms=2_000_000):
-    """Same contract as :func:`family_loss`, by exact enumeration of the multisets of negatives.
-
-    ``I_k(a) = Σ_ν Mult(ν; k, D) log(1 + Σ_y ν_y a_y)``; cost ``C(k+n'-1, k)`` terms per pair
-    (``n'`` = size of the support of ``D``).
-    """
-    from scipy.special import gammaln, xlogy
-
-    base = np.asarray(base, dtype=float)
-    A, n = base.shape
-    supp = np.flatnonzero(D > 0)
-    nn = supp.size
-    n_terms = math.comb(k + nn - 1, k)
-    if n_terms > max_terms:
-        raise ValueError(
-            f"method='enumerate' needs {n_terms} multisets (k={k}, support size {nn}); "
-            f"the limit is {max_terms}: use method='laplace'"
-        )
-    nu = compositions(nn, k).astype(float)  # (T, nn)
-    Ds = D[supp]
-    logw = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1) + xlogy(nu, Ds).sum(axis=1)
-    wts = np.exp(logw)
-    P = anchor.size
-    starts = _starts(anchor)
-    la = base[anchor][:, supp] + shift[:, None]  # (P, nn) log a
-    c = la.max(axis=1)
-    bsc = np.exp(la - c[:, None])  # a / max a
-    S = bsc @ nu.T  # (P, T)  Σ ν_y a_y / max a   (> 0: every ν has a positive entry)
-    S = np.maximum(S, _TINY)
-    logS = np.log(S) + c[:, None]
-    L = np.logaddexp(0.0, logS)  # log(1 + Σ ν a)
-    vals = L @ wts
-    if not need_grad:
-        return vals, None, None
-    # ∂/∂ log a_y = Σ_ν w_ν ν_y a_y / (1 + Σ ν a)
-    R = expit(logS) / S * wts  # w_ν · (Σνa/(1+Σνa)) / (Σνa / max a)
-    g = (R @ nu) * bsc  # (P, nn)
-    gfull = np.zeros((P, n))
-    gfull[:, supp] = g
-    gshift = weight * gfull.sum(axis=1)
-    gbase = _segment_sum(gfull * weight[:, None], starts, A)
-    return vals, gbase, gshift
-
-
-# --------------------------------------------------------------------------- dense multiset sum
-#: The multiset engine is used by ``method="auto"`` when ``P · T · (s + 2)`` (pairs × multisets ×
-#: (support + 2), the flops of its two matrix products and the element-wise work) is at most this.
-#: Measured (``benchmarks/bench_population.py``, sections 2 and 4, class level, value_and_grad):
-#: the multiset sum costs about ``20 µs + work / 2500 µs``, the quadrature at least ~250 µs at
-#: small n (its fixed cost; ~40 µs + O(n²) for k = 1).  The multiset sum was 1.7x faster at work
-#: 6.4e5 (m = 9, k = 7) and 10% slower at 9.8e5 (m = 6, k = 16); the threshold sits between.
-MULTISET_MAX_WORK = 750_000
-
-
-@functools.lru_cache(maxsize=32)
-def _count_table(s: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """All count vectors ``ν ∈ N^s`` with ``Σ ν = k`` (``(T, s)`` float, read-only) and
-    ``log(k! / Π_y ν_y!)`` (``(T,)``), built with ``O(s)`` vectorised steps and cached.
-
-    Rows are grown one coordinate at a time over all prefixes with sum ``<= k``; the last
-    coordinate is ``k`` minus the prefix sum.
-    """
-    from scipy.special import gammaln
-
-    rows = np.zeros((1, 0), dtype=np.int64)
-    sums = np.zeros(1, dtype=np.int64)
-    for _ in range(s - 1):
-        reps = k - sums + 1  # the next coordinate takes 0 .. k − sum
-        idx = np.repeat(np.arange(rows.shape[0]), reps)
-        val = np.arange(idx.size) - np.repeat(np.cumsum(reps) - reps, reps)
-        rows = np.hstack([rows[idx], val[:, None]])
-        sums = sums[idx] + val
-    nu = np.hstack([rows, (k - sums)[:, None]]).astype(float)
-    logc = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1)
-    nu.flags.writeable = False
-    logc.flags.writeable = False
-    return nu, logc
-
-
-def multiset_work(n_pairs: int, support: int, k: int) -> int:
-    """``P · C(k + s − 1, s − 1) · (s + 2)``: the cost measure of :class:`MultisetTable`."""
-    return n_pairs * math.comb(k + support - 1, support - 1) * (support + 2)
-
-
-class MultisetTable:
-    r"""Exact ``L_k`` and its Gram-matrix gradient by a dense sum over the multisets of negatives.
-
-    For a small support ``s`` and small ``k`` the law of the counts ``ν`` (``Σ ν = k``) of the
-    ``k`` negatives over the ``s`` points with ``D > 0`` has ``T = C(k + s − 1, s − 1)`` atoms
-    with multinomial weights ``w_ν = k! Π D_y^{ν_y} / ν_y!`` (SPEC §3), so
-
-        ``I_k(a) = Σ_ν w_ν log(1 + Σ_y ν_y a_y)``,
-        ``∂I_k/∂ log a_y = a_y Σ_ν w_ν ν_y / (1 + Σ_y' ν_y' a_y')``.
-
-    The ``(T, s)`` count matrix and the weights are built once; one evaluation is then two
-    matrix products over all pairs at once (``A N^T`` and ``R N``) plus ``log1p`` and a
-    division on ``(P, T)`` elements — every sum is of non-negative terms, so the value and
-    the gradient are relatively accurate to a few ulps times ``log T``.  Used by
-    :class:`~latentclass.population.NCEObjective` (``method="auto"``) when
-    :func:`multiset_work` is at most :data:`MULTISET_MAX_WORK`.
-
-    Parameters
-    ----------
-    n : int
-        Number of points.
-    D : ndarray (n,)
-        Law of the negatives.
-    k : int
-        Number of negatives.
-    px, pp : int ndarray (P,)
-        Anchor and positive of every pair, sorted by anchor.
-    pw : ndarray (P,)
-        Pair probabilities ``P(x, x⁺)``.
-    """
-
-    def __init__(self, n: int, D: np.ndarray, k: int, px: np.ndarray, pp: np.ndarray, pw: np.ndarray):
-        self.n = n
-        self.supp = supp = np.flatnonzero(D > 0)
-        s = supp.size
-        nu, logc = _count_table(s, k)  # (T, s), log multinomial coefficients
-        self.wts = np.exp(logc + nu @ np.log(D[supp]))  # k!/Πν_y! Π D_y^ν_y
-        self.nu = nu
-        self.nuT = np.ascontiguousarray(nu.T)
-        self._nunu = None  # (T, s²) rows ν νᵀ, built on the first Hessian
-        self.n_terms = nu.shape[0]
-        self.px, self.pp, self.pw = px, pp, np.asarray(pw, dtype=float)
-        P = px.size
-        # class level: pairs (x, x) for every x, full support -> rows of G minus their diagonal
-        self.diagonal = bool(P == n and s == n and np.array_equal(px, np.arange(n)) and np.array_equal(pp, px))
-        if not self.diagonal:
-            anchors, inv = np.unique(px, return_inverse=True)
-            self.anchors = anchors
-            agg = np.zeros((anchors.size, P))
-            agg[inv, np.arange(P)] = 1.0  # Σ_p over the pairs of each anchor
-            self.agg = agg
-            self.rows = np.ix_(anchors, supp)
-        self.pw_col = self.pw[:, None]
-
-    def scores(self, Gs: np.ndarray) -> np.ndarray:
-        """``log a_{p,y} = Gs[x_p, y] − Gs[x_p, x⁺_p]`` for ``y`` in the support, ``(P, s)``."""
-        if self.diagonal:
-            return Gs - np.diag(Gs)[:, None]
-        Z = Gs[self.px][:, self.supp]
-        Z -= Gs[self.px, self.pp][:, None]
-        return Z
-
-    def evaluate(self, Gs: np.ndarray, need_grad: bool):
-        """``(L_k, ∂L_k/∂Gs)`` at ``Gs = G / τ``; the derivative is entry-wise (not symmetrised)."""
-        Z = self.scores(Gs)
-        zmax = float(Z.max())
-        if zmax > MAX_LOG_SCORE:
-            raise scores_too_large(zmax)
-        a = np.exp(Z, out=Z)
-        S = a @ self.nuT  # (P, T): Σ_y ν_y a_y
-        value = float(self.pw @ (np.log1p(S) @ self.wts))
-        if not need_grad:
-            return value, None
-        S += 1.0
-        np.divide(self.wts, S, out=S)  # w_ν / (1 + Σ ν a)
-        ga = S @ self.nu
-        ga *= a
-        ga *= self.pw_col  # P(x,x⁺) ∂I/∂ log a_y
-        if self.diagonal:
-            Dg = ga
-            Dg.flat[:: self.n + 1] -= ga.sum(axis=1)
-            return value, Dg
-        Dg = np.zeros((self.n, self.n))
-        Dg[self.rows] = self.agg @ ga
-        Dg[self.px, self.pp] -= ga.sum(axis=1)  # pairs (x, x⁺) are distinct entries
-        return value, Dg
-
-    def hessian_rows(self, Gs: np.ndarray):
-        """Value, entry-wise gradient and the entry-wise Hessian of ``L_k`` in ``Gs = G / τ``.
-
-        ``L`` depends on the entries of row ``x`` of ``Gs`` only through the pairs anchored at
-        ``x``, so its Hessian in the ``n²`` entries is block diagonal: returns
-        ``(value, Dg, anchors, blocks)`` with ``blocks[i] = ∂²L / ∂Gs[x_i, :] ∂Gs[x_i, :]``
-        (``(A, n, n)``).  Per pair, with ``q_ν = 1 + Σ_y ν_y a_y`` and ``B_{ν y} = ν_y a_y / q_ν``,
-        ``∂²I_k/∂ log a ∂ log a = Diag(∂I_k/∂ log a) − Σ_ν w_ν B_ν B_νᵀ``, and
-        ``log a_y = Gs[x, y] − Gs[x, x⁺]`` is linear in the row.
-        """
-        n = self.n
-        supp = self.supp
-        Z = self.scores(Gs)
-        zmax = float(Z.max())
-        if zmax > MAX_LOG_SCORE:
-            raise scores_too_large(zmax)
-        a = np.exp(Z, out=Z)
-        S = a @ self.nuT
-        value = float(self.pw @ (np.log1p(S) @ self.wts))
-        S += 1.0
-        R = self.wts / S  # w_ν / q_ν  (same operations as evaluate: bitwise the same gradient)
-        ga = R @ self.nu
-        ga *= a  # (P, s) ∂I/∂ log a
-        s = supp.size
-        if self._nunu is None:
-            self._nunu = np.einsum("ty,tz->tyz", self.nu, self.nu).reshape(-1, s * s)
-        R /= S  # w_ν / q_ν²
-        P = a.shape[0]
-        Hp = (R @ self._nunu).reshape(P, s, s)  # Σ_ν w_ν ν_y ν_z / q_ν²
-        Hp *= a[:, :, None]
-        Hp *= -a[:, None, :]
-        Hp.reshape(P, s * s)[:, :: s + 1] += ga  # diagonals
-        if s == n:
-            K = Hp
-        else:
-            K = np.zeros((P, n, n))
-            K[:, supp[:, None], supp[None, :]] = Hp
-        r = K.sum(axis=2)  # (P, n) row sums
-        tot = r.sum(axis=1)
-        pr = np.arange(P)
-        K[pr, :, self.pp] -= r
-        K[pr, self.pp, :] -= r
-        K[pr, self.pp, self.pp] += tot
-        K *= self.pw[:, None, None]
-        ga *= self.pw_col
-        if self.diagonal:
-            Dg = ga
-            Dg.flat[:: n + 1] -= ga.sum(axis=1)
-            return value, Dg, np.arange(n), K
-        Dg = np.zeros((n, n))
-        Dg[self.rows] = self.agg @ ga
-        Dg[self.px, self.pp] -= ga.sum(axis=1)
-        blocks = np.einsum("ap,pyz->ayz", self.agg, K)
-        return value, Dg, self.anchors, blocks
