@@ -122,6 +122,16 @@ def random_symmetric(n, rng):
     return E + E.T
 
 
+def assert_directional_derivatives(obj, G, M, rng, n_dirs=3, h=1e-4):
+    """<M, E> against a fourth-order central difference of ``obj.value`` along random symmetric
+    directions E (truncation O(h^4) ≈ 1e-16, rounding ≈ 1e-12), relative tolerance 1e-7."""
+    for _ in range(n_dirs):
+        E = random_symmetric(G.shape[0], rng)
+        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
+              + obj.value(G - 2 * h * E)) / (12 * h)
+        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
+
+
 # --------------------------------------------------------------------------- enumeration
 @pytest.mark.parametrize("kind", sorted(MODELS))
 @pytest.mark.parametrize("tau", [1.0, 0.25])
@@ -157,13 +167,7 @@ def test_gradient_matches_finite_differences(k, kind):
     assert value == obj.value(G)
     np.testing.assert_array_equal(M, obj.grad(G))
     np.testing.assert_array_equal(M, M.T)
-    for _ in range(3):
-        E = random_symmetric(model.n_points, rng)
-        h = 1e-4
-        # fourth-order central difference: truncation O(h^4) ≈ 1e-16, rounding ≈ 1e-12
-        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
-              + obj.value(G - 2 * h * E)) / (12 * h)
-        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
+    assert_directional_derivatives(obj, G, M, rng)
 
 
 # --------------------------------------------------------------------------- quadrature
@@ -414,12 +418,7 @@ def test_gradient_at_extreme_temperatures(tau, k):
     G = F @ F.T
     obj = NCEObjective(model, k, tau)
     value, M = obj.value_and_grad(G)
-    for _ in range(2):
-        E = random_symmetric(4, rng)
-        h = 1e-4 * tau  # scores move by h/τ
-        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
-              + obj.value(G - 2 * h * E)) / (12 * h)
-        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd)
+    assert_directional_derivatives(obj, G, M, rng, n_dirs=2, h=1e-4 * tau)  # scores move by h/τ
 
 
 @pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
@@ -590,12 +589,7 @@ def test_laplace_engine_gradient_matches_finite_differences(k, kind):
     obj = NCEObjective(model, k, tau=0.5, method="laplace")
     assert obj.engine == "laplace"
     value, M = obj.value_and_grad(G)
-    for _ in range(3):
-        E = random_symmetric(model.n_points, rng)
-        h = 1e-4
-        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
-              + obj.value(G - 2 * h * E)) / (12 * h)
-        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
+    assert_directional_derivatives(obj, G, M, rng)
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS) + ["zero-mass"])
