@@ -110,10 +110,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
     from ._validation import check_integer
     from .experiments import parse_ks, sweep_negatives
-    from .families import parse_class_probs
     from .model import LatentClassModel
 
-    rho = parse_class_probs(args.class_probs, name="--class-probs")
+    rho = _parse_class_probs(args.class_probs)
     ks = parse_ks(args.negatives, name="--negatives")
     workers = check_integer(args.workers, "--workers", minimum=1)
     fmt = "csv"
