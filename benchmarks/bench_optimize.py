@@ -54,8 +54,10 @@ def best_of(fn, repeats: int):
 
 def conic_table(cases, repeats):
     print("\n1. certified optimum vs CVXPY+Clarabel, class level, rho = Zipf(1), tau = 1")
-    head = (f"{'m':>3} {'k':>2} {'terms':>6} {'ours [ms]':>9} {'cvxpy [s]':>9} {'clarabel [s]':>12} "
-            f"{'ratio':>7} {'ratio*':>7} {'|dL|':>8} {'gap':>8} cert solver")
+    head = (
+        f"{'m':>3} {'k':>2} {'terms':>6} {'ours [ms]':>9} {'cvxpy [s]':>9} {'clarabel [s]':>12} "
+        f"{'ratio':>7} {'ratio*':>7} {'|dL|':>8} {'gap':>8} cert solver"
+    )
     print(head)
     print("-" * len(head))
     rows = []
@@ -66,14 +68,18 @@ def conic_table(cases, repeats):
         dl = abs(res.loss - ref.loss)
         ratio = t_cvx / t_ours
         ratio_solver = ref.solver_time / t_ours
-        print(f"{m:>3} {k:>2} {ref.n_terms:>6} {1e3 * t_ours:>9.3f} {t_cvx:>9.3f} {ref.solver_time:>12.3f} "
-              f"{ratio:>7.1f} {ratio_solver:>7.1f} {dl:>8.1e} {res.duality_gap:>8.1e} {res.certified!s:>4} "
-              f"{'gram-newton' if 'Gram-space' in res.message else 'lifted'}")
+        print(
+            f"{m:>3} {k:>2} {ref.n_terms:>6} {1e3 * t_ours:>9.3f} {t_cvx:>9.3f} {ref.solver_time:>12.3f} "
+            f"{ratio:>7.1f} {ratio_solver:>7.1f} {dl:>8.1e} {res.duality_gap:>8.1e} {res.certified!s:>4} "
+            f"{'gram-newton' if 'Gram-space' in res.message else 'lifted'}"
+        )
         rows.append((m, k, ratio, dl, res.certified))
-    print("ours = full optimal_representation call (objective, solve, certificate); "
-          "cvxpy = full conic_optimum call (multisets, CVXPY build + canonicalisation, Clarabel solve);\n"
-          "ratio = cvxpy / ours; ratio* = Clarabel's own solve time / ours; "
-          "|dL| = |our optimum - Clarabel's| (target <= 1e-7); times are minima over repeats")
+    print(
+        "ours = full optimal_representation call (objective, solve, certificate); "
+        "cvxpy = full conic_optimum call (multisets, CVXPY build + canonicalisation, Clarabel solve);\n"
+        "ratio = cvxpy / ours; ratio* = Clarabel's own solve time / ours; "
+        "|dL| = |our optimum - Clarabel's| (target <= 1e-7); times are minima over repeats"
+    )
     return rows
 
 
@@ -89,8 +95,10 @@ def scale_table(ms, k, tau=1.0):
             t = time.perf_counter()
             res = optimal_representation(model, k, tau, method="numerical")
             t = time.perf_counter() - t
-            print(f"{m:>4} {name:>9} {t:>9.2f} {res.n_iter:>7} {res.loss:>14.10f} "
-                  f"{res.duality_gap:>9.2e} {res.certified}")
+            print(
+                f"{m:>4} {name:>9} {t:>9.2f} {res.n_iter:>7} {res.loss:>14.10f} "
+                f"{res.duality_gap:>9.2e} {res.certified}"
+            )
             rows.append((m, name, t, res.certified))
     return rows
 
@@ -99,8 +107,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cases only (seconds)")
     args = ap.parse_args(argv)
-    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
-          f"cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}")
+    print(
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
+        f"cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}"
+    )
     import cvxpy  # noqa: F401  (imported once, outside every timing)
 
     if args.quick:
@@ -111,11 +121,15 @@ def main(argv=None) -> int:
     srows = scale_table([50, 100, 200], 10**6)
     print("\nsummary")
     for m, k, ratio, dl, cert in rows[:2]:
-        print(f"  m={m}, k={k}: ratio {ratio:.1f}x (target >= 100x: {'met' if ratio >= 100 else 'NOT met'}), "
-              f"|dL| = {dl:.1e} ({'<=' if dl <= 1e-7 else '>'} 1e-7), certified={cert}")
+        print(
+            f"  m={m}, k={k}: ratio {ratio:.1f}x (target >= 100x: {'met' if ratio >= 100 else 'NOT met'}), "
+            f"|dL| = {dl:.1e} ({'<=' if dl <= 1e-7 else '>'} 1e-7), certified={cert}"
+        )
     for m, name, t, cert in srows:
         if m == 200:
-            print(f"  m=200 ({name}): {t:.1f} s (target < 60 s: {'met' if t < 60 and cert else 'NOT met'})")
+            print(
+                f"  m=200 ({name}): {t:.1f} s (target < 60 s: {'met' if t < 60 and cert else 'NOT met'})"
+            )
     return 0
 
 

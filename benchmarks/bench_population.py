@@ -65,9 +65,15 @@ def floor_ratios(ms=(30, 100, 300), ks=(1, 10, 10**3, 10**6), tau=1.0, repeats=9
             obj = NCEObjective(model, k, tau)
             obj.value_and_grad(G)  # warm-up
             n_floor = max(1, int(2e-3 / max(1e-7, timeit.timeit(lambda: np.exp(S), number=3) / 3)))
-            t_obj, t_exp = _interleaved_min(lambda: obj.value_and_grad(G), lambda: np.exp(S), repeats, 3, n_floor)
-            rows.append({"m": m, "k": k, "value_and_grad_s": t_obj, "exp_s": t_exp, "ratio": t_obj / t_exp})
-            print(f"{m:>5} {k:>9} {t_obj * 1e3:>12.3f} ms {t_exp * 1e6:>7.1f} us {t_obj / t_exp:>7.0f}x")
+            t_obj, t_exp = _interleaved_min(
+                lambda: obj.value_and_grad(G), lambda: np.exp(S), repeats, 3, n_floor
+            )
+            rows.append(
+                {"m": m, "k": k, "value_and_grad_s": t_obj, "exp_s": t_exp, "ratio": t_obj / t_exp}
+            )
+            print(
+                f"{m:>5} {k:>9} {t_obj * 1e3:>12.3f} ms {t_exp * 1e6:>7.1f} us {t_obj / t_exp:>7.0f}x"
+            )
     worst = max(r["ratio"] for r in rows if r["m"] == max(ms))
     print(f"worst ratio at m = {max(ms)}: {worst:.0f}x (target <= 300x, goal 100x)")
     return rows
@@ -84,26 +90,54 @@ def versus_enumeration(m=6, k=8, tau=1.0, repeats=5) -> dict:
     for method in ("laplace", "auto"):
         fast = NCEObjective(model, k, tau, method=method)
         rel = abs(fast.value(G) - slow.value(G)) / slow.value(G)
-        t_fast, t_slow = _interleaved_min(lambda: fast.value(G), lambda: slow.value(G), repeats, 5, 1)
-        tg_fast, tg_slow = _interleaved_min(lambda: fast.value_and_grad(G), lambda: slow.value_and_grad(G),
-                                            repeats, 5, 1)
+        t_fast, t_slow = _interleaved_min(
+            lambda: fast.value(G), lambda: slow.value(G), repeats, 5, 1
+        )
+        tg_fast, tg_slow = _interleaved_min(
+            lambda: fast.value_and_grad(G), lambda: slow.value_and_grad(G), repeats, 5, 1
+        )
         n_multisets = math.comb(k + m - 1, k)
-        print(f"enumeration vs method={method!r} (engine {fast.engine}), m={m}, k={k} ({n_multisets} multisets "
-              f"per pair): value {t_slow * 1e3:.2f} ms vs {t_fast * 1e3:.3f} ms = {t_slow / t_fast:.1f}x; "
-              f"value_and_grad {tg_slow * 1e3:.2f} ms vs {tg_fast * 1e3:.3f} ms = {tg_slow / tg_fast:.1f}x; "
-              f"relative difference {rel:.1e}")
-        out[method] = {"value_speedup": t_slow / t_fast, "grad_speedup": tg_slow / tg_fast, "rel_diff": rel}
+        print(
+            f"enumeration vs method={method!r} (engine {fast.engine}), m={m}, k={k} ({n_multisets} multisets "
+            f"per pair): value {t_slow * 1e3:.2f} ms vs {t_fast * 1e3:.3f} ms = {t_slow / t_fast:.1f}x; "
+            f"value_and_grad {tg_slow * 1e3:.2f} ms vs {tg_fast * 1e3:.3f} ms = {tg_slow / tg_fast:.1f}x; "
+            f"relative difference {rel:.1e}"
+        )
+        out[method] = {
+            "value_speedup": t_slow / t_fast,
+            "grad_speedup": tg_slow / tg_fast,
+            "rel_diff": rel,
+        }
     return out
 
 
-def engine_crossover(cases=((4, 8), (8, 3), (10, 2), (6, 8), (10, 4), (20, 2), (8, 7), (6, 12), (9, 7),
-                            (40, 2), (60, 1), (100, 1), (150, 1)), tau=1.0, repeats=5) -> list[dict]:
+def engine_crossover(
+    cases=(
+        (4, 8),
+        (8, 3),
+        (10, 2),
+        (6, 8),
+        (10, 4),
+        (20, 2),
+        (8, 7),
+        (6, 12),
+        (9, 7),
+        (40, 2),
+        (60, 1),
+        (100, 1),
+        (150, 1),
+    ),
+    tau=1.0,
+    repeats=5,
+) -> list[dict]:
     """value_and_grad of the multiset engine vs the Laplace engine, and which one "auto" picks."""
     from latentclass._multiset import MULTISET_MAX_WORK, MultisetTable, multiset_work
 
     rng = np.random.default_rng(3)
     print(f"engine of method='auto' (multiset if work <= MULTISET_MAX_WORK = {MULTISET_MAX_WORK}):")
-    print(f"{'m':>4} {'k':>3} {'work':>9} {'multiset':>11} {'laplace':>11} {'lap/mult':>9} {'auto':>9}")
+    print(
+        f"{'m':>4} {'k':>3} {'work':>9} {'multiset':>11} {'laplace':>11} {'lap/mult':>9} {'auto':>9}"
+    )
     rows = []
     for m, k in cases:
         model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
@@ -114,10 +148,16 @@ def engine_crossover(cases=((4, 8), (8, 3), (10, 2), (6, 8), (10, 4), (20, 2), (
         mult = NCEObjective(model, k, tau, method="laplace")
         mult._table = MultisetTable(m, lap._D, k, lap._px, lap._pp, lap._pw)  # the engine alone
         work = multiset_work(m, m, k)
-        t_m, t_l = _interleaved_min(lambda: mult.value_and_grad(G), lambda: lap.value_and_grad(G), repeats, 3, 3)
+        t_m, t_l = _interleaved_min(
+            lambda: mult.value_and_grad(G), lambda: lap.value_and_grad(G), repeats, 3, 3
+        )
         auto = NCEObjective(model, k, tau).engine
-        print(f"{m:>4} {k:>3} {work:>9} {t_m * 1e6:>8.1f} us {t_l * 1e6:>8.1f} us {t_l / t_m:>8.2f}x {auto:>9}")
-        rows.append({"m": m, "k": k, "work": work, "multiset_s": t_m, "laplace_s": t_l, "auto": auto})
+        print(
+            f"{m:>4} {k:>3} {work:>9} {t_m * 1e6:>8.1f} us {t_l * 1e6:>8.1f} us {t_l / t_m:>8.2f}x {auto:>9}"
+        )
+        rows.append(
+            {"m": m, "k": k, "work": work, "multiset_s": t_m, "laplace_s": t_l, "auto": auto}
+        )
     return rows
 
 
@@ -128,7 +168,10 @@ def versus_monte_carlo(cases=((6, 8), (30, 1000)), tau=1.0, target=1e-3, repeats
         model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(m)))
         F = _representation(m, rng)
         exact = population_loss(model, F, k, tau)
-        t_exact = min(timeit.repeat(lambda: population_loss(model, F, k, tau), number=3, repeat=repeats)) / 3
+        t_exact = (
+            min(timeit.repeat(lambda: population_loss(model, F, k, tau), number=3, repeat=repeats))
+            / 3
+        )
         pilot = nce_loss(F, model.sample(20_000, k, rng=3), tau)
         rel_sd = pilot.stderr * math.sqrt(pilot.n) / pilot.mean
         N = int(math.ceil((rel_sd / target) ** 2))
@@ -136,9 +179,21 @@ def versus_monte_carlo(cases=((6, 8), (30, 1000)), tau=1.0, target=1e-3, repeats
         est = nce_loss(F, model.sample(N, k, rng=4), tau)
         t_mc = time.perf_counter() - t0
         z = est.z_score(exact)
-        print(f"Monte-Carlo, m={m}, k={k}: N={N} examples for relative s.e. {est.stderr / est.mean:.2e}: "
-              f"{t_mc:.2f} s vs exact {t_exact * 1e3:.3f} ms = {t_mc / t_exact:.0f}x; z = {z:+.2f}")
-        rows.append({"m": m, "k": k, "N": N, "mc_s": t_mc, "exact_s": t_exact, "speedup": t_mc / t_exact, "z": z})
+        print(
+            f"Monte-Carlo, m={m}, k={k}: N={N} examples for relative s.e. {est.stderr / est.mean:.2e}: "
+            f"{t_mc:.2f} s vs exact {t_exact * 1e3:.3f} ms = {t_mc / t_exact:.0f}x; z = {z:+.2f}"
+        )
+        rows.append(
+            {
+                "m": m,
+                "k": k,
+                "N": N,
+                "mc_s": t_mc,
+                "exact_s": t_exact,
+                "speedup": t_mc / t_exact,
+                "z": z,
+            }
+        )
     return rows
 
 
@@ -154,6 +209,8 @@ def main(repeats: int = 9, quick: bool = False) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--quick", action="store_true", help="skip m = 300 and the larger Monte-Carlo case")
+    ap.add_argument(
+        "--quick", action="store_true", help="skip m = 300 and the larger Monte-Carlo case"
+    )
     a = ap.parse_args()
     main(repeats=a.repeats, quick=a.quick)

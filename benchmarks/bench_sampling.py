@@ -18,19 +18,33 @@ import numpy as np
 import latentclass as lc
 
 
-def main(size: int = 10**6, k: int = 16, n_points: int = 1000, n_classes: int = 10, repeats: int = 5) -> dict:
+def main(
+    size: int = 10**6, k: int = 16, n_points: int = 1000, n_classes: int = 10, repeats: int = 5
+) -> dict:
     rng = np.random.default_rng(0)
     within = [rng.random(n_points // n_classes) + 0.1 for _ in range(n_classes)]
-    model = lc.LatentClassModel.disjoint(rng.dirichlet(np.ones(n_classes)), [n_points // n_classes] * n_classes, within)
+    model = lc.LatentClassModel.disjoint(
+        rng.dirichlet(np.ones(n_classes)), [n_points // n_classes] * n_classes, within
+    )
     model.sample(10, k, rng=0)  # build the alias tables once (set-up, not per sample)
     n_draws = size * (k + 3)
     gen = np.random.default_rng(1)
-    t_raw = min(timeit.repeat(lambda: gen.integers(0, n_points, size=n_draws), number=1, repeat=repeats))
+    t_raw = min(
+        timeit.repeat(lambda: gen.integers(0, n_points, size=n_draws), number=1, repeat=repeats)
+    )
     t_sample = min(timeit.repeat(lambda: model.sample(size, k, rng=gen), number=1, repeat=repeats))
-    out = {"size": size, "k": k, "n_points": n_points, "raw_integers_s": t_raw, "sample_s": t_sample,
-           "ratio": t_sample / t_raw}
-    print(f"sampling {size} examples, k={k}, n={n_points}: {t_sample:.3f} s; "
-          f"{n_draws} raw integers: {t_raw:.3f} s; ratio {t_sample / t_raw:.2f}x (target <= 5x)")
+    out = {
+        "size": size,
+        "k": k,
+        "n_points": n_points,
+        "raw_integers_s": t_raw,
+        "sample_s": t_sample,
+        "ratio": t_sample / t_raw,
+    }
+    print(
+        f"sampling {size} examples, k={k}, n={n_points}: {t_sample:.3f} s; "
+        f"{n_draws} raw integers: {t_raw:.3f} s; ratio {t_sample / t_raw:.2f}x (target <= 5x)"
+    )
     return out
 
 

@@ -32,7 +32,9 @@ THRESHOLDS = (1e-3, 1e-4)
 
 def first_hit(history, th):
     idx = np.flatnonzero(history.gap <= th)
-    return None if idx.size == 0 else (int(history.step[idx[0]]), float(history.train_seconds[idx[0]]))
+    return (
+        None if idx.size == 0 else (int(history.step[idx[0]]), float(history.train_seconds[idx[0]]))
+    )
 
 
 def stays_below(history, th):
@@ -44,7 +46,9 @@ def stays_below(history, th):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer, shorter training runs")
     args = ap.parse_args()
@@ -62,24 +66,40 @@ def main() -> None:
         solve_times.append(time.perf_counter() - t0)
     t_solve = statistics.median(solve_times)
     print(f"model: class-level m={m}, Zipf(1.0) rho, k={k}, tau={tau}")
-    print(f"certified solver: {t_solve * 1e3:.1f} ms (median of {args.repeats}), loss={opt.loss:.12f}, "
-          f"duality_gap={opt.duality_gap:.2e}, certified={opt.certified}, method={opt.method}")
+    print(
+        f"certified solver: {t_solve * 1e3:.1f} ms (median of {args.repeats}), loss={opt.loss:.12f}, "
+        f"duality_gap={opt.duality_gap:.2e}, certified={opt.certified}, method={opt.method}"
+    )
 
     # (label, train kwargs, force the row-gather gradient like a framework would)
     configs = [
         ("adam lr=.02 B=512 cosine, 2000 steps", dict(steps=2000, batch_size=512, lr=0.02), False),
-        ("adam lr=.02 B=2048 cosine, 2000 steps", dict(steps=2000, batch_size=2048, lr=0.02), False),
-        ("sgd+mom lr=.5 B=512 cosine, 2000 steps", dict(steps=2000, batch_size=512, optimizer="sgd", lr=0.5), False),
-        ("adam lr=.02 B=512 constant lr, 2000 steps", dict(steps=2000, batch_size=512, lr=0.02,
-                                                           schedule="constant"), False),
+        (
+            "adam lr=.02 B=2048 cosine, 2000 steps",
+            dict(steps=2000, batch_size=2048, lr=0.02),
+            False,
+        ),
+        (
+            "sgd+mom lr=.5 B=512 cosine, 2000 steps",
+            dict(steps=2000, batch_size=512, optimizer="sgd", lr=0.5),
+            False,
+        ),
+        (
+            "adam lr=.02 B=512 constant lr, 2000 steps",
+            dict(steps=2000, batch_size=512, lr=0.02, schedule="constant"),
+            False,
+        ),
         ("adam lr=.02 B=512, row-gather gradient", dict(steps=2000, batch_size=512, lr=0.02), True),
     ]
     if args.quick:
         configs = [(label, {**kw, "steps": 800}, rows) for label, kw, rows in configs[:2]]
 
     print()
-    print(f"{'training configuration':42s} {'final gap':>10s}  " + "  ".join(
-        f"{'gap<=%.0e first/stays (s)' % th:>28s}" for th in THRESHOLDS) + "   ratio train/solver (first, stays)")
+    print(
+        f"{'training configuration':42s} {'final gap':>10s}  "
+        + "  ".join(f"{'gap<=%.0e first/stays (s)' % th:>28s}" for th in THRESHOLDS)
+        + "   ratio train/solver (first, stays)"
+    )
     summary = {th: [] for th in THRESHOLDS}
     for label, kw, rows in configs:
         saved = training._GRAM_ROUTE_MAX_N
@@ -99,10 +119,15 @@ def main() -> None:
             summary[th].append(r)
         rtxt = "  ".join(
             f"{th:.0e}: " + ", ".join("never" if x is None else f"{x:.2f}x" for x in r)
-            for th, r in zip(THRESHOLDS, ratios))
-        print(f"{label:42s} {res.gap:10.2e}  " + "  ".join(f"{c:>28s}" for c in cells) + f"   {rtxt}")
-        print(f"{'':42s} ({res.steps} steps, {res.seconds_per_step * 1e3:.3f} ms/step, "
-              f"total train {res.train_seconds:.2f} s)")
+            for th, r in zip(THRESHOLDS, ratios)
+        )
+        print(
+            f"{label:42s} {res.gap:10.2e}  " + "  ".join(f"{c:>28s}" for c in cells) + f"   {rtxt}"
+        )
+        print(
+            f"{'':42s} ({res.steps} steps, {res.seconds_per_step * 1e3:.3f} ms/step, "
+            f"total train {res.train_seconds:.2f} s)"
+        )
 
     print()
     for th in THRESHOLDS:
@@ -114,8 +139,10 @@ def main() -> None:
         best = min(hits)
         verdict = "meets" if best >= 1000 else "does NOT meet"
         stay_txt = "never stays below" if not stays else f"{min(stays):.2f}x to stay below"
-        print(f"gap <= {th:.0e}: fastest training / solver = {best:.2f}x to first reach, {stay_txt} "
-              f"({verdict} the >= 1000x goal); the solver's own certified gap is {opt.duality_gap:.1e}")
+        print(
+            f"gap <= {th:.0e}: fastest training / solver = {best:.2f}x to first reach, {stay_txt} "
+            f"({verdict} the >= 1000x goal); the solver's own certified gap is {opt.duality_gap:.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,15 @@ def main(quick: bool = False) -> dict:
         opt = optimal_representation(model, k, tau, method="numerical", init="random", rng=k)
         truth = mean_classifier_metrics(model, opt.F, tau).loss
         b = published_bounds(rho, k, opt.loss, tau)
-        rows.append({"k": k, "R": opt.loss, "truth": truth, "bao_lower": b.bao_lower,
-                     **{name: getattr(b, name) for name in BOUNDS}})
+        rows.append(
+            {
+                "k": k,
+                "R": opt.loss,
+                "truth": truth,
+                "bao_lower": b.bao_lower,
+                **{name: getattr(b, name) for name in BOUNDS},
+            }
+        )
     truths = np.array([r["truth"] for r in rows])
     assert np.abs(truths - truth_closed).max() <= 1e-9, truths
     for r in rows:
@@ -53,14 +60,25 @@ def main(quick: bool = False) -> dict:
         vals = [r[name] for r in rows if r[name] is not None and math.isfinite(r[name])]
         growth[name] = (min(vals), vals[-1])
         assert vals[-1] > min(vals), (name, vals)
-    return {"m": m, "tau": tau, "truth_closed_form": truth_closed, "rows": rows,
-            "min_and_last": growth}
+    return {
+        "m": m,
+        "tau": tau,
+        "truth_closed_form": truth_closed,
+        "rows": rows,
+        "min_and_last": growth,
+    }
 
 
 if __name__ == "__main__":
     out = main()
-    print(f"uniform rho, m={out['m']}: downstream loss of the optimum = {out['truth_closed_form']:.6f} for every k")
+    print(
+        f"uniform rho, m={out['m']}: downstream loss of the optimum = {out['truth_closed_form']:.6f} for every k"
+    )
     print(f"{'k':>5} {'truth':>9} " + " ".join(f"{n:>12}" for n in BOUNDS) + f" {'bao_lower':>10}")
     fmt = lambda v: f"{'-':>12}" if v is None else f"{v:12.4g}"  # noqa: E731
     for r in out["rows"]:
-        print(f"{r['k']:>5} {r['truth']:9.6f} " + " ".join(fmt(r[n]) for n in BOUNDS) + f" {r['bao_lower']:10.4f}")
+        print(
+            f"{r['k']:>5} {r['truth']:9.6f} "
+            + " ".join(fmt(r[n]) for n in BOUNDS)
+            + f" {r['bao_lower']:10.4f}"
+        )

@@ -26,7 +26,11 @@ from latentclass.model import LatentClassModel
 def main(quick: bool = False) -> dict:
     rho = zipf(5, 1.0)
     model = LatentClassModel.one_point_per_class(rho)
-    ks = [1, 4, 16, 256, 4096, math.inf] if quick else [1, 2, 4, 8, 16, 32, 64, 256, 1024, 4096, math.inf]
+    ks = (
+        [1, 4, 16, 256, 4096, math.inf]
+        if quick
+        else [1, 2, 4, 8, 16, 32, 64, 256, 1024, 4096, math.inf]
+    )
     sweep = sweep_negatives(model, ks, tau=1.0, progress=False)
     rows = sweep.rows
     limit = rows[-1]
@@ -45,7 +49,9 @@ def main(quick: bool = False) -> dict:
     k_last = rows[-2]["k"]
     # L_k - log k - L_inf = O(1/k): k times the error stays bounded and the error shrinks
     assert 0 < out["limit_error"][-1] < 10.0 / k_last, out["limit_error"]
-    assert all(a > b for a, b in zip(out["limit_error"], out["limit_error"][1:])), out["limit_error"]
+    assert all(a > b for a, b in zip(out["limit_error"], out["limit_error"][1:])), out[
+        "limit_error"
+    ]
     assert out["largest_rise"] <= 1e-12 and out["largest_rise_balanced"] <= 1e-12, out
     assert abs(out["downstream_loss"][-2] - out["downstream_loss"][-1]) <= 1e-4, out
     return out
@@ -56,7 +62,11 @@ if __name__ == "__main__":
     print("rho =", [round(p, 4) for p in out["class_probs"]])
     print(f"{'k':>6} {'L_k':>12} {'gap':>9} {'downstream':>12} {'balanced':>12}")
     for i, k in enumerate(out["k"]):
-        print(f"{str(k):>6} {out['loss'][i]:12.8f} {out['duality_gap'][i]:9.1e} "
-              f"{out['downstream_loss'][i]:12.8f} {out['balanced_downstream_loss'][i]:12.8f}")
-    print(f"largest rise with k: {out['largest_rise']:.3e} (rho-weighted), "
-          f"{out['largest_rise_balanced']:.3e} (balanced)")
+        print(
+            f"{k!s:>6} {out['loss'][i]:12.8f} {out['duality_gap'][i]:9.1e} "
+            f"{out['downstream_loss'][i]:12.8f} {out['balanced_downstream_loss'][i]:12.8f}"
+        )
+    print(
+        f"largest rise with k: {out['largest_rise']:.3e} (rho-weighted), "
+        f"{out['largest_rise_balanced']:.3e} (balanced)"
+    )

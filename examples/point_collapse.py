@@ -27,7 +27,9 @@ from latentclass.structure import structure
 
 def main(quick: bool = False) -> dict:
     rho = np.array([0.6, 0.3, 0.1])
-    disjoint = LatentClassModel.disjoint(rho, [2, 3, 2], within=[[0.8, 0.2], [0.5, 0.3, 0.2], [0.5, 0.5]])
+    disjoint = LatentClassModel.disjoint(
+        rho, [2, 3, 2], within=[[0.8, 0.2], [0.5, 0.3, 0.2], [0.5, 0.5]]
+    )
     cond = np.array(disjoint.class_conditionals)
     cond[0, 2] = 0.3  # class 0 also draws point 2, a point of class 1: supports overlap
     cond /= cond.sum(axis=1, keepdims=True)
@@ -40,16 +42,18 @@ def main(quick: bool = False) -> dict:
         ref = optimal_representation(class_level, k)
         s = structure(disjoint, opt.F)
         ov = optimal_representation(overlapping, k)
-        rows.append({
-            "k": k,
-            "collapse_error": s.collapse_error,
-            "max_norm_deviation": float(np.abs(1.0 - s.norms).max()),
-            "loss_point_level": opt.loss,
-            "loss_class_level": ref.loss,
-            "duality_gaps": (opt.duality_gap, ref.duality_gap),
-            "overlapping_collapse_error": structure(overlapping, ov.F).collapse_error,
-            "overlapping_certified": ov.certified,
-        })
+        rows.append(
+            {
+                "k": k,
+                "collapse_error": s.collapse_error,
+                "max_norm_deviation": float(np.abs(1.0 - s.norms).max()),
+                "loss_point_level": opt.loss,
+                "loss_class_level": ref.loss,
+                "duality_gaps": (opt.duality_gap, ref.duality_gap),
+                "overlapping_collapse_error": structure(overlapping, ov.F).collapse_error,
+                "overlapping_certified": ov.certified,
+            }
+        )
     for r in rows:
         assert max(r["duality_gaps"]) <= 1e-7, r
         assert r["collapse_error"] <= 1e-6 and r["max_norm_deviation"] <= 1e-6, r
@@ -59,7 +63,11 @@ def main(quick: bool = False) -> dict:
 
 if __name__ == "__main__":
     out = main()
-    print(f"{'k':>6} {'collapse':>10} {'|1-norm|':>10} {'L point':>12} {'L class':>12} {'overlap collapse':>17}")
+    print(
+        f"{'k':>6} {'collapse':>10} {'|1-norm|':>10} {'L point':>12} {'L class':>12} {'overlap collapse':>17}"
+    )
     for r in out["rows"]:
-        print(f"{str(r['k']):>6} {r['collapse_error']:10.1e} {r['max_norm_deviation']:10.1e} "
-              f"{r['loss_point_level']:12.9f} {r['loss_class_level']:12.9f} {r['overlapping_collapse_error']:17.3f}")
+        print(
+            f"{r['k']!s:>6} {r['collapse_error']:10.1e} {r['max_norm_deviation']:10.1e} "
+            f"{r['loss_point_level']:12.9f} {r['loss_class_level']:12.9f} {r['overlapping_collapse_error']:17.3f}"
+        )

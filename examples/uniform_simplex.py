@@ -33,14 +33,16 @@ def main(quick: bool = False) -> dict:
     for i, k in enumerate(ks):
         opt = optimal_representation(model, k, tau, method="numerical", init="random", rng=i)
         down = mean_classifier_metrics(model, opt.F, tau)
-        rows.append({
-            "k": k,
-            "gram_error": float(np.abs(opt.gram - target).max()),
-            "loss_error": abs(opt.loss - simplex_loss(m, k, tau)),
-            "duality_gap": opt.duality_gap,
-            "downstream_loss": down.loss,
-            "accuracy": down.accuracy,
-        })
+        rows.append(
+            {
+                "k": k,
+                "gram_error": float(np.abs(opt.gram - target).max()),
+                "loss_error": abs(opt.loss - simplex_loss(m, k, tau)),
+                "duality_gap": opt.duality_gap,
+                "downstream_loss": down.loss,
+                "accuracy": down.accuracy,
+            }
+        )
     certificates = {(mm, kk): simplex_kkt(mm, kk).holds for mm in (3, 5) for kk in (1, 4, 16)}
     for r in rows:
         assert r["duality_gap"] <= 1e-7, r
@@ -48,15 +50,24 @@ def main(quick: bool = False) -> dict:
         assert r["loss_error"] <= 1e-9, r
         assert abs(r["downstream_loss"] - closed_downstream) <= 1e-9 and r["accuracy"] == 1.0, r
     assert all(v is True for v in certificates.values()), certificates
-    return {"m": m, "tau": tau, "rows": rows, "closed_form_downstream": closed_downstream,
-            "symbolic_certificates": {f"m={a}, k={b}": v for (a, b), v in certificates.items()}}
+    return {
+        "m": m,
+        "tau": tau,
+        "rows": rows,
+        "closed_form_downstream": closed_downstream,
+        "symbolic_certificates": {f"m={a}, k={b}": v for (a, b), v in certificates.items()},
+    }
 
 
 if __name__ == "__main__":
     out = main()
-    print(f"m={out['m']}, tau={out['tau']}: downstream loss at the simplex = {out['closed_form_downstream']:.12f}")
+    print(
+        f"m={out['m']}, tau={out['tau']}: downstream loss at the simplex = {out['closed_form_downstream']:.12f}"
+    )
     print(f"{'k':>8} {'|G - G_simplex|':>16} {'|L - closed|':>13} {'gap':>9} {'downstream':>14}")
     for r in out["rows"]:
-        print(f"{str(r['k']):>8} {r['gram_error']:16.2e} {r['loss_error']:13.2e} {r['duality_gap']:9.1e} "
-              f"{r['downstream_loss']:14.12f}")
+        print(
+            f"{r['k']!s:>8} {r['gram_error']:16.2e} {r['loss_error']:13.2e} {r['duality_gap']:9.1e} "
+            f"{r['downstream_loss']:14.12f}"
+        )
     print("symbolic certificates:", out["symbolic_certificates"])

@@ -27,6 +27,7 @@ from .bounds import (
     published_bounds,
     saunshi_bound,
 )
+from .certificate import Certificate, certify
 from .closed_form import simplex, simplex_gram, simplex_loss
 from .conic import ConicSolution, conic_optimum
 from .downstream import (
@@ -44,7 +45,6 @@ from .experiments import (
 from .families import parse_class_probs
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
-from .certificate import Certificate, certify
 from .optimize import OptimalRepresentation, optimal_representation
 from .population import NCEObjective, population_loss, population_loss_limit
 from .structure import StructureReport, structure
@@ -78,6 +78,7 @@ def __getattr__(name: str):
     globals()[name] = value
     return value
 
+
 __all__ = [
     "BoundValues",
     "Certificate",
@@ -103,8 +104,8 @@ __all__ = [
     "conic_optimum",
     "coverage_probability",
     "expected_log_collisions",
-    "figure_names",
     "families",
+    "figure_names",
     "harmonic_number",
     "make_figures",
     "mean_classifier_accuracy",

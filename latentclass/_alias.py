@@ -51,7 +51,7 @@ class AliasTable:
     lookup: np.ndarray
 
     @classmethod
-    def build(cls, p: np.ndarray) -> "AliasTable":
+    def build(cls, p: np.ndarray) -> AliasTable:
         accept, alias = _alias_table(p)
         n = p.size
         threshold = np.append(np.arange(n) + accept, -np.inf)
@@ -89,7 +89,7 @@ class ModelSampler:
     cond_point: np.ndarray
 
     @classmethod
-    def build(cls, rho: np.ndarray, cond: np.ndarray) -> "ModelSampler":
+    def build(cls, rho: np.ndarray, cond: np.ndarray) -> ModelSampler:
         points, classes = np.nonzero(cond.T)  # entries sorted by point
         joint = AliasTable.build(rho[classes] * cond[classes, points])
         rows, cols = np.nonzero(cond)  # entries sorted by class
@@ -120,5 +120,3 @@ class ModelSampler:
     def joint(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e = self.joint_table.draw(u)
         return self.entry_point[e], self.entry_class[e]
-
-

@@ -100,7 +100,9 @@ def _polish(fg, x, max_iter, check, memory=20):
             else:
                 a_hi, d_hi = alpha, d
             if a_hi is None:  # still descending: extrapolate along the secant, at most ×4
-                alpha = min(4.0 * alpha, a_lo - d_lo * a_lo / (d_lo - d0)) if d_lo > d0 else 4.0 * alpha
+                alpha = (
+                    min(4.0 * alpha, a_lo - d_lo * a_lo / (d_lo - d0)) if d_lo > d0 else 4.0 * alpha
+                )
             else:
                 alpha = a_lo - d_lo * (a_hi - a_lo) / (d_hi - d_lo)
                 if not (a_lo < alpha < a_hi):
@@ -158,8 +160,13 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
             W.ravel(),
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": maxiter, "maxcor": 30, "ftol": 0.0 if short else 10 * _EPS,
-                     "gtol": tol, "maxfun": 2 * maxiter + 20},
+            options={
+                "maxiter": maxiter,
+                "maxcor": 30,
+                "ftol": 0.0 if short else 10 * _EPS,
+                "gtol": tol,
+                "maxfun": 2 * maxiter + 20,
+            },
         )
         n_iter += int(res.nit)
         W = rescale(res.x.reshape(n, d + 1))
@@ -188,7 +195,7 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
         # gradient-only polish, stopped at the target or when the gap stagnates
         track = {"best": best, "stall": 0}
 
-        def check(w):
+        def check(w, track=track):
             Wc = rescale(w.reshape(n, d + 1))
             c = certify(objective, _gram_of(Wc, d)[1])
             if c.gap < 0.9 * track["best"][0]:
@@ -202,7 +209,7 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
         budget = max_iter - n_iter
         if budget <= 0:
             break
-        w, it = _polish(fg, W.ravel(), budget, check)
+        _, it = _polish(fg, W.ravel(), budget, check)
         n_iter += it
         status += f"; gradient-only polish: {it} iterations"
         improved = track["best"][0] < best[0]
@@ -234,11 +241,27 @@ def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_ite
         if warm:
             # continuation: the limit objective L_∞ (no quadrature, cheap) has an optimum
             # within O(1/k) of the L_k optimum; solve it first and start from there
-            W0, it, _, _ = _run_lbfgs(limit_objective, W0, d, tol, max_iter, target,
-                                      max_rounds=2 if target is not None else 1, row_scale=row_scale)
+            W0, it, _, _ = _run_lbfgs(
+                limit_objective,
+                W0,
+                d,
+                tol,
+                max_iter,
+                target,
+                max_rounds=2 if target is not None else 1,
+                row_scale=row_scale,
+            )
             total_iter += it
-        W, it, status, cert = _run_lbfgs(objective, W0, d, tol, max_iter, target,
-                                         max_rounds=8 if target is not None else 3, row_scale=row_scale)
+        W, it, status, cert = _run_lbfgs(
+            objective,
+            W0,
+            d,
+            tol,
+            max_iter,
+            target,
+            max_rounds=8 if target is not None else 3,
+            row_scale=row_scale,
+        )
         total_iter += it
         V, G = _gram_of(W, d)
         f = float(objective.value(G))

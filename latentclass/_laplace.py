@@ -151,7 +151,9 @@ def _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad):
             z = base[a0:a1] + shift[p0:p1, None]
         else:
             z = base[anchor[p0:p1]] + shift[p0:p1, None]
-        v, gb, gsh = _k1_chunk(z, D, weight[p0:p1], need_grad, one_per_anchor, starts[a0:a1] - p0, a1 - a0)
+        v, gb, gsh = _k1_chunk(
+            z, D, weight[p0:p1], need_grad, one_per_anchor, starts[a0:a1] - p0, a1 - a0
+        )
         vals[p0:p1] = v
         if need_grad:
             gbase[a0:a1] = gb
@@ -278,7 +280,9 @@ def family_loss(
     log_left = np.maximum(np.maximum(0.0, np.log(k * mu1)), -smin)  # log max(1, kμ1, 1/s)
     jl = np.floor((math.log(LEFT_DELTA) - log_left) / h).astype(np.int64)
     lam = _RIGHT_LOG + np.log1p(np.exp(np.minimum(smax, 700.0)) * k * mu1)
-    x = -np.expm1(-lam / (k - 1)) if k > 1 else np.full(A, np.inf)  # φ^{k-1} <= e^{-λ} once 1 − φ >= x
+    x = (
+        -np.expm1(-lam / (k - 1)) if k > 1 else np.full(A, np.inf)
+    )  # φ^{k-1} <= e^{-λ} once 1 − φ >= x
     ok = x < mu1  # ... which the chord bound φ(t) <= 1 − μ1 (1 − e^{-t}) reaches
     log_tc = np.full(A, np.inf)
     log_tc[ok] = np.log(-np.log1p(-x[ok] / mu1[ok]))
@@ -322,7 +326,9 @@ def family_loss(
         phim1 = np.empty((Ac, Q))
         V = None
         if ns:  # φ − 1 = Σ_{i=1}^{J} μ_i (−t')^i / i!
-            V = np.exp(np.outer(ipow[: J + 1], ut[:ns])) * _SIGNED_INV_FACT[: J + 1, None]  # (J+1, ns)
+            V = (
+                np.exp(np.outer(ipow[: J + 1], ut[:ns])) * _SIGNED_INV_FACT[: J + 1, None]
+            )  # (J+1, ns)
             phim1[:, :ns] = mu[:, 1:] @ V[1:]
         E = None
         if ns < Q:
@@ -344,9 +350,13 @@ def family_loss(
             if n_acc < Qe:
                 Es = E[n_acc:].reshape(-1, n)
                 if float(np.min(pos @ D)) >= 0.5:  # 1 − φ >= 0.39 · 0.5: Σ D E − 1 is accurate
-                    phim1[:, ns + n_acc :] = (np.einsum("iy,y->i", Es, D) - 1.0).reshape(Qe - n_acc, Ac).T
+                    phim1[:, ns + n_acc :] = (
+                        (np.einsum("iy,y->i", Es, D) - 1.0).reshape(Qe - n_acc, Ac).T
+                    )
                 else:  # Σ D (E − 1): every term relatively accurate
-                    phim1[:, ns + n_acc :] = np.einsum("iy,y->i", Es - 1.0, D).reshape(Qe - n_acc, Ac).T
+                    phim1[:, ns + n_acc :] = (
+                        np.einsum("iy,y->i", Es - 1.0, D).reshape(Qe - n_acc, Ac).T
+                    )
         logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
         one_minus = -np.expm1(k * logphi)  # 1 − φ^k
         # pair quantities on the nodes: t = t'/s, e^{-t}
@@ -364,7 +374,9 @@ def family_loss(
         lphi = _series_log(mu[:, : JT + 1] * scale)  # Taylor coefficients of log φ_b(t_* z)
         lph = lphi if one_per_anchor else lphi[ap]
         rts = np.exp(lts - ls)  # r t_*, r = 1/s
-        rp = np.exp(np.outer(np.log(rts), iT[: JT + 1])) * _SIGNED_INV_FACT[: JT + 1]  # e^{-r t_* z}
+        rp = (
+            np.exp(np.outer(np.log(rts), iT[: JT + 1])) * _SIGNED_INV_FACT[: JT + 1]
+        )  # e^{-r t_* z}
         if need_grad:  # both series at once: exp(k log φ) and H = exp((k−1) log φ − r t')
             Kall = np.concatenate([k * lph, (k - 1) * lph])
             Kall[Pc:, 1] -= rts

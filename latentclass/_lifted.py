@@ -34,7 +34,9 @@ def _gram_of(W: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     return V, 0.5 * (G + G.T)
 
 
-def _sphere_gradient(M: np.ndarray, U: np.ndarray, V: np.ndarray, r: np.ndarray, d: int) -> np.ndarray:
+def _sphere_gradient(
+    M: np.ndarray, U: np.ndarray, V: np.ndarray, r: np.ndarray, d: int
+) -> np.ndarray:
     """Gradient in ``W`` of ``L(V Vᵀ)`` from the symmetric gradient ``M = ∇L(G)``:
     ``∂/∂U = [2 M V, 0]``, projected on the tangent space of each unit row and divided by
     ``‖W_x‖`` (the Jacobian ``(I − U_x U_xᵀ) / r_x`` of the normalisation)."""
@@ -166,7 +168,9 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
     extra = False
     while steps < max_steps:
         if best[0] <= target:
-            floor = GRAD_RTOL * math.sqrt(float(np.einsum("ij,ij->", M, M))) * (float(np.trace(G)) + n)
+            floor = (
+                GRAD_RTOL * math.sqrt(float(np.einsum("ij,ij->", M, M))) * (float(np.trace(G)) + n)
+            )
             if extra or best[1] is not W or H_last is None or best[0] <= 2.0 * floor:
                 break
             extra = True  # one more step with the last Hessian
@@ -182,8 +186,9 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
         Hmu = Hs.copy()
         Hmu.flat[:: Hs.shape[0] + 1] += mu
         try:
-            delta = linalg.cho_solve(linalg.cho_factor(Hmu, check_finite=False, overwrite_a=True), -g,
-                                     check_finite=False)
+            delta = linalg.cho_solve(
+                linalg.cho_factor(Hmu, check_finite=False, overwrite_a=True), -g, check_finite=False
+            )
         except linalg.LinAlgError:  # H + μI not positive definite: shift more
             boost *= 100.0
             if extra or boost * mu > 1e-2 * scale:

@@ -18,7 +18,13 @@ from scipy.special import expit
 
 from ._scores import _TINY, MAX_LOG_SCORE, _segment_sum, _starts, scores_too_large
 
-__all__ = ["enumerate_family_loss", "compositions", "MultisetTable", "multiset_work", "MULTISET_MAX_WORK"]
+__all__ = [
+    "MULTISET_MAX_WORK",
+    "MultisetTable",
+    "compositions",
+    "enumerate_family_loss",
+    "multiset_work",
+]
 
 
 # --------------------------------------------------------------------------- enumeration
@@ -26,14 +32,18 @@ def compositions(n: int, k: int) -> np.ndarray:
     """All count vectors ``ν ∈ N^n`` with ``Σ ν = k`` (rows), via multisets of size ``k``."""
     from itertools import combinations_with_replacement
 
-    combos = np.array(list(combinations_with_replacement(range(n), k)), dtype=np.intp).reshape(-1, k)
+    combos = np.array(list(combinations_with_replacement(range(n), k)), dtype=np.intp).reshape(
+        -1, k
+    )
     counts = np.zeros((combos.shape[0], n), dtype=np.int64)
     rows = np.repeat(np.arange(combos.shape[0]), k)
     np.add.at(counts, (rows, combos.ravel()), 1)
     return counts
 
 
-def enumerate_family_loss(base, D, k, anchor, shift, weight, *, need_grad=True, max_terms=2_000_000):
+def enumerate_family_loss(
+    base, D, k, anchor, shift, weight, *, need_grad=True, max_terms=2_000_000
+):
     """Same contract as :func:`latentclass._laplace.family_loss`, by exact enumeration of the
     multisets of negatives.
 
@@ -149,7 +159,9 @@ class MultisetTable:
         Pair probabilities ``P(x, x⁺)``.
     """
 
-    def __init__(self, n: int, D: np.ndarray, k: int, px: np.ndarray, pp: np.ndarray, pw: np.ndarray):
+    def __init__(
+        self, n: int, D: np.ndarray, k: int, px: np.ndarray, pp: np.ndarray, pw: np.ndarray
+    ):
         self.n = n
         self.supp = supp = np.flatnonzero(D > 0)
         s = supp.size
@@ -162,7 +174,9 @@ class MultisetTable:
         self.px, self.pp, self.pw = px, pp, np.asarray(pw, dtype=float)
         P = px.size
         # class level: pairs (x, x) for every x, full support -> rows of G minus their diagonal
-        self.diagonal = bool(P == n and s == n and np.array_equal(px, np.arange(n)) and np.array_equal(pp, px))
+        self.diagonal = bool(
+            n == P and s == n and np.array_equal(px, np.arange(n)) and np.array_equal(pp, px)
+        )
         if not self.diagonal:
             anchors, inv = np.unique(px, return_inverse=True)
             self.anchors = anchors

@@ -30,9 +30,11 @@ def check_integer(value: Any, name: str, *, minimum: int | None = None) -> int:
     """An integer (``int``, numpy integer, or an integral float such as ``1e6``), not a bool."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got the bool {value!r}")
-    if isinstance(value, numbers.Integral):
-        out = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+    if isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real)
+        and math.isfinite(float(value))
+        and float(value).is_integer()
+    ):
         out = int(value)
     elif isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -45,13 +47,12 @@ def check_integer(value: Any, name: str, *, minimum: int | None = None) -> int:
 
 def check_k(k: Any, *, allow_inf: bool = False, name: str = "k") -> int | float:
     """Number of negatives: an integer ``>= 1`` (or ``math.inf`` when ``allow_inf``)."""
-    if allow_inf and isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_)):
-        if float(k) == math.inf:
-            return math.inf
-    if isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_, numbers.Integral)):
-        if not math.isfinite(float(k)):
-            extra = "" if allow_inf else " (math.inf is not allowed here)"
-            raise ValueError(f"{name} must be an integer >= 1{extra}, got {k!r}")
+    real = isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_))
+    if allow_inf and real and float(k) == math.inf:
+        return math.inf
+    if real and not isinstance(k, numbers.Integral) and not math.isfinite(float(k)):
+        extra = "" if allow_inf else " (math.inf is not allowed here)"
+        raise ValueError(f"{name} must be an integer >= 1{extra}, got {k!r}")
     return check_integer(k, name, minimum=1)
 
 
@@ -154,7 +155,9 @@ def check_gram(G: Any, n_points: int, name: str = "G", sym_tol: float = 1e-12) -
     # g.T copied contiguously first: a strided transposed read is ~10x slower at n = 300
     asym = float(np.max(np.abs(g - np.ascontiguousarray(g.T)))) if g.size else 0.0
     if asym > sym_tol * scale:
-        raise ValueError(f"{name} must be symmetric (relative tolerance {sym_tol}), max |G - G.T| = {asym!r}")
+        raise ValueError(
+            f"{name} must be symmetric (relative tolerance {sym_tol}), max |G - G.T| = {asym!r}"
+        )
     return g
 
 

@@ -80,7 +80,9 @@ def _class_probs(class_probs: Any) -> np.ndarray:
 
 def _check_R(R: Any) -> float:
     if isinstance(R, (bool, np.bool_)) or not isinstance(R, (int, float, np.integer, np.floating)):
-        raise TypeError(f"R must be a real number (the contrastive loss value), got {type(R).__name__}")
+        raise TypeError(
+            f"R must be a real number (the contrastive loss value), got {type(R).__name__}"
+        )
     r = float(R)
     if not math.isfinite(r):
         raise ValueError(f"R must be finite, got {R!r}")
@@ -99,7 +101,11 @@ def _scaled(value: float, log_factor: float) -> float:
     log_abs = math.log(abs(value)) + log_factor
     if log_abs > 709.0:
         return math.copysign(math.inf, value)
-    return value * math.exp(log_factor) if log_factor <= 709.0 else math.copysign(math.exp(log_abs), value)
+    return (
+        value * math.exp(log_factor)
+        if log_factor <= 709.0
+        else math.copysign(math.exp(log_abs), value)
+    )
 
 
 class IllConditionedBoundError(ValueError):
@@ -380,9 +386,13 @@ def ash_bound(class_probs: Any, k: Any, R: Any) -> float:
     """
     rho, k, R = _class_probs(class_probs), check_k(k), _check_R(R)
     if np.ptp(rho) > _UNIFORM_TOL:
-        raise ValueError("ash_bound is defined for uniform class_probs only (coupon-collector factor)")
+        raise ValueError(
+            "ash_bound is defined for uniform class_probs only (coupon-collector factor)"
+        )
     C = rho.size
-    log_coef = math.log(2.0 * max(1.0, 2.0 * (C - 1) * harmonic_number(C - 1) / k)) - _log_no_collision(rho, k)
+    log_coef = math.log(
+        2.0 * max(1.0, 2.0 * (C - 1) * harmonic_number(C - 1) / k)
+    ) - _log_no_collision(rho, k)
     return _amplified(R, expected_log_collisions(rho, k), log_coef, "ash_bound")
 
 
@@ -409,7 +419,13 @@ def bao_bound(class_probs: Any, k: Any, R: Any, tau: Any = 1.0) -> float:
     """
     rho, k, R, tau = _class_probs(class_probs), check_k(k), _check_R(R), check_tau(tau)
     C = rho.size
-    return R + math.log(float(rho.max())) + 2.0 * math.log(C) + 2.0 * _log_cosh(1.0 / tau) - math.log(k)
+    return (
+        R
+        + math.log(float(rho.max()))
+        + 2.0 * math.log(C)
+        + 2.0 * _log_cosh(1.0 / tau)
+        - math.log(k)
+    )
 
 
 def bao_lower_bound(class_probs: Any, k: Any, R: Any, tau: Any = 1.0) -> float:

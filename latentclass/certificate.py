@@ -91,8 +91,9 @@ def certify(
     G = check_gram(G, n, "G")
     d = np.diag(G)
     if np.any(d > 1.0 + 1e-9) or np.any(d < -1e-12):
-        raise ValueError("G must be feasible (0 <= diag(G) <= 1), got diag in "
-                         f"[{d.min()!r}, {d.max()!r}]")
+        raise ValueError(
+            f"G must be feasible (0 <= diag(G) <= 1), got diag in [{d.min()!r}, {d.max()!r}]"
+        )
     g = objective.grad(G) if grad is None else np.asarray(grad, dtype=float)
     g = 0.5 * (g + g.T)
     if not np.all(np.isfinite(g)):
@@ -100,8 +101,9 @@ def certify(
     return _certificate(G, g, grad_rtol, diag_floor)
 
 
-def _certificate(G: np.ndarray, g: np.ndarray, grad_rtol: float = GRAD_RTOL,
-                 diag_floor: float = 1e-9) -> Certificate:
+def _certificate(
+    G: np.ndarray, g: np.ndarray, grad_rtol: float = GRAD_RTOL, diag_floor: float = 1e-9
+) -> Certificate:
     """The bound of :func:`certify` for a feasible ``G`` and a finite symmetric gradient ``g``
     (no validation: the solver's own iterates, ``G = V Vᵀ`` with rows of norm ``<= 1``)."""
     n = G.shape[0]

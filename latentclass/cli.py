@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-__all__ = ["main", "build_parser", "UserError"]
+__all__ = ["UserError", "build_parser", "main"]
 
 
 class UserError(Exception):
@@ -30,11 +30,22 @@ def _add_figures(sub) -> None:
             "Exit status 0 if every check passed, 1 if any failed."
         ),
     )
-    p.add_argument("--out", default="figures", metavar="DIR", help="output directory (default: ./figures)")
-    p.add_argument("--quick", action="store_true", help="small grids (under a minute); for tests and CI")
-    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
-                   help="make only these figures (names as in manifest.json; see --list)")
-    p.add_argument("--list", action="store_true", help="list the figure names and claims, then exit")
+    p.add_argument(
+        "--out", default="figures", metavar="DIR", help="output directory (default: ./figures)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="small grids (under a minute); for tests and CI"
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        default=None,
+        help="make only these figures (names as in manifest.json; see --list)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list the figure names and claims, then exit"
+    )
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     p.set_defaults(run=_run_figures)
 
@@ -54,10 +65,12 @@ def _run_figures(args: argparse.Namespace) -> int:
     if args.only is not None:
         unknown = [n for n in args.only if n not in REGISTRY]
         if unknown:
-            raise UserError(f"--only: unknown figure name(s) {', '.join(unknown)}; "
-                            f"known: {', '.join(REGISTRY)}")
-    records = make_figures(args.out, quick=args.quick, only=args.only,
-                           progress=True if args.progress else None)
+            raise UserError(
+                f"--only: unknown figure name(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}"
+            )
+    records = make_figures(
+        args.out, quick=args.quick, only=args.only, progress=True if args.progress else None
+    )
     width = max(len(r["name"]) for r in records)
     print(f"{'figure':<{width}}  passed  seconds")
     for r in records:
@@ -68,7 +81,9 @@ def _run_figures(args: argparse.Namespace) -> int:
     failed = [r["name"] for r in records if not r["passed"]]
     manifest = os.path.join(args.out, "manifest.json")
     if failed:
-        print(f"{len(failed)} of {len(records)} checks FAILED ({', '.join(failed)}); see {manifest}")
+        print(
+            f"{len(failed)} of {len(records)} checks FAILED ({', '.join(failed)}); see {manifest}"
+        )
         return 1
     print(f"all {len(records)} checks passed; figures and {manifest} written")
     return 0
@@ -85,21 +100,37 @@ def _add_sweep(sub) -> None:
             "coverage probabilities and the published bounds. Writes CSV or JSON."
         ),
     )
-    p.add_argument("--class-probs", required=True,
-                   help="class law: a list 0.5,0.3,0.2 or a family spec such as zipf:10:1.2, "
-                        "uniform:5, geometric:6:0.7, dominant:5:0.6, two_blocks:6:0.5:4, dirichlet:5:1:SEED")
-    p.add_argument("--negatives", "-k", required=True,
-                   help="grid of k: comma-separated integers, ranges a..b and 'inf', e.g. 1,2,4,8 or 1..64,inf")
+    p.add_argument(
+        "--class-probs",
+        required=True,
+        help="class law: a list 0.5,0.3,0.2 or a family spec such as zipf:10:1.2, "
+        "uniform:5, geometric:6:0.7, dominant:5:0.6, two_blocks:6:0.5:4, dirichlet:5:1:SEED",
+    )
+    p.add_argument(
+        "--negatives",
+        "-k",
+        required=True,
+        help="grid of k: comma-separated integers, ranges a..b and 'inf', e.g. 1,2,4,8 or 1..64,inf",
+    )
     p.add_argument("--tau", type=float, default=1.0, help="temperature (default 1)")
-    p.add_argument("--dim", type=int, default=None, help="representation dimension (default: unconstrained)")
-    p.add_argument("--out", default=None,
-                   help="output file, .csv or .json (default: CSV on standard output)")
-    p.add_argument("--checkpoint", default=None,
-                   help="JSON-lines checkpoint: completed rows are kept and skipped when re-run")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1: serial)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: only on a terminal, for long sweeps)")
+    p.add_argument(
+        "--dim", type=int, default=None, help="representation dimension (default: unconstrained)"
+    )
+    p.add_argument(
+        "--out", default=None, help="output file, .csv or .json (default: CSV on standard output)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="JSON-lines checkpoint: completed rows are kept and skipped when re-run",
+    )
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1: serial)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only on a terminal, for long sweeps)",
+    )
     p.set_defaults(run=_run_sweep)
 
 
@@ -127,15 +158,24 @@ def _run_sweep(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         executor = None
         if workers > 1:
-            executor = stack.enter_context(concurrent.futures.ProcessPoolExecutor(max_workers=workers))
+            executor = stack.enter_context(
+                concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+            )
         try:
-            result = sweep_negatives(model, ks, args.tau, dim=args.dim, executor=executor,
-                                     checkpoint=args.checkpoint, progress=args.progress)
+            result = sweep_negatives(
+                model,
+                ks,
+                args.tau,
+                dim=args.dim,
+                executor=executor,
+                checkpoint=args.checkpoint,
+                progress=args.progress,
+            )
         except ValueError as exc:  # name the options, not the library's arguments
             msg = str(exc)
             for lib, opt in (("checkpoint", "--checkpoint"), ("dim", "--dim"), ("tau", "--tau")):
                 if msg.startswith(lib):
-                    msg = opt + msg[len(lib):]
+                    msg = opt + msg[len(lib) :]
                     break
             raise ValueError(msg) from None
     if args.out is None:
@@ -158,14 +198,27 @@ def _parse_class_probs(text: str):
 
 def _add_solve(sub) -> None:
     p = sub.add_parser("solve", help="solve for the optimal representation; print a JSON summary")
-    p.add_argument("--class-probs", required=True,
-                   help="class law rho as a comma-separated list, e.g. 0.5,0.3,0.2 (class-level model)")
-    p.add_argument("--negatives", "-k", required=True,
-                   help="number of negatives k (an integer >= 1, or 'inf' for the limit objective)")
+    p.add_argument(
+        "--class-probs",
+        required=True,
+        help="class law rho as a comma-separated list, e.g. 0.5,0.3,0.2 (class-level model)",
+    )
+    p.add_argument(
+        "--negatives",
+        "-k",
+        required=True,
+        help="number of negatives k (an integer >= 1, or 'inf' for the limit objective)",
+    )
     p.add_argument("--tau", type=float, default=1.0, help="temperature (default 1)")
-    p.add_argument("--dim", type=int, default=None, help="representation dimension (default: unconstrained)")
-    p.add_argument("--method", default="auto", choices=("auto", "closed-form", "numerical"),
-                   help="auto (default), closed-form or numerical")
+    p.add_argument(
+        "--dim", type=int, default=None, help="representation dimension (default: unconstrained)"
+    )
+    p.add_argument(
+        "--method",
+        default="auto",
+        choices=("auto", "closed-form", "numerical"),
+        help="auto (default), closed-form or numerical",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(run=_run_solve)
 
@@ -185,9 +238,13 @@ def _run_solve(args: argparse.Namespace) -> int:
         try:
             k = float(text) if any(c in text for c in ".e") else int(text)
         except ValueError:
-            raise ValueError(f"--negatives must be an integer >= 1 or 'inf', got {args.negatives!r}") from None
+            raise ValueError(
+                f"--negatives must be an integer >= 1 or 'inf', got {args.negatives!r}"
+            ) from None
     model = LatentClassModel.one_point_per_class(rho)
-    res = optimal_representation(model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed)
+    res = optimal_representation(
+        model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed
+    )
     out = {
         "class_probs": rho.tolist(),
         "k": "inf" if k == math.inf else int(k),
@@ -217,10 +274,18 @@ def _add_check(sub) -> None:
             "exit status 0 if every certificate holds, 1 otherwise. Cost grows like m^3 k + k^2."
         ),
     )
-    p.add_argument("--classes", default="2..8", metavar="M|M1..M2",
-                   help="number of classes m >= 2, or an inclusive range M1..M2 (default: 2..8)")
-    p.add_argument("--negatives", default="1..16", metavar="K|K1..K2",
-                   help="number of negatives k >= 1, or an inclusive range K1..K2 (default: 1..16)")
+    p.add_argument(
+        "--classes",
+        default="2..8",
+        metavar="M|M1..M2",
+        help="number of classes m >= 2, or an inclusive range M1..M2 (default: 2..8)",
+    )
+    p.add_argument(
+        "--negatives",
+        default="1..16",
+        metavar="K|K1..K2",
+        help="number of negatives k >= 1, or an inclusive range K1..K2 (default: 1..16)",
+    )
     p.set_defaults(run=_run_check)
 
 
@@ -246,7 +311,9 @@ def _run_check(args: argparse.Namespace) -> int:
     for m in ms:
         for k in ks:
             cert = simplex_kkt(m, k)
-            row = f"{m:>4} {k:>6}  {str(cert.stationary):<10}  {str(cert.dual_feasible):<13}  {cert.holds}"
+            row = (
+                f"{m:>4} {k:>6}  {cert.stationary!s:<10}  {cert.dual_feasible!s:<13}  {cert.holds}"
+            )
             print(row)
             failures += cert.holds is not True
     total = len(ms) * len(ks)
@@ -259,16 +326,35 @@ def _run_check(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- train
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train with sampled negatives and compare with the certified optimum")
-    p.add_argument("--quick", action="store_true", help="short runs (seconds); for tests and figures")
-    p.add_argument("--negatives", default="1,4,16,64", metavar="K1,K2,...",
-                   help="comma-separated numbers of negatives k (default: 1,4,16,64)")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps per run (default 1500; quick 300)")
-    p.add_argument("--batch-size", type=int, default=None, help="examples per batch (default 512; quick 256)")
+    p = sub.add_parser(
+        "train", help="train with sampled negatives and compare with the certified optimum"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="short runs (seconds); for tests and figures"
+    )
+    p.add_argument(
+        "--negatives",
+        default="1,4,16,64",
+        metavar="K1,K2,...",
+        help="comma-separated numbers of negatives k (default: 1,4,16,64)",
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="optimiser steps per run (default 1500; quick 300)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="examples per batch (default 512; quick 256)"
+    )
     p.add_argument("--tau", type=float, default=1.0, help="temperature (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--json", action="store_true", help="print the full result as JSON instead of a table")
-    p.add_argument("--out", default=None, metavar="FILE.json", help="also write the full result (rows and curves) as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the full result as JSON instead of a table"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.json",
+        help="also write the full result (rows and curves) as JSON",
+    )
     p.add_argument("--progress", action="store_true", help="show a progress bar per run on stderr")
     p.set_defaults(run=_run_train)
 
@@ -279,12 +365,19 @@ def _run_train(args: argparse.Namespace) -> int:
     try:
         ks = [int(tok) for tok in args.negatives.split(",") if tok.strip()]
     except ValueError:
-        raise UserError(f"--negatives must be comma-separated integers, got {args.negatives!r}") from None
+        raise UserError(
+            f"--negatives must be comma-separated integers, got {args.negatives!r}"
+        ) from None
     if not ks or min(ks) < 1:
         raise UserError(f"--negatives must be integers >= 1, got {args.negatives!r}")
     result = run_training_experiment(
-        ks, args.tau, steps=args.steps, batch_size=args.batch_size, quick=args.quick,
-        rng=args.seed, progress=True if args.progress else None,
+        ks,
+        args.tau,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        quick=args.quick,
+        rng=args.seed,
+        progress=True if args.progress else None,
     )
     if args.out:
         result.to_json(args.out)

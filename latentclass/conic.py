@@ -28,7 +28,7 @@ from scipy.special import gammaln
 
 from ._validation import check_integer, check_k, check_tau, readonly
 
-__all__ = ["ConicSolution", "conic_optimum", "multiset_terms", "MAX_CONIC_TERMS"]
+__all__ = ["MAX_CONIC_TERMS", "ConicSolution", "conic_optimum", "multiset_terms"]
 
 #: Refuse programs with more log-sum-exp terms than this (pairs × multisets).
 MAX_CONIC_TERMS = 200_000
@@ -36,7 +36,7 @@ MAX_CONIC_TERMS = 200_000
 
 def _import_cvxpy():
     try:
-        import cvxpy as cp  # noqa: F401
+        import cvxpy as cp
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "the conic cross-check needs cvxpy and clarabel; install them with "
@@ -175,7 +175,9 @@ def conic_optimum(
     else:
         counts, logp = multiset_terms(int(k), D[support])
         pieces = []
-        for r in range(1, min(int(k), s) + 1):  # group multisets by the number of distinct negatives
+        for r in range(
+            1, min(int(k), s) + 1
+        ):  # group multisets by the number of distinct negatives
             mask = np.count_nonzero(counts, axis=1) == r
             if not np.any(mask):
                 continue

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
+
 from ._validation import (
     as_generator,
     check_choice,
@@ -90,7 +92,11 @@ class DownstreamResult:
     weighting: str
 
     def __repr__(self) -> str:
-        kind = "exact" if self.exact else f"sampled ± ({self.loss_stderr:.2g}, {self.accuracy_stderr:.2g})"
+        kind = (
+            "exact"
+            if self.exact
+            else f"sampled ± ({self.loss_stderr:.2g}, {self.accuracy_stderr:.2g})"
+        )
         return (
             f"DownstreamResult(loss={self.loss:.10g}, accuracy={self.accuracy:.10g}, {kind}, "
             f"n_tasks={self.n_tasks}, task_size={self.task_size}, weighting={self.weighting!r})"
@@ -278,7 +284,9 @@ def mean_classifier_metrics(
     else:
         t = check_integer(task_size, "task_size", minimum=2)
         if t > m:
-            raise ValueError(f"task_size must be an integer with 2 <= task_size <= m = {m}, got {t}")
+            raise ValueError(
+                f"task_size must be an integer with 2 <= task_size <= m = {m}, got {t}"
+            )
     n_tasks = check_integer(n_tasks, "n_tasks", minimum=2)
     max_enumerate = check_integer(max_enumerate, "max_enumerate", minimum=1)
     balanced = weighting == "balanced"
@@ -295,7 +303,9 @@ def mean_classifier_metrics(
         sup_idx = order
         sup_mass = np.take_along_axis(cond, order, axis=1)  # zero on padding
         chunk = max(1, _BLOCK // (t * t * s_max))
-        metrics = lambda tasks: _task_metrics_sparse(tasks, scores, sup_idx, sup_mass, rho, balanced)  # noqa: E731
+
+        def metrics(tasks):
+            return _task_metrics_sparse(tasks, scores, sup_idx, sup_mass, rho, balanced)
     else:
         chunk = max(1, _BLOCK // max(1, n * t))
         metrics = lambda tasks: _task_metrics(tasks, scores, cond, rho, balanced)  # noqa: E731

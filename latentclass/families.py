@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,9 @@ def dirichlet(m: int, alpha: Any = 1.0, rng: Any = None) -> np.ndarray:
         try:
             a = np.asarray(alpha, dtype=float)
         except (TypeError, ValueError):
-            raise TypeError("alpha must be a positive number or a vector of m positive numbers") from None
+            raise TypeError(
+                "alpha must be a positive number or a vector of m positive numbers"
+            ) from None
         if a.shape != (m,):
             raise ValueError(f"alpha must be a scalar or have shape ({m},), got {a.shape}")
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
@@ -244,7 +247,9 @@ def parse_class_probs(text: str, name: str = "class_probs") -> np.ndarray:
     func, params = FAMILIES[family]
     if not 1 <= len(args) <= 1 + len(params):
         usage = ":".join([family, "m"] + [f"[{p}]" for p in params])
-        raise ValueError(f"{name}: {family} takes m and at most {len(params)} parameter(s) ({usage}), got {text!r}")
+        raise ValueError(
+            f"{name}: {family} takes m and at most {len(params)} parameter(s) ({usage}), got {text!r}"
+        )
     m = _int(args[0], "m (number of classes)", name, text)
     values = []
     for token, pname in zip(args[1:], params):

@@ -14,9 +14,10 @@ double, one multiply, one comparison and two gathers, whatever the number of poi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ._validation import (
     readonly,
 )
 
-__all__ = ["ContrastiveSample", "LatentClassModel", "GaussianLatentClassModel"]
+__all__ = ["ContrastiveSample", "GaussianLatentClassModel", "LatentClassModel"]
 
 #: Draws generated per block when sampling negatives (bounds temporary memory).
 _BLOCK = 1 << 16
@@ -79,8 +80,6 @@ class ContrastiveSample:
         )
 
 
-
-
 # --------------------------------------------------------------------------- finite model
 @dataclass(frozen=True, eq=False, repr=False)
 class LatentClassModel:
@@ -119,7 +118,7 @@ class LatentClassModel:
 
     # ---- constructors
     @classmethod
-    def one_point_per_class(cls, class_probs: Any) -> "LatentClassModel":
+    def one_point_per_class(cls, class_probs: Any) -> LatentClassModel:
         """The class-level model: ``n = m`` and ``D_c = δ_c``."""
         rho = check_class_probs(class_probs)
         return cls(rho, np.eye(rho.size))
@@ -130,7 +129,7 @@ class LatentClassModel:
         class_probs: Any,
         points_per_class: Sequence[int],
         within: Sequence[Any] | None = None,
-    ) -> "LatentClassModel":
+    ) -> LatentClassModel:
         """Disjoint supports: class ``c`` owns ``points_per_class[c]`` consecutive points.
 
         ``within[c]`` (optional) gives the weights of class ``c`` on its own points
@@ -145,7 +144,9 @@ class LatentClassModel:
                 f"points_per_class must have one entry per class ({rho.size}), got {len(counts)}"
             )
         if within is not None and len(within) != rho.size:
-            raise ValueError(f"within must have one weight array per class ({rho.size}), got {len(within)}")
+            raise ValueError(
+                f"within must have one weight array per class ({rho.size}), got {len(within)}"
+            )
         n = sum(counts)
         cond = np.zeros((rho.size, n))
         start = 0
@@ -225,7 +226,9 @@ class LatentClassModel:
         negatives = np.empty((size, k), dtype=np.intp)
         neg_classes = np.empty((size, k), dtype=np.intp)
         flat_x, flat_c = negatives.reshape(-1), neg_classes.reshape(-1)
-        for start in range(0, size * k, _BLOCK):  # blocks of 2^16 draws (cache-sized), not a loop over points
+        for start in range(
+            0, size * k, _BLOCK
+        ):  # blocks of 2^16 draws (cache-sized), not a loop over points
             stop = min(start + _BLOCK, size * k)
             flat_x[start:stop], flat_c[start:stop] = s.joint(gen.random(stop - start))
         return ContrastiveSample(anchors, positives, negatives, classes, neg_classes, self.n_points)
@@ -260,7 +263,9 @@ class GaussianLatentClassModel:
         except (TypeError, ValueError):
             raise TypeError("means must be a 2-D array of numbers") from None
         if mu.ndim != 2 or mu.shape[0] != rho.size or mu.shape[1] < 1:
-            raise ValueError(f"means must have shape (n_classes, p) = ({rho.size}, p), got {mu.shape}")
+            raise ValueError(
+                f"means must have shape (n_classes, p) = ({rho.size}, p), got {mu.shape}"
+            )
         if not np.all(np.isfinite(mu)):
             raise ValueError("means must be finite")
         sc = np.asarray(self.scale, dtype=float)

@@ -10,8 +10,9 @@ computed as ``logsumexp([0, z_1, ..., z_k])`` so that large scores never overflo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
@@ -35,7 +36,11 @@ class LossEstimate:
 
     def z_score(self, value: float) -> float:
         """``(mean − value) / stderr``: how many standard errors ``value`` lies from the estimate."""
-        return (self.mean - value) / self.stderr if self.stderr > 0 else (0.0 if self.mean == value else math.inf)
+        return (
+            (self.mean - value) / self.stderr
+            if self.stderr > 0
+            else (0.0 if self.mean == value else math.inf)
+        )
 
     def __repr__(self) -> str:
         return f"LossEstimate(mean={self.mean:.6g}, stderr={self.stderr:.2g}, n={self.n})"
@@ -54,7 +59,9 @@ def _encode(F: Callable, X: np.ndarray, name: str = "F") -> np.ndarray:
     """Apply an encoder to an ``(N, p)`` array and check its output is ``(N, d)`` in the unit ball."""
     out = np.asarray(F(X), dtype=float)
     if out.ndim != 2 or out.shape[0] != X.shape[0]:
-        raise ValueError(f"{name} must map an (N, p) array to an (N, d) array, got shape {out.shape} for N={X.shape[0]}")
+        raise ValueError(
+            f"{name} must map an (N, p) array to an (N, d) array, got shape {out.shape} for N={X.shape[0]}"
+        )
     if not np.all(np.isfinite(out)):
         raise ValueError(f"{name} returned non-finite representations")
     norms = np.sqrt(np.einsum("ij,ij->i", out, out))
@@ -76,7 +83,9 @@ def per_example_nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) ->
     out = np.empty(size)
     if sample.n_points is not None:
         if callable(F) and not isinstance(F, np.ndarray):
-            raise TypeError("F must be an (n, d) array for a sample from a finite model, got a callable")
+            raise TypeError(
+                "F must be an (n, d) array for a sample from a finite model, got a callable"
+            )
         F = check_representation(F, sample.n_points)
         d = F.shape[1]
         block = max(1, _BLOCK_ELEMENTS // max(1, k * d))
@@ -124,7 +133,9 @@ def nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) -> LossEstimat
         ``mean = (1/N) Σ ℓ_i``, ``stderr = std(ℓ, ddof=1) / √N``, ``n = N``.
     """
     if isinstance(sample, ContrastiveSample) and sample.size < 2:
-        raise ValueError(f"sample must have at least 2 examples to estimate a standard error, got {sample.size}")
+        raise ValueError(
+            f"sample must have at least 2 examples to estimate a standard error, got {sample.size}"
+        )
     losses = per_example_nce_loss(F, sample, tau)
     n = losses.size
     return LossEstimate(float(losses.mean()), float(losses.std(ddof=1) / math.sqrt(n)), int(n))

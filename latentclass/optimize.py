@@ -202,14 +202,22 @@ def optimal_representation(
         status = f"Gram-space Newton: {total_iter} steps"
     else:
         f, V, G, status, cert, total_iter = _solve_factored(
-            model, objective, k, tau, d, starts, init, gen, tol, max_iter, target)
+            model, objective, k, tau, d, starts, init, gen, tol, max_iter, target
+        )
     if cert is None:
         cert = certify(objective, G)
     certified = bool(cert.gap <= certify_tol and np.all(cert.multipliers >= 0))
     msg = _numerical_message(certified, cert.gap, certify_tol, status, d, n, starts)
     return OptimalRepresentation(
-        readonly(V), readonly(G), f, cert.gap, certified, cert.multipliers, "numerical",
-        total_iter, msg,
+        readonly(V),
+        readonly(G),
+        f,
+        cert.gap,
+        certified,
+        cert.multipliers,
+        "numerical",
+        total_iter,
+        msg,
     )
 
 
@@ -247,13 +255,21 @@ def _closed_form(model, objective, k, tau, dim, certify_tol) -> OptimalRepresent
         + f" certify_tol={certify_tol:.3g}"
     )
     return OptimalRepresentation(
-        readonly(F), readonly(G), simplex_loss(m, k, tau), cert.gap, bool(certified),
-        cert.multipliers, "closed-form", 0, msg,
+        readonly(F),
+        readonly(G),
+        simplex_loss(m, k, tau),
+        cert.gap,
+        bool(certified),
+        cert.multipliers,
+        "closed-form",
+        0,
+        msg,
     )
 
 
-def _numerical_message(certified: bool, gap: float, certify_tol: float, status: str,
-                       d: int, n: int, starts: int) -> str:
+def _numerical_message(
+    certified: bool, gap: float, certify_tol: float, status: str, d: int, n: int, starts: int
+) -> str:
     """What the numerical solver did (``status``) and what the certificate says; for
     ``d < n`` whether the rank constraint is shown not to bind."""
     if d >= n:

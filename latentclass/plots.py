@@ -23,7 +23,7 @@ import contextlib
 import logging
 import math
 import os
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -146,8 +146,9 @@ def new_figure(width: str | float = "single", height: float = 2.6, **kwargs) -> 
     return Figure(figsize=(w, height), **kwargs)
 
 
-def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str,
-                formats: Sequence[str] = ("png", "pdf")) -> list[str]:
+def save_figure(
+    fig: Figure, out_dir: str | os.PathLike, name: str, formats: Sequence[str] = ("png", "pdf")
+) -> list[str]:
     """Write ``fig`` as ``out_dir/name.<fmt>`` for each format; return the file paths.
 
     PNG at 200 dpi; PDF with embedded TrueType fonts.  Metadata dates are fixed/omitted so
@@ -157,7 +158,11 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str,
     files = []
     for fmt in formats:
         path = os.path.join(os.fspath(out_dir), f"{name}.{fmt}")
-        meta = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
+        meta = (
+            {"Software": None}
+            if fmt == "png"
+            else {"Creator": None, "Producer": None, "CreationDate": None}
+        )
         # fontTools (PDF font subsetting) logs a harmless warning about the fonts' zero
         # creation timestamps; keep the caller's terminal clean while saving.
         ft_log = logging.getLogger("fontTools")
@@ -179,7 +184,7 @@ def _pow2_label(v: float, powers: bool = False) -> str:
     if abs(e - round(e)) > 1e-9:
         return ""
     e = int(round(e))
-    return rf"$2^{{{e}}}$" if powers or e > 16 else str(2 ** e)
+    return rf"$2^{{{e}}}$" if powers or e > 16 else str(2**e)
 
 
 def log2_axis(ax, axis: str = "x", numticks: int = 9, powers: bool = False) -> None:
@@ -205,8 +210,14 @@ def status_footer(fig: Figure, passed: bool, text: str = "") -> None:
     """
     label = ("check passed" if passed else "CHECK FAILED") + (f": {text}" if text else "")
     color = PALETTE["green"] if passed else PALETTE["vermillion"]
-    fig.supxlabel(label, x=0.995, ha="right", fontsize=6.5, color=color,
-                  bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6))
+    fig.supxlabel(
+        label,
+        x=0.995,
+        ha="right",
+        fontsize=6.5,
+        color=color,
+        bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6),
+    )
 
 
 def status_text(ax, passed: bool, text: str = "", loc: str = "lower right") -> None:
@@ -221,5 +232,15 @@ def status_text(ax, passed: bool, text: str = "", loc: str = "lower right") -> N
     x, y, ha, va = corners[loc]
     label = ("check passed" if passed else "CHECK FAILED") + (f": {text}" if text else "")
     color = PALETTE["green"] if passed else PALETTE["vermillion"]
-    ax.text(x, y, label, transform=ax.transAxes, ha=ha, va=va, fontsize=6.5, color=color,
-            bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6, alpha=0.9), zorder=10)
+    ax.text(
+        x,
+        y,
+        label,
+        transform=ax.transAxes,
+        ha=ha,
+        va=va,
+        fontsize=6.5,
+        color=color,
+        bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6, alpha=0.9),
+        zorder=10,
+    )

@@ -27,9 +27,9 @@ from .model import LatentClassModel
 
 __all__ = [
     "NCEObjective",
+    "expected_log1p_sum",
     "population_loss",
     "population_loss_limit",
-    "expected_log1p_sum",
 ]
 
 _METHODS = ("auto", "laplace", "enumerate")
@@ -103,7 +103,9 @@ class NCEObjective:
     ``|G| <= 1`` this never happens for ``τ >= 0.0031``.
     """
 
-    def __init__(self, model: LatentClassModel, k: int | float, tau: float = 1.0, *, method: str = "auto"):
+    def __init__(
+        self, model: LatentClassModel, k: int | float, tau: float = 1.0, *, method: str = "auto"
+    ):
         self.model = _check_model(model)
         self.k = check_k(k, allow_inf=True)
         self.tau = check_tau(tau)
@@ -152,10 +154,14 @@ class NCEObjective:
         shift = -Gs[self._px, self._pp]
         args = (base, self._D)
         if self.k == math.inf:
-            value, gb, gsh = _limit_family(base, self._D, self._anchor_of_pair, shift, self._pw, need_grad)
+            value, gb, gsh = _limit_family(
+                base, self._D, self._anchor_of_pair, shift, self._pw, need_grad
+            )
         else:
             fn = enumerate_family_loss if self.method == "enumerate" else family_loss
-            vals, gb, gsh = fn(*args, self.k, self._anchor_of_pair, shift, self._pw, need_grad=need_grad)
+            vals, gb, gsh = fn(
+                *args, self.k, self._anchor_of_pair, shift, self._pw, need_grad=need_grad
+            )
             value = float(self._pw @ vals)
         if not need_grad:
             return value, None

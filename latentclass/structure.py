@@ -125,6 +125,12 @@ def structure(model: LatentClassModel, F: Any) -> StructureReport:
         eff_rank = 0.0
     norms = np.sqrt(np.einsum("ij,ij->i", F, F))
     return StructureReport(
-        collapse, readonly(means), readonly(gram), readonly(norms),
-        simplex_error, min_angle, max_angle, eff_rank,
+        collapse,
+        readonly(means),
+        readonly(gram),
+        readonly(norms),
+        simplex_error,
+        min_angle,
+        max_angle,
+        eff_rank,
     )

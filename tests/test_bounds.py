@@ -34,7 +34,14 @@ from latentclass.bounds import (
 from latentclass.model import LatentClassModel
 
 RATIONAL_RHO = [Fraction(1, 2), Fraction(1, 4), Fraction(1, 8), Fraction(1, 8)]
-RATIONAL_RHO6 = [Fraction(3, 10), Fraction(1, 5), Fraction(3, 20), Fraction(3, 20), Fraction(1, 10), Fraction(1, 10)]
+RATIONAL_RHO6 = [
+    Fraction(3, 10),
+    Fraction(1, 5),
+    Fraction(3, 20),
+    Fraction(3, 20),
+    Fraction(1, 10),
+    Fraction(1, 10),
+]
 
 
 def _floats(fr):
@@ -124,7 +131,13 @@ def test_collision_probability_uniform_int_and_inf():
 
 
 @pytest.mark.parametrize(
-    "rho,k", [([0.5, 0.3, 0.2], 1), ([0.5, 0.3, 0.2], 4), (list(np.full(10, 0.1)), 12), ([0.9, 0.05, 0.05], 2)]
+    "rho,k",
+    [
+        ([0.5, 0.3, 0.2], 1),
+        ([0.5, 0.3, 0.2], 4),
+        (list(np.full(10, 0.1)), 12),
+        ([0.9, 0.05, 0.05], 2),
+    ],
 )
 def test_collision_probability_monte_carlo(rho, k):
     model = LatentClassModel.one_point_per_class(rho)
@@ -136,9 +149,13 @@ def test_collision_probability_monte_carlo(rho, k):
 
 
 # --------------------------------------------------------------------------- Coll_k
-@pytest.mark.parametrize("rho,k", [([Fraction(1, 10)] * 10, 5), (RATIONAL_RHO, 7), ([Fraction(1, 3)] * 3, 40)])
+@pytest.mark.parametrize(
+    "rho,k", [([Fraction(1, 10)] * 10, 5), (RATIONAL_RHO, 7), ([Fraction(1, 3)] * 3, 40)]
+)
 def test_expected_log_collisions_explicit_sum(rho, k):
-    assert expected_log_collisions(_floats(rho), k) == pytest.approx(_coll_exact_sum(rho, k), rel=1e-14)
+    assert expected_log_collisions(_floats(rho), k) == pytest.approx(
+        _coll_exact_sum(rho, k), rel=1e-14
+    )
 
 
 def test_expected_log_collisions_frullani_quadrature_large_k():
@@ -147,8 +164,12 @@ def test_expected_log_collisions_frullani_quadrature_large_k():
 
     def one(p):
         # t = e^u: ∫ e^{-t} (1 - (1 + p expm1(-t))^k) du
-        f = lambda u: math.exp(-math.exp(u)) * -math.expm1(k * math.log1p(p * math.expm1(-math.exp(u))))
-        val, err = integrate.quad(f, -60, 5, points=[-math.log(k * p)], limit=400, epsabs=0, epsrel=1e-13)
+        f = lambda u: (
+            math.exp(-math.exp(u)) * -math.expm1(k * math.log1p(p * math.expm1(-math.exp(u))))
+        )
+        val, err = integrate.quad(
+            f, -60, 5, points=[-math.log(k * p)], limit=400, epsabs=0, epsrel=1e-13
+        )
         return val
 
     ref = math.fsum(p * one(p) for p in rho)
@@ -178,15 +199,34 @@ def test_coverage_brute_force_three_classes(n):
 @pytest.mark.parametrize("n", [6, 7, 10, 25, 60, 200])
 def test_coverage_exact_rational_inclusion_exclusion(n):
     ref = float(_coverage_ie_exact(RATIONAL_RHO6, n))
-    assert coverage_probability(_floats(RATIONAL_RHO6), n, method="saddlepoint") == pytest.approx(ref, rel=1e-11)
+    assert coverage_probability(_floats(RATIONAL_RHO6), n, method="saddlepoint") == pytest.approx(
+        ref, rel=1e-11
+    )
     assert coverage_probability(_floats(RATIONAL_RHO6), n) == pytest.approx(ref, rel=1e-11)
 
 
-@pytest.mark.parametrize("C,n", [(2, 2), (2, 9), (5, 5), (5, 6), (5, 11), (10, 10), (10, 23), (10, 100), (30, 40), (30, 150), (30, 600)])
+@pytest.mark.parametrize(
+    "C,n",
+    [
+        (2, 2),
+        (2, 9),
+        (5, 5),
+        (5, 6),
+        (5, 11),
+        (10, 10),
+        (10, 23),
+        (10, 100),
+        (30, 40),
+        (30, 150),
+        (30, 600),
+    ],
+)
 def test_coverage_uniform_stirling_closed_form(C, n):
     ref = float(_coverage_uniform_stirling(C, n))
     assert coverage_probability(C, n) == pytest.approx(ref, rel=1e-11)
-    assert coverage_probability(np.full(C, 1.0 / C), n, method="saddlepoint") == pytest.approx(ref, rel=1e-11)
+    assert coverage_probability(np.full(C, 1.0 / C), n, method="saddlepoint") == pytest.approx(
+        ref, rel=1e-11
+    )
 
 
 @pytest.mark.parametrize("C,n", [(200, 400), (200, 1500), (500, 6000)])
@@ -231,7 +271,9 @@ def test_coverage_edge_cases():
 def _hand_uniform(C, k, R, tau):
     """Straightforward evaluation in exact rationals where possible."""
     p = Fraction(1, C)
-    coll = math.fsum(float(math.comb(k, j) * p**j * (1 - p) ** (k - j)) * math.log(1 + j) for j in range(k + 1))
+    coll = math.fsum(
+        float(math.comb(k, j) * p**j * (1 - p) ** (k - j)) * math.log(1 + j) for j in range(k + 1)
+    )
     tau_k = 1 - (1 - p) ** k
     ups = float(_coverage_ie_exact([p] * C, k + 1))
     H = float(sum((Fraction(1, i) for i in range(1, C)), Fraction(0)))
@@ -241,7 +283,11 @@ def _hand_uniform(C, k, R, tau):
         "ash": 2 * max(1.0, 2 * (C - 1) * H / k) / float(1 - tau_k) * (R - coll),
         "nozawa_sato": (2 * R - coll) / ups,
         "bao": R + math.log((1 / C) * C**2 * math.cosh(b2) ** 2 / k),
-        "bao_lower": R + math.log(C) + math.log(k) - 2 * math.log(1 + k) - 2 * math.log(math.cosh(b2)),
+        "bao_lower": R
+        + math.log(C)
+        + math.log(k)
+        - 2 * math.log(1 + k)
+        - 2 * math.log(math.cosh(b2)),
     }
 
 
@@ -272,7 +318,9 @@ def test_bounds_hand_computation_nonuniform(k, R, tau):
     x = _floats(rho)
     assert saunshi_bound(x, k, R) == pytest.approx((R - coll) / (no_coll * ups), rel=1e-12)
     assert nozawa_sato_bound(x, k, R) == pytest.approx((2 * R - coll) / ups, rel=1e-12)
-    assert bao_bound(x, k, R, tau) == pytest.approx(R + math.log(0.5 * 16 * math.cosh(b2) ** 2 / k), rel=1e-14)
+    assert bao_bound(x, k, R, tau) == pytest.approx(
+        R + math.log(0.5 * 16 * math.cosh(b2) ** 2 / k), rel=1e-14
+    )
     assert bao_lower_bound(x, k, R, tau) == pytest.approx(
         R + H + math.log(k) - 2 * math.log(1 + k) - 2 * math.log(math.cosh(b2)), rel=1e-14
     )
@@ -325,7 +373,8 @@ def _simplex_loss(C, k, tau):
     """L_k* of SPEC §5: Σ_j Bin(j; k, 1/C) log(1 + j + (k-j) q), q = exp(-C/((C-1)τ))."""
     q = math.exp(-C / ((C - 1) * tau))
     return math.fsum(
-        math.comb(k, j) * (1 / C) ** j * (1 - 1 / C) ** (k - j) * math.log(1 + j + (k - j) * q) for j in range(k + 1)
+        math.comb(k, j) * (1 / C) ** j * (1 - 1 / C) ** (k - j) * math.log(1 + j + (k - j) * q)
+        for j in range(k + 1)
     )
 
 

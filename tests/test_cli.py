@@ -31,5 +31,7 @@ def test_unknown_command_is_a_one_line_error(capsys):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "latentclass", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "latentclass", "--help"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "latentclass" in out.stdout

@@ -89,11 +89,22 @@ def test_simplex_loss_full_sum(m, k, tau):
 
 @pytest.mark.parametrize(
     "m,k,tau",
-    [(2, 1, 1.0), (3, 10, 0.3), (5, 1000, 1.0), (8, 10**6, 0.3), (2, 10**9, 1.0),
-     (8, 10**9, 0.3), (200, 10**9, 1.0), (1000, 10**6, 0.05), (3, 12345678, 5.0)],
+    [
+        (2, 1, 1.0),
+        (3, 10, 0.3),
+        (5, 1000, 1.0),
+        (8, 10**6, 0.3),
+        (2, 10**9, 1.0),
+        (8, 10**9, 0.3),
+        (200, 10**9, 1.0),
+        (1000, 10**6, 0.05),
+        (3, 12345678, 5.0),
+    ],
 )
 def test_simplex_loss_quadrature(m, k, tau):
-    assert simplex_loss(m, k, tau) == pytest.approx(_frullani_two_atoms(m, k, tau), rel=1e-12, abs=0)
+    assert simplex_loss(m, k, tau) == pytest.approx(
+        _frullani_two_atoms(m, k, tau), rel=1e-12, abs=0
+    )
 
 
 @pytest.mark.parametrize("m", [2, 3, 8])
@@ -139,7 +150,9 @@ def test_simplex_loss_properties():
     # k = 1 closed form by hand: (1/m) log 2 + (1 − 1/m) log(1 + q)
     m, tau = 6, 0.4
     q = _q(m, tau)
-    assert simplex_loss(m, 1, tau) == pytest.approx(math.log(2) / m + (1 - 1 / m) * math.log1p(q), rel=1e-15)
+    assert simplex_loss(m, 1, tau) == pytest.approx(
+        math.log(2) / m + (1 - 1 / m) * math.log1p(q), rel=1e-15
+    )
     # integral-float k accepted
     assert simplex_loss(4, 1e6, 1.0) == simplex_loss(4, 10**6, 1.0)
 

@@ -15,11 +15,13 @@ import pytest
 
 from latentclass.downstream import (
     DownstreamResult,
+    _sample_tasks,
+    _task_metrics,
+    _task_metrics_sparse,
     mean_classifier_accuracy,
     mean_classifier_loss,
     mean_classifier_metrics,
 )
-from latentclass.downstream import _sample_tasks, _task_metrics, _task_metrics_sparse
 from latentclass.model import LatentClassModel
 
 
@@ -135,7 +137,9 @@ def test_point_level_collapsed_simplex_closed_form():
     # every point of class c carries the simplex vertex v_c: same metrics as class level
     m, tau = 4, 0.8
     V = regular_simplex(m)
-    model = LatentClassModel.disjoint(np.full(m, 0.25), [3, 1, 2, 4], [[1, 2, 3], [1], [5, 1], [1, 1, 1, 2]])
+    model = LatentClassModel.disjoint(
+        np.full(m, 0.25), [3, 1, 2, 4], [[1, 2, 3], [1], [5, 1], [1, 1, 1, 2]]
+    )
     F = V[model.point_classes]
     expected = math.log1p((m - 1) * math.exp(-m / ((m - 1) * tau)))
     assert mean_classifier_loss(model, F, tau) == pytest.approx(expected, rel=1e-13)
@@ -183,13 +187,17 @@ def test_dense_and_support_paths_agree_with_direct_loop(balanced):
     order = np.argsort(~support, axis=1, kind="stable")[:, :s_max]
     tasks = np.array(list(itertools.combinations(range(model.n_classes), t)))
     l1, a1 = _task_metrics(tasks, scores, D, rho, balanced)
-    l2, a2 = _task_metrics_sparse(tasks, scores, order, np.take_along_axis(D, order, axis=1), rho, balanced)
+    l2, a2 = _task_metrics_sparse(
+        tasks, scores, order, np.take_along_axis(D, order, axis=1), rho, balanced
+    )
     weighting = "balanced" if balanced else "class_probs"
     for T, la, lb, aa, ab in zip(tasks, l1, l2, a1, a2):
         sub = LatentClassModel(rho[T] / rho[T].sum(), D[T])  # the task as its own model
         loss, acc = direct(sub, F, tau, None, weighting)
         assert la == pytest.approx(loss, rel=1e-13) and lb == pytest.approx(loss, rel=1e-13)
-        assert aa == pytest.approx(acc, rel=1e-13, abs=1e-15) and ab == pytest.approx(acc, rel=1e-13, abs=1e-15)
+        assert aa == pytest.approx(acc, rel=1e-13, abs=1e-15) and ab == pytest.approx(
+            acc, rel=1e-13, abs=1e-15
+        )
 
 
 def test_full_task_equals_t_equals_m_and_chunking():
@@ -225,7 +233,9 @@ def test_sampled_path_used_above_threshold_and_reproducible():
     model = LatentClassModel.one_point_per_class(rho)
     F = random_rep(m, 4, seed=1)
     a = mean_classifier_metrics(model, F, 1.0, task_size=t, rng=5, n_tasks=2000)
-    b = mean_classifier_metrics(model, F, 1.0, task_size=t, rng=np.random.default_rng(5), n_tasks=2000)
+    b = mean_classifier_metrics(
+        model, F, 1.0, task_size=t, rng=np.random.default_rng(5), n_tasks=2000
+    )
     assert not a.exact and a.n_tasks == 2000
     assert a.loss == b.loss and a.accuracy == b.accuracy
     assert mean_classifier_loss(model, F, 1.0, task_size=t, rng=5, n_tasks=2000) == a.loss
@@ -255,7 +265,9 @@ def test_identical_class_vectors_are_ties_counted_as_errors():
     F = np.stack([v[0], v[0], v[2]])  # classes 0 and 1 share a vector
     assert mean_classifier_accuracy(model, F) == pytest.approx(0.2, rel=1e-15)
     # balanced: only class 2 of 3 is right
-    assert mean_classifier_accuracy(model, F, weighting="balanced") == pytest.approx(1 / 3, rel=1e-15)
+    assert mean_classifier_accuracy(model, F, weighting="balanced") == pytest.approx(
+        1 / 3, rel=1e-15
+    )
     # 2-way tasks: {0,1} all wrong, {0,2} and {1,2} all right
     w01, w02, w12 = 0.15, 0.1, 0.06
     expected = (w02 + w12) / (w01 + w02 + w12)

@@ -14,7 +14,9 @@ _RESULTS = {}
 def _run(name):
     """Import ``examples/<name>.py`` by path and run ``main(quick=True)`` (once per session)."""
     if name not in _RESULTS:
-        spec = importlib.util.spec_from_file_location(f"latentclass_example_{name}", EXAMPLES / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(
+            f"latentclass_example_{name}", EXAMPLES / f"{name}.py"
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         assert module.__doc__ and "Run:" in module.__doc__
@@ -41,7 +43,9 @@ def test_quickstart_numbers_are_consistent():
 
 def test_uniform_simplex_downstream_is_the_same_for_every_k():
     rows = _run("uniform_simplex")["rows"]
-    assert any(r["k"] == math.inf for r in rows) and any(r["k"] != math.inf and r["k"] >= 10**6 for r in rows)
+    assert any(r["k"] == math.inf for r in rows) and any(
+        r["k"] != math.inf and r["k"] >= 10**6 for r in rows
+    )
     losses = [r["downstream_loss"] for r in rows]
     assert max(losses) - min(losses) <= 1e-9
 

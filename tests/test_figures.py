@@ -97,7 +97,9 @@ def test_downstream_check_fails_for_a_k_dependent_loss_and_reports_bound_violati
     low["rows"][3]["bounds"]["bao"] = low["rows"][3]["loss"] / 2
     passed, details = figs.check_downstream_uniform(low)
     assert passed is True
-    assert {"bound": "bao", "k": low["rows"][3]["k"]}.items() <= details["bound_below_truth"][0].items()
+    assert {"bound": "bao", "k": low["rows"][3]["k"]}.items() <= details["bound_below_truth"][
+        0
+    ].items()
 
 
 def test_gram_check_fails_for_a_non_simplex_gram():
@@ -116,7 +118,7 @@ def test_slope_check_fails_for_a_wrong_rate():
     assert figs.check_large_k_limit(data)[0] is True
     bad = copy.deepcopy(data)
     ks = np.asarray(bad["ks"], float)
-    bad["series"]["fixed"]["values"] = list(ks ** -0.5)  # an O(1/sqrt(k)) error
+    bad["series"]["fixed"]["values"] = list(ks**-0.5)  # an O(1/sqrt(k)) error
     passed, details = figs.check_large_k_limit(bad)
     assert passed is False and details["slopes"]["fixed"] == pytest.approx(-0.5)
     bad["series"]["fixed"]["values"][0] = -1.0  # a sign change cannot be fitted: fails too
@@ -134,18 +136,43 @@ def test_other_checks_fail_on_wrong_data():
     col["models"]["disjoint"][0]["collapse"] = 1e-9
     assert figs.check_point_collapse(col)[0] is True
 
-    solver = {"gaps": [dict(problem="p", k=1, gap=1e-6, certified=True, n_points=3)],
-              "timing": [], "cvxpy_error": None}
+    solver = {
+        "gaps": [dict(problem="p", k=1, gap=1e-6, certified=True, n_points=3)],
+        "timing": [],
+        "cvxpy_error": None,
+    }
     assert figs.check_solver_certificates(solver)[0] is False
     solver["gaps"][0]["gap"] = 1e-9
     assert figs.check_solver_certificates(solver)[0] is True
-    solver["timing"] = [dict(problem="p", k=1, ours_loss=1.0, ours_gap=1e-9, ours_seconds=0.1,
-                             cvx_loss=1.0 + 1e-6, cvx_seconds=0.2, cvx_status="optimal")]
+    solver["timing"] = [
+        dict(
+            problem="p",
+            k=1,
+            ours_loss=1.0,
+            ours_gap=1e-9,
+            ours_seconds=0.1,
+            cvx_loss=1.0 + 1e-6,
+            cvx_seconds=0.2,
+            cvx_status="optimal",
+        )
+    ]
     assert figs.check_solver_certificates(solver)[0] is False
 
-    cases = [dict(name="x", weighting="class_probs", ks=[1, 2], losses=np.array([1.0, 1.1]),
-                  accuracies=np.ones(2), certified=np.array([True, False]), gaps=np.zeros(2),
-                  rise=0.1, rise_from=1, rise_to=2, rho=np.array([0.6, 0.4]))]
+    cases = [
+        dict(
+            name="x",
+            weighting="class_probs",
+            ks=[1, 2],
+            losses=np.array([1.0, 1.1]),
+            accuracies=np.ones(2),
+            certified=np.array([True, False]),
+            gaps=np.zeros(2),
+            rise=0.1,
+            rise_from=1,
+            rise_to=2,
+            rho=np.array([0.6, 0.4]),
+        )
+    ]
     fam = {"ks": [1, 2], "tau": 1.0, "cases": cases, "n_distributions": 1, "max_rise": {}}
     passed, details = figs.check_nonuniform_families(fam)
     assert passed is False and details["class_probs"]["largest_rise"] == pytest.approx(0.1)
@@ -157,11 +184,16 @@ def test_a_failing_figure_is_recorded_not_raised(tmp_path, monkeypatch):
     def boom(quick):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setitem(REGISTRY, "symbolic_certificates", figs.FigureSpec(
-        spec.name, spec.claim, spec.check, boom, spec.verify, spec.draw))
+    monkeypatch.setitem(
+        REGISTRY,
+        "symbolic_certificates",
+        figs.FigureSpec(spec.name, spec.claim, spec.check, boom, spec.verify, spec.draw),
+    )
     records = make_figures(tmp_path, quick=True, only=["symbolic_certificates"])
     assert records[0]["passed"] is False and "simulated failure" in records[0]["details"]["error"]
-    assert main(["figures", "--out", str(tmp_path), "--quick", "--only", "symbolic_certificates"]) == 1
+    assert (
+        main(["figures", "--out", str(tmp_path), "--quick", "--only", "symbolic_certificates"]) == 1
+    )
 
 
 # ----------------------------------------------------------------------------- driver and CLI
@@ -176,10 +208,24 @@ def test_only_and_bad_names(tmp_path):
 
 
 def test_cli_figures_table_and_exit_codes(tmp_path, capsys):
-    assert main(["figures", "--out", str(tmp_path), "--quick", "--only", "symbolic_certificates",
-                 "large_k_limit"]) == 0
+    assert (
+        main(
+            [
+                "figures",
+                "--out",
+                str(tmp_path),
+                "--quick",
+                "--only",
+                "symbolic_certificates",
+                "large_k_limit",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "symbolic_certificates" in out and "large_k_limit" in out and "all 2 checks passed" in out
+    assert (
+        "symbolic_certificates" in out and "large_k_limit" in out and "all 2 checks passed" in out
+    )
     assert main(["figures", "--out", str(tmp_path), "--only", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--only" in err[0] and "nope" in err[0]
@@ -213,8 +259,9 @@ def test_figures_leave_pyplot_backend_and_rcparams_alone(tmp_path):
 def test_jsonable_handles_numpy_and_infinities():
     from latentclass.figures.records import jsonable
 
-    out = jsonable({"a": np.float64(math.inf), "b": np.arange(2), "c": (np.bool_(True), None),
-                    1: -math.inf})
+    out = jsonable(
+        {"a": np.float64(math.inf), "b": np.arange(2), "c": (np.bool_(True), None), 1: -math.inf}
+    )
     assert out == {"a": "inf", "b": [0, 1], "c": [True, None], "1": "-inf"}
     json.dumps(out, allow_nan=False)
 

@@ -25,7 +25,9 @@ def overlapping_model():
 
 MODELS = {
     "class-level": lambda: lc.LatentClassModel.one_point_per_class([0.1, 0.2, 0.3, 0.4]),
-    "disjoint": lambda: lc.LatentClassModel.disjoint([0.6, 0.4], [3, 2], within=[[1, 2, 3], [5, 1]]),
+    "disjoint": lambda: lc.LatentClassModel.disjoint(
+        [0.6, 0.4], [3, 2], within=[[1, 2, 3], [5, 1]]
+    ),
     "overlapping": overlapping_model,
 }
 
@@ -44,7 +46,7 @@ def test_derived_quantities_match_definitions():
     assert abs(m.pair_probs.sum() - 1) < 1e-14
     assert not m.is_disjoint
     with pytest.raises(ValueError, match="point_classes is defined only"):
-        m.point_classes
+        _ = m.point_classes
 
 
 def test_disjoint_constructor():
@@ -70,7 +72,7 @@ def test_model_is_immutable():
         m.class_probs[0] = 0.9
     with pytest.raises(ValueError):
         m.marginal[0] = 0.9
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):
         m.class_probs = np.array([0.5, 0.5])
 
 
@@ -91,8 +93,10 @@ def test_repr_is_short():
 def test_classes_follow_class_probs(name):
     m = MODELS[name]()
     s = m.sample(40_000, 3, rng=11)
-    for counts in (np.bincount(s.classes, minlength=m.n_classes),
-                   np.bincount(s.negative_classes.ravel(), minlength=m.n_classes)):
+    for counts in (
+        np.bincount(s.classes, minlength=m.n_classes),
+        np.bincount(s.negative_classes.ravel(), minlength=m.n_classes),
+    ):
         assert stats.chisquare(counts, counts.sum() * m.class_probs).pvalue > P_MIN
 
 

@@ -36,7 +36,9 @@ def test_matches_plain_loop(tau):
     m = lc.LatentClassModel([0.3, 0.7], rng.dirichlet(np.ones(6), size=2))
     F = random_representation(6, 3, rng)
     s = m.sample(500, 5, rng=1)
-    np.testing.assert_allclose(per_example_nce_loss(F, s, tau), loop_loss(F, s, tau), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        per_example_nce_loss(F, s, tau), loop_loss(F, s, tau), rtol=1e-12, atol=0
+    )
     est = lc.nce_loss(F, s, tau)
     ref = loop_loss(F, s, tau)
     assert abs(est.mean - ref.mean()) <= 1e-12 * ref.mean()
@@ -109,7 +111,9 @@ def test_no_overflow_when_negatives_win_by_a_lot():
     G = F @ F.T
     z = (G[s.anchors[:, None], s.negatives] - G[s.anchors, s.positives][:, None]) / tau
     top = z.max(axis=1)
-    ref = np.maximum(top, 0) + np.log(np.exp(-np.maximum(top, 0)) + np.exp(z - np.maximum(top, 0)[:, None]).sum(axis=1))
+    ref = np.maximum(top, 0) + np.log(
+        np.exp(-np.maximum(top, 0)) + np.exp(z - np.maximum(top, 0)[:, None]).sum(axis=1)
+    )
     np.testing.assert_allclose(losses, ref, rtol=1e-14)
     assert losses.max() > 1999  # 2/τ = 2000: a naive log(1 + exp(2000)) would be inf
 

@@ -70,15 +70,26 @@ def test_offdiag_hessian_matches_finite_differences():
         for _ in range(3):
             e = rng.standard_normal(iu.size)
             h = 1e-4
-            fd = (-grad_x(x0 + 2 * h * e) + 8 * grad_x(x0 + h * e) - 8 * grad_x(x0 - h * e)
-                  + grad_x(x0 - 2 * h * e)) / (12 * h)
+            fd = (
+                -grad_x(x0 + 2 * h * e)
+                + 8 * grad_x(x0 + h * e)
+                - 8 * grad_x(x0 - h * e)
+                + grad_x(x0 - 2 * h * e)
+            ) / (12 * h)
             assert np.max(np.abs(H @ e - fd)) <= 1e-8 * np.max(np.abs(fd))
 
 
-CASES = [(_zipf(8), 3, 1.0), (_zipf(10), 2, 1.0), (_zipf(5, 2.0), 2, 0.5), ([0.7, 0.2, 0.1], 4, 0.3)]
+CASES = [
+    (_zipf(8), 3, 1.0),
+    (_zipf(10), 2, 1.0),
+    (_zipf(5, 2.0), 2, 0.5),
+    ([0.7, 0.2, 0.1], 4, 0.3),
+]
 
 
-@pytest.mark.parametrize("rho,k,tau", CASES + [(np.random.default_rng(1).dirichlet(np.ones(7)), 3, 1.0)])
+@pytest.mark.parametrize(
+    "rho,k,tau", CASES + [(np.random.default_rng(1).dirichlet(np.ones(7)), 3, 1.0)]
+)
 def test_fast_path_matches_clarabel_and_general_solver(rho, k, tau):
     model = LatentClassModel.one_point_per_class(rho)
     res = optimal_representation(model, k, tau)

@@ -46,7 +46,11 @@ class EnumObjective:
         val = float(self.w @ (np.log(S) @ self.pi))
         dE = self.w[:, None] * ((self.pi / S) @ self.counts) * A
         H = np.zeros((self.n, self.n))
-        np.add.at(H, (np.repeat(self.px, self.sup.size), np.tile(self.sup, self.px.size)), dE.ravel() / self.tau)
+        np.add.at(
+            H,
+            (np.repeat(self.px, self.sup.size), np.tile(self.sup, self.px.size)),
+            dE.ravel() / self.tau,
+        )
         np.add.at(H, (self.px, self.pxp), -dE.sum(axis=1) / self.tau)
         return val, 0.5 * (H + H.T)
 
@@ -92,7 +96,9 @@ NONUNIFORM = [
 
 
 def _model(rho, cond):
-    return LatentClassModel.one_point_per_class(rho) if cond is None else LatentClassModel(rho, cond)
+    return (
+        LatentClassModel.one_point_per_class(rho) if cond is None else LatentClassModel(rho, cond)
+    )
 
 
 # ----------------------------------------------------------------------------- uniform ρ
@@ -236,7 +242,9 @@ def test_limit_optimum_is_limit_of_large_k():
     assert np.max(np.abs(inf.gram - big.gram)) <= 1e-3
     assert big.loss - math.log(1e8) == pytest.approx(inf.loss, abs=1e-6)
     # the Gram matrices approach the limit as k grows
-    errs = [np.max(np.abs(optimal_representation(model, k, tau).gram - inf.gram)) for k in (10, 1000)]
+    errs = [
+        np.max(np.abs(optimal_representation(model, k, tau).gram - inf.gram)) for k in (10, 1000)
+    ]
     assert errs[0] > errs[1] > np.max(np.abs(big.gram - inf.gram))
     ref = conic_optimum(model, math.inf, tau, tol=1e-11)
     assert inf.loss == pytest.approx(ref.loss, abs=1e-7)
@@ -366,8 +374,15 @@ def test_cli_solve(capsys):
         assert key in out
     assert main(["solve", "--class-probs", "0.25,0.25,0.25,0.25", "--negatives", "inf"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["method"] == "closed-form" and out["loss"] == pytest.approx(simplex_loss(4, math.inf))
-    assert main(["solve", "--class-probs", "0.5,0.5", "-k", "3", "--dim", "1", "--method", "numerical"]) == 0
+    assert out["method"] == "closed-form" and out["loss"] == pytest.approx(
+        simplex_loss(4, math.inf)
+    )
+    assert (
+        main(
+            ["solve", "--class-probs", "0.5,0.5", "-k", "3", "--dim", "1", "--method", "numerical"]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["dim"] == 1
 
 
@@ -379,7 +394,10 @@ def test_cli_solve(capsys):
         (["--class-probs", "1.0", "--negatives", "2"], "at least 2"),
         (["--class-probs", "0.5,0.5", "--negatives", "zero"], "--negatives"),
         (["--class-probs", "0.5,0.5", "--negatives", "0"], "k"),
-        (["--class-probs", "0.6,0.4", "--negatives", "2", "--method", "closed-form"], "closed-form"),
+        (
+            ["--class-probs", "0.6,0.4", "--negatives", "2", "--method", "closed-form"],
+            "closed-form",
+        ),
     ],
 )
 def test_cli_solve_errors(capsys, argv, needle):
@@ -425,8 +443,12 @@ def test_newton_hessian_matches_finite_differences():
             for _ in range(3):
                 E = rng.standard_normal(W.size)
                 h = 1e-4
-                fd = (-fg(W.ravel() + 2 * h * E)[1] + 8 * fg(W.ravel() + h * E)[1]
-                      - 8 * fg(W.ravel() - h * E)[1] + fg(W.ravel() - 2 * h * E)[1]) / (12 * h)
+                fd = (
+                    -fg(W.ravel() + 2 * h * E)[1]
+                    + 8 * fg(W.ravel() + h * E)[1]
+                    - 8 * fg(W.ravel() - h * E)[1]
+                    + fg(W.ravel() - 2 * h * E)[1]
+                ) / (12 * h)
                 assert np.max(np.abs(H @ E - fd)) <= 1e-7 * np.max(np.abs(fd))
 
 

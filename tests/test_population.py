@@ -38,15 +38,20 @@ def class_level(m, rng):
 
 def point_level_disjoint(rng):
     rho = rng.dirichlet(np.ones(2))
-    return LatentClassModel.disjoint(rho, [2, 2], within=[rng.uniform(0.2, 1, 2), rng.uniform(0.2, 1, 2)])
+    return LatentClassModel.disjoint(
+        rho, [2, 2], within=[rng.uniform(0.2, 1, 2), rng.uniform(0.2, 1, 2)]
+    )
 
 
 def point_level_overlapping(rng):
     return LatentClassModel(rng.dirichlet(np.ones(3)), rng.dirichlet(np.ones(4), size=3))
 
 
-MODELS = {"class": lambda rng: class_level(4, rng), "disjoint": point_level_disjoint,
-          "overlapping": point_level_overlapping}
+MODELS = {
+    "class": lambda rng: class_level(4, rng),
+    "disjoint": point_level_disjoint,
+    "overlapping": point_level_overlapping,
+}
 
 
 def compositions(n, k):
@@ -70,7 +75,8 @@ def brute_force_loss(model, F, k, tau):
     total = math.fsum(
         Pm[x, xp]
         * math.fsum(
-            c * math.prod(float(D[y]) ** nu[y] for y in range(n))
+            c
+            * math.prod(float(D[y]) ** nu[y] for y in range(n))
             * math.log1p(math.fsum(nu[y] * math.exp((G[x, y] - G[x, xp]) / tau) for y in range(n)))
             for nu, c in zip(comps, coef)
         )
@@ -104,8 +110,10 @@ def quad_pair_integral(la, D, k):
     u_hi = math.log(60.0)
     marks = np.concatenate([-np.log(k * a), -np.log(a), np.arange(math.floor(u_lo), u_hi, 1.0)])
     edges = np.unique(np.concatenate([[u_lo, u_hi], marks[(marks > u_lo) & (marks < u_hi)]]))
-    pieces = [integrate.quad(integrand, lo, hi, epsabs=0.0, epsrel=2e-14, limit=100)[0]
-              for lo, hi in zip(edges[:-1], edges[1:])]
+    pieces = [
+        integrate.quad(integrand, lo, hi, epsabs=0.0, epsrel=2e-14, limit=100)[0]
+        for lo, hi in zip(edges[:-1], edges[1:])
+    ]
     return math.fsum(pieces)
 
 
@@ -114,7 +122,9 @@ def quad_population_loss(model, F, k, tau):
     Pm = model.pair_probs
     D = model.marginal
     xs, ps = np.nonzero(Pm > 0)
-    return math.fsum(Pm[x, p] * quad_pair_integral((G[x] - G[x, p]) / tau, D, k) for x, p in zip(xs, ps))
+    return math.fsum(
+        Pm[x, p] * quad_pair_integral((G[x] - G[x, p]) / tau, D, k) for x, p in zip(xs, ps)
+    )
 
 
 def random_symmetric(n, rng):
@@ -127,8 +137,12 @@ def assert_directional_derivatives(obj, G, M, rng, n_dirs=3, h=1e-4):
     directions E (truncation O(h^4) ≈ 1e-16, rounding ≈ 1e-12), relative tolerance 1e-7."""
     for _ in range(n_dirs):
         E = random_symmetric(G.shape[0], rng)
-        fd = (-obj.value(G + 2 * h * E) + 8 * obj.value(G + h * E) - 8 * obj.value(G - h * E)
-              + obj.value(G - 2 * h * E)) / (12 * h)
+        fd = (
+            -obj.value(G + 2 * h * E)
+            + 8 * obj.value(G + h * E)
+            - 8 * obj.value(G - h * E)
+            + obj.value(G - 2 * h * E)
+        ) / (12 * h)
         assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
 
 
@@ -151,7 +165,9 @@ def test_enumerate_method_matches_brute_force():
     F = random_representation(model.n_points, 2, rng)
     for k in (1, 3, 5):
         exact = brute_force_loss(model, F, k, 0.5)
-        assert population_loss(model, F, k, 0.5, method="enumerate") == pytest.approx(exact, rel=1e-13)
+        assert population_loss(model, F, k, 0.5, method="enumerate") == pytest.approx(
+            exact, rel=1e-13
+        )
 
 
 # --------------------------------------------------------------------------- gradient
@@ -199,9 +215,14 @@ def test_limit_matches_closed_form_definition():
     F = random_representation(model.n_points, 3, rng)
     G = F @ F.T
     D, Pm = model.marginal, model.pair_probs
-    ref = math.fsum(Pm[x, p] * math.log(math.fsum(D[y] * math.exp((G[x, y] - G[x, p]) / 0.7)
-                                                  for y in range(model.n_points)))
-                    for x in range(model.n_points) for p in range(model.n_points))
+    ref = math.fsum(
+        Pm[x, p]
+        * math.log(
+            math.fsum(D[y] * math.exp((G[x, y] - G[x, p]) / 0.7) for y in range(model.n_points))
+        )
+        for x in range(model.n_points)
+        for p in range(model.n_points)
+    )
     assert population_loss_limit(model, F, 0.7) == pytest.approx(ref, rel=1e-13, abs=1e-15)
 
 
@@ -275,8 +296,17 @@ def test_two_classes(k):
         ref = quad_population_loss(model, F, k, tau)
         assert abs(got - ref) <= 1e-10 * ref
     # antipodal, tau = 0.01: a_other = e^{-200}; L_k = Σ_c ρ_c E log(1 + #collisions) + O(k e^{-200})
-    exact = sum(rc * sum(math.comb(k, j) * rc**j * (1 - rc) ** (k - j) * math.log1p(j) for j in range(k + 1))
-                for rc in (0.25, 0.75)) if k <= 3 else None
+    exact = (
+        sum(
+            rc
+            * sum(
+                math.comb(k, j) * rc**j * (1 - rc) ** (k - j) * math.log1p(j) for j in range(k + 1)
+            )
+            for rc in (0.25, 0.75)
+        )
+        if k <= 3
+        else None
+    )
     if exact is not None:
         assert population_loss(model, F, k, 0.01) == pytest.approx(exact, rel=1e-13)
 
@@ -312,8 +342,12 @@ def test_expected_log1p_sum_gradient_and_shapes():
             assert v[i] == pytest.approx(quad_pair_integral(la[i], D, k), rel=1e-12)
             e = rng.normal(size=5)
             h = 1e-4
-            fd = (-expected_log1p_sum(la[i] + 2 * h * e, D, k) + 8 * expected_log1p_sum(la[i] + h * e, D, k)
-                  - 8 * expected_log1p_sum(la[i] - h * e, D, k) + expected_log1p_sum(la[i] - 2 * h * e, D, k)) / (12 * h)
+            fd = (
+                -expected_log1p_sum(la[i] + 2 * h * e, D, k)
+                + 8 * expected_log1p_sum(la[i] + h * e, D, k)
+                - 8 * expected_log1p_sum(la[i] - h * e, D, k)
+                + expected_log1p_sum(la[i] - 2 * h * e, D, k)
+            ) / (12 * h)
             assert abs(g[i] @ e - fd) <= 1e-7 * abs(fd)
         assert expected_log1p_sum(la[0], D, k) == pytest.approx(v[0], rel=1e-14)
 
@@ -386,8 +420,16 @@ def test_symmetry_tolerance_is_relative_1e_12():
     assert math.isfinite(obj.value(G))
 
 
-@pytest.mark.parametrize("tau, exc", [(0.0, ValueError), (-1.0, ValueError), (math.inf, ValueError),
-                                      (math.nan, ValueError), ("1", TypeError)])
+@pytest.mark.parametrize(
+    "tau, exc",
+    [
+        (0.0, ValueError),
+        (-1.0, ValueError),
+        (math.inf, ValueError),
+        (math.nan, ValueError),
+        ("1", TypeError),
+    ],
+)
 def test_bad_tau(tau, exc):
     with pytest.raises(exc, match="tau must be"):
         population_loss(GOOD_MODEL, GOOD_F, 2, tau)
@@ -456,7 +498,9 @@ def test_point_level_collapsed_equals_class_level():
     rng = np.random.default_rng(15)
     m, per = 20, 100
     rho = rng.dirichlet(np.ones(m))
-    point = LatentClassModel.disjoint(rho, [per] * m, within=[rng.uniform(0.5, 1, per) for _ in range(m)])
+    point = LatentClassModel.disjoint(
+        rho, [per] * m, within=[rng.uniform(0.5, 1, per) for _ in range(m)]
+    )
     cls = LatentClassModel.one_point_per_class(rho)
     V = random_representation(m, 6, rng, low=0.8)
     Fp = V[point.point_classes]
@@ -488,11 +532,26 @@ def test_trapezoid_error_follows_the_strip_bound():
         cases.append((la, D, k, quad_pair_integral(la, D, k)))
 
     def worst(h):
-        return max(abs(family_loss(la[None], D, k, np.zeros(1, int), np.zeros(1), np.ones(1),
-                                   need_grad=False, step=h)[0][0] - ref) / ref for la, D, k, ref in cases)
+        return max(
+            abs(
+                family_loss(
+                    la[None],
+                    D,
+                    k,
+                    np.zeros(1, int),
+                    np.zeros(1),
+                    np.ones(1),
+                    need_grad=False,
+                    step=h,
+                )[0][0]
+                - ref
+            )
+            / ref
+            for la, D, k, ref in cases
+        )
 
     for h in (0.4, 0.5, 0.6):
-        bound = math.exp(-math.pi**2 / h)
+        bound = math.exp(-(math.pi**2) / h)
         assert worst(h) <= 5 * bound
     assert worst(0.6) > 100 * worst(0.4)  # the error really is governed by h (the check has power)
     assert STEP == 0.25 and worst(STEP) <= 2e-15
@@ -599,7 +658,9 @@ def test_multiset_engine_agrees_with_laplace_and_enumeration(kind):
     1e-12 (relative; gradient relative to its largest entry)."""
     rng = np.random.default_rng([19, len(kind)])
     if kind == "zero-mass":
-        model = LatentClassModel([0.2, 0.3, 0.5], np.insert(rng.dirichlet(np.ones(4), size=3), 2, 0.0, axis=1))
+        model = LatentClassModel(
+            [0.2, 0.3, 0.5], np.insert(rng.dirichlet(np.ones(4), size=3), 2, 0.0, axis=1)
+        )
     else:
         model = MODELS[kind](rng)
     F = random_representation(model.n_points, 3, rng)
@@ -639,7 +700,9 @@ def test_multiset_engine_hessian_matches_finite_differences(kind, k, tau):
     gradient."""
     rng = np.random.default_rng([21, len(kind), k])
     if kind == "zero-mass":
-        model = LatentClassModel([0.2, 0.3, 0.5], np.insert(rng.dirichlet(np.ones(4), size=3), 2, 0.0, axis=1))
+        model = LatentClassModel(
+            [0.2, 0.3, 0.5], np.insert(rng.dirichlet(np.ones(4), size=3), 2, 0.0, axis=1)
+        )
     else:
         model = MODELS[kind](rng)
     n = model.n_points
@@ -657,6 +720,10 @@ def test_multiset_engine_hessian_matches_finite_differences(kind, k, tau):
             dDg[x] = blocks[i] @ E[x]
         action = 0.5 * (dDg + dDg.T)
         h = 1e-4
-        fd = (-obj.grad(G + 2 * h * E) + 8 * obj.grad(G + h * E) - 8 * obj.grad(G - h * E)
-              + obj.grad(G - 2 * h * E)) / (12 * h)
+        fd = (
+            -obj.grad(G + 2 * h * E)
+            + 8 * obj.grad(G + h * E)
+            - 8 * obj.grad(G - h * E)
+            + obj.grad(G - 2 * h * E)
+        ) / (12 * h)
         assert np.max(np.abs(action - fd)) <= 1e-7 * np.max(np.abs(fd))

@@ -33,7 +33,9 @@ def loop_report(model, F):
 def test_matches_loops_on_random_models(seed):
     rng = np.random.default_rng(seed)
     for model in (
-        lc.LatentClassModel.disjoint([0.2, 0.5, 0.3], [3, 1, 4], within=[rng.random(3), [1.0], rng.random(4)]),
+        lc.LatentClassModel.disjoint(
+            [0.2, 0.5, 0.3], [3, 1, 4], within=[rng.random(3), [1.0], rng.random(4)]
+        ),
         lc.LatentClassModel([0.4, 0.6], rng.dirichlet(np.ones(5), size=2)),
     ):
         F = rng.standard_normal((model.n_points, 3))
@@ -104,7 +106,9 @@ def test_uniform_optimum_is_a_regular_simplex():
 
 
 def test_disjoint_nonuniform_optimum_is_collapsed_but_not_a_simplex():
-    model = lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2], within=[[1, 2, 3], [1, 4], [2, 1]])
+    model = lc.LatentClassModel.disjoint(
+        [0.5, 0.3, 0.2], [3, 2, 2], within=[[1, 2, 3], [1, 4], [2, 1]]
+    )
     for k in (2, 64):
         opt = lc.optimal_representation(model, k, method="numerical", rng=2)
         assert opt.certified

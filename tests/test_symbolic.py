@@ -127,9 +127,16 @@ def test_offdiagonal_enumeration_matches_conditional_mean_identity():
             assert sum(w) == 1
 
 
-@pytest.mark.parametrize("m,k,tau", [(2, 1, sp.Rational(1)), (3, 5, sp.Rational(1, 2)),
-                                     (5, 16, sp.Rational(3, 2)), (8, 11, sp.Rational(1, 5)),
-                                     (4, 40, sp.Rational(7, 3))])
+@pytest.mark.parametrize(
+    "m,k,tau",
+    [
+        (2, 1, sp.Rational(1)),
+        (3, 5, sp.Rational(1, 2)),
+        (5, 16, sp.Rational(3, 2)),
+        (8, 11, sp.Rational(1, 5)),
+        (4, 40, sp.Rational(7, 3)),
+    ],
+)
 def test_symbolic_loss_matches_closed_form(m, k, tau):
     """The exact loss at a rational tau equals simplex_loss and the scipy binomial sum to 1e-12."""
     from latentclass.closed_form import simplex_loss
@@ -144,7 +151,9 @@ def test_symbolic_loss_matches_closed_form(m, k, tau):
     assert abs(float(simplex_kkt(m, k).loss_q.subs(symbolic.Q, qv).evalf(30)) - val) <= 1e-14
 
 
-@pytest.mark.parametrize("m,k,tau", [(2, 1, 1.0), (3, 2, 0.5), (4, 3, 1.0), (3, 5, 2.0), (5, 2, 0.7)])
+@pytest.mark.parametrize(
+    "m,k,tau", [(2, 1, 1.0), (3, 2, 0.5), (4, 3, 1.0), (3, 5, 2.0), (5, 2, 0.7)]
+)
 def test_symbolic_loss_and_gradient_match_enumeration(m, k, tau):
     """Loss, α and β against the multiset enumeration and its complex-step gradient (1e-12)."""
     model = _uniform_class_level(m)
@@ -159,7 +168,9 @@ def test_symbolic_loss_and_gradient_match_enumeration(m, k, tau):
     assert alpha < 0 < beta
 
 
-@pytest.mark.parametrize("m,k,tau", [(2, 1, 1.0), (3, 4, 0.5), (6, 16, 1.0), (8, 9, 2.0), (4, 300, 0.3)])
+@pytest.mark.parametrize(
+    "m,k,tau", [(2, 1, 1.0), (3, 4, 0.5), (6, 16, 1.0), (8, 9, 2.0), (4, 300, 0.3)]
+)
 def test_alpha_beta_match_nce_objective_gradient(m, k, tau):
     """Must show: symbolic α, β agree with NCEObjective.grad at the simplex to 1e-10."""
     from latentclass.population import NCEObjective
@@ -272,7 +283,10 @@ def test_bad_s():
 
 def test_loss_expression_helper():
     expr = simplex_loss_expr(3, 2, sp.Rational(1, 2))
-    ref = sum(math.comb(2, j) * (1 / 3) ** j * (2 / 3) ** (2 - j) * math.log(1 + j + (2 - j) / 2) for j in range(3))
+    ref = sum(
+        math.comb(2, j) * (1 / 3) ** j * (2 / 3) ** (2 - j) * math.log(1 + j + (2 - j) / 2)
+        for j in range(3)
+    )
     assert abs(float(expr) - ref) <= 1e-15
 
 
@@ -281,7 +295,9 @@ def test_cli_check_table(capsys):
     assert main(["check", "--classes", "2..4", "--negatives", "1..3"]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in out[2:-1]]
-    assert [(int(r[0]), int(r[1])) for r in rows] == [(m, k) for m in range(2, 5) for k in range(1, 4)]
+    assert [(int(r[0]), int(r[1])) for r in rows] == [
+        (m, k) for m in range(2, 5) for k in range(1, 4)
+    ]
     assert all(r[2:] == ["True", "True", "True"] for r in rows)
     assert out[0].split() == ["m", "k", "stationary", "dual_feasible", "holds"]
     assert main(["check", "--classes", "5", "--negatives", "7"]) == 0
@@ -289,8 +305,17 @@ def test_cli_check_table(capsys):
     assert out[2].split() == ["5", "7", "True", "True", "True"]
 
 
-@pytest.mark.parametrize("args", [["--classes", "1"], ["--classes", "5..2"], ["--negatives", "0..3"],
-                                  ["--negatives", "a..b"], ["--negatives", "1..2..3"], ["--classes", "2.5"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--classes", "1"],
+        ["--classes", "5..2"],
+        ["--negatives", "0..3"],
+        ["--negatives", "a..b"],
+        ["--negatives", "1..2..3"],
+        ["--classes", "2.5"],
+    ],
+)
 def test_cli_check_bad_range(args, capsys):
     assert main(["check", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -365,9 +390,10 @@ def test_unit_norm_lemma_class_level():
         G2[c, c] += eps
         assert np.min(np.linalg.eigvalsh(G2)) >= -1e-12 and np.max(np.diag(G2)) <= 1
         k, tau = 2, 0.8
-        assert _enum_loss(model.pair_probs, model.marginal, G2, k, tau) < _enum_loss(
-            model.pair_probs, model.marginal, G, k, tau
-        ) - 1e-9
+        assert (
+            _enum_loss(model.pair_probs, model.marginal, G2, k, tau)
+            < _enum_loss(model.pair_probs, model.marginal, G, k, tau) - 1e-9
+        )
 
 
 @pytest.mark.parametrize("k", [1, 7, 10**6, math.inf])

@@ -91,18 +91,24 @@ def test_encoder_gradient_matches_finite_differences(kind):
         params = [rng.standard_normal((3, 4)), 0.3 * rng.standard_normal(4)]
         make = LinearEncoder
     else:
-        params = [rng.standard_normal((3, 5)), 0.3 * rng.standard_normal(5),
-                  rng.standard_normal((5, 4)), 0.3 * rng.standard_normal(4)]
+        params = [
+            rng.standard_normal((3, 5)),
+            0.3 * rng.standard_normal(5),
+            rng.standard_normal((5, 4)),
+            0.3 * rng.standard_normal(4),
+        ]
         make = MLPEncoder
     enc = make(*params)
     loss, grads = encoder_loss_and_grad(enc, s, tau)
     assert loss == pytest.approx(nce_loss(enc, s, tau).mean, rel=1e-13)
     assert len(grads) == len(params)
     for i, p in enumerate(params):
+
         def f(x, i=i):
             ps = list(params)
             ps[i] = x
             return nce_loss(make(*ps), s, tau).mean
+
         fd = _central_fd(f, p)
         np.testing.assert_allclose(grads[i], fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max())
 
@@ -116,7 +122,9 @@ def test_blocked_computation_matches_one_block(monkeypatch):
     s = model.sample(50, 3, rng=1)
     gm = GaussianLatentClassModel([0.5, 0.5], rng.standard_normal((2, 3)))
     sg = gm.sample(50, 3, rng=2)
-    enc = MLPEncoder(rng.standard_normal((3, 4)), np.zeros(4), rng.standard_normal((4, 2)), np.zeros(2))
+    enc = MLPEncoder(
+        rng.standard_normal((3, 4)), np.zeros(4), rng.standard_normal((4, 2)), np.zeros(2)
+    )
     whole = _table_loss_and_grad(F, s.anchors, s.positives, s.negatives, 1.0, route="rows")
     whole_enc = encoder_loss_and_grad(enc, sg)
     monkeypatch.setattr(tr, "_BLOCK_ELEMENTS", 37)  # blocks of one or two examples
@@ -132,7 +140,9 @@ def test_blocked_computation_matches_one_block(monkeypatch):
 
 def test_encoder_outputs_on_unit_sphere():
     rng = np.random.default_rng(5)
-    enc = MLPEncoder(rng.standard_normal((3, 6)), np.zeros(6), rng.standard_normal((6, 2)), np.zeros(2))
+    enc = MLPEncoder(
+        rng.standard_normal((3, 6)), np.zeros(6), rng.standard_normal((6, 2)), np.zeros(2)
+    )
     out = enc(rng.standard_normal((50, 3)))
     assert out.shape == (50, 2)
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-14)
@@ -148,7 +158,9 @@ def test_encoder_parameter_shapes_are_checked():
     with pytest.raises(ValueError, match="weight must be 2-D"):
         LinearEncoder(np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match="encoder expects 2"):
-        encoder_loss_and_grad(LinearEncoder(np.eye(2), np.zeros(2)), _gauss_model().sample(4, 2, rng=0))
+        encoder_loss_and_grad(
+            LinearEncoder(np.eye(2), np.zeros(2)), _gauss_model().sample(4, 2, rng=0)
+        )
 
 
 def test_loss_is_stable_for_extreme_temperatures():
@@ -167,7 +179,9 @@ def test_optimizers_match_their_update_formulas():
     p = np.array([1.0, 1.0])
     adam = Adam(0.1)
     adam.update([p], [g])  # first step: m̂ = g, v̂ = g², step = lr·g/(|g| + eps)
-    np.testing.assert_allclose(p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1.0 + 0.1 * 2.0 / (2.0 + 1e-8)], rtol=1e-15)
+    np.testing.assert_allclose(
+        p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1.0 + 0.1 * 2.0 / (2.0 + 1e-8)], rtol=1e-15
+    )
     q = np.array([1.0, 1.0])
     sgd = SGD(0.1, momentum=0.5)
     sgd.update([q], [g])
@@ -201,7 +215,9 @@ def test_same_seed_same_bits(uniform_run):
     again = train(M6, 4, 0.5, steps=600, batch_size=256, rng=7, optimum=simplex_loss(6, 4, 0.5))
     assert again.F.tobytes() == uniform_run.F.tobytes()
     for name in ("step", "batch_loss", "population_loss", "gap"):
-        assert getattr(again.history, name).tobytes() == getattr(uniform_run.history, name).tobytes()
+        assert (
+            getattr(again.history, name).tobytes() == getattr(uniform_run.history, name).tobytes()
+        )
     other = train(M6, 4, 0.5, steps=600, batch_size=256, rng=8, optimum=None)
     assert other.F.tobytes() != uniform_run.F.tobytes()
     assert other.gap is None and other.history.gap is None
@@ -211,14 +227,26 @@ def test_history_records_population_loss_at_eval_steps():
     from latentclass.population import population_loss
 
     seen = []
-    r = train(M6, 2, 1.0, steps=25, batch_size=32, eval_every=10, rng=0, optimum=None,
-              progress=lambda step, loss: seen.append((step, loss)))
+    r = train(
+        M6,
+        2,
+        1.0,
+        steps=25,
+        batch_size=32,
+        eval_every=10,
+        rng=0,
+        optimum=None,
+        progress=lambda step, loss: seen.append((step, loss)),
+    )
     assert r.history.step.tolist() == [10, 20, 25]
     assert [s for s, _ in seen] == list(range(1, 26))
     # the batch loss column is the mean of the batch losses since the previous record
     losses = np.array([l for _, l in seen])
-    np.testing.assert_allclose(r.history.batch_loss, [losses[:10].mean(), losses[10:20].mean(), losses[20:].mean()],
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        r.history.batch_loss,
+        [losses[:10].mean(), losses[10:20].mean(), losses[20:].mean()],
+        rtol=1e-15,
+    )
     assert r.history.population_loss[-1] == population_loss(M6, r.F, 2, 1.0)
     assert np.all(np.diff(r.history.train_seconds) >= 0)
     assert r.train_seconds > 0 and r.seconds_per_step == pytest.approx(r.train_seconds / 25)
@@ -227,8 +255,17 @@ def test_history_records_population_loss_at_eval_steps():
 
 
 def test_sgd_and_tqdm_progress(capsys):
-    r = train(M6, 4, 0.5, steps=400, batch_size=256, optimizer="sgd", rng=1,
-              optimum=simplex_loss(6, 4, 0.5), progress=True)
+    r = train(
+        M6,
+        4,
+        0.5,
+        steps=400,
+        batch_size=256,
+        optimizer="sgd",
+        rng=1,
+        optimum=simplex_loss(6, 4, 0.5),
+        progress=True,
+    )
     assert r.gap < 5e-3
     assert "train" in capsys.readouterr().err
 
@@ -245,7 +282,9 @@ def test_heldout_evaluator_matches_closed_form():
     r = 2 * Phi - 1
 
     def loss(r):
-        return Phi * math.log1p(math.exp(-2 * r / tau)) + (1 - Phi) * math.log1p(math.exp(2 * r / tau))
+        return Phi * math.log1p(math.exp(-2 * r / tau)) + (1 - Phi) * math.log1p(
+            math.exp(2 * r / tau)
+        )
 
     assert abs(est.accuracy - Phi) < 4 * est.accuracy_stderr
     # class-mean estimation error: se(r̂) = sqrt(1 - r²)/sqrt(n_means) per class
@@ -334,7 +373,9 @@ def test_experiment_against_certified_optimum(quick_experiment):
         F = ex.results[ex.rows.index(u)].F
         assert u.optimum_loss == pytest.approx(simplex_loss(6, k, 1.0), abs=1e-8)
         assert u.optimum_simplex_error < 1e-5
-        assert u.gap == pytest.approx(population_loss(models["uniform"][0], F, k, 1.0) - u.optimum_loss, abs=1e-12)
+        assert u.gap == pytest.approx(
+            population_loss(models["uniform"][0], F, k, 1.0) - u.optimum_loss, abs=1e-12
+        )
         assert 0 <= u.gap < 5e-3
         assert u.simplex_error == pytest.approx(np.abs(F @ F.T - _simplex_gram(6)).max(), abs=1e-12)
         z = ex.row("zipf", k)

@@ -49,8 +49,8 @@ class _Checkpoint:
         self.path, self._fh, self.rows = path, fh, rows
 
     @classmethod
-    def open(cls, path: str, header: dict) -> "_Checkpoint":
-        fh = open(path, "a+b")
+    def open(cls, path: str, header: dict) -> _Checkpoint:
+        fh = open(path, "a+b")  # noqa: SIM115 -- owned by the returned checkpoint, closed by it
         try:
             cls._lock(fh, path)
             fh.seek(0)
@@ -148,7 +148,9 @@ class _Checkpoint:
             return {}
         head = objs[0]
         if head.get("magic") != _CHECKPOINT_MAGIC:
-            raise ValueError(f"checkpoint {path!r} is not a latentclass sweep checkpoint (bad header line)")
+            raise ValueError(
+                f"checkpoint {path!r} is not a latentclass sweep checkpoint (bad header line)"
+            )
         diffs = [
             f"{key}: file has {head.get(key)!r}, this sweep has {header[key]!r}"
             for key in ("format", "model_fingerprint", "tau", "dim", "code_version", "columns")

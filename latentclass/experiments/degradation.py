@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,18 +41,38 @@ from .task_runner import _SOLVER_SEED, _check_executor, _check_progress, _Progre
 
 #: Named families searched by default (small m: each point is one certified solve).
 DEFAULT_FAMILIES: tuple[str, ...] = (
-    "zipf:3:1", "zipf:4:1", "zipf:5:0.5", "zipf:5:1.5", "zipf:6:1", "zipf:6:2", "zipf:8:1",
-    "geometric:3:0.3", "geometric:4:0.5", "geometric:6:0.7", "geometric:6:0.4",
-    "dominant:3:0.6", "dominant:4:0.9", "dominant:5:0.5", "dominant:6:0.75",
-    "dominant:3:0.1", "dominant:5:0.05",
-    "two_blocks:4:0.5:4", "two_blocks:6:0.5:10", "two_blocks:6:0.17:20", "two_blocks:6:0.83:20",
+    "zipf:3:1",
+    "zipf:4:1",
+    "zipf:5:0.5",
+    "zipf:5:1.5",
+    "zipf:6:1",
+    "zipf:6:2",
+    "zipf:8:1",
+    "geometric:3:0.3",
+    "geometric:4:0.5",
+    "geometric:6:0.7",
+    "geometric:6:0.4",
+    "dominant:3:0.6",
+    "dominant:4:0.9",
+    "dominant:5:0.5",
+    "dominant:6:0.75",
+    "dominant:3:0.1",
+    "dominant:5:0.05",
+    "two_blocks:4:0.5:4",
+    "two_blocks:6:0.5:10",
+    "two_blocks:6:0.17:20",
+    "two_blocks:6:0.83:20",
 )
 #: Default k grid (math.inf is the limit objective).
 DEFAULT_KS: tuple = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 512, 4096, math.inf)
 
 
 def _degradation_point(
-    class_probs: tuple, k: Any, tau: float, weightings: tuple, init: str = "structured",
+    class_probs: tuple,
+    k: Any,
+    tau: float,
+    weightings: tuple,
+    init: str = "structured",
     seed: int = _SOLVER_SEED,
 ) -> dict:
     """Certified optimum of the class-level model at one ``k`` and its downstream metrics."""
@@ -76,7 +97,9 @@ def _normalise_families(families: Any) -> list[tuple[str, np.ndarray]]:
         items = list(families.items())
     else:
         if not isinstance(families, Iterable):
-            raise TypeError(f"families must be a sequence of family specs, got {type(families).__name__}")
+            raise TypeError(
+                f"families must be a sequence of family specs, got {type(families).__name__}"
+            )
         items = []
         for i, f in enumerate(families):
             if isinstance(f, str):
@@ -110,14 +133,19 @@ def _check_weightings(weighting: Any) -> tuple[str, ...]:
 
 
 def _random_class_laws(
-    n_random: int, random_classes: Sequence[int], random_alpha: Sequence[float],
-    min_class_prob: float, rng: Any,
+    n_random: int,
+    random_classes: Sequence[int],
+    random_alpha: Sequence[float],
+    min_class_prob: float,
+    rng: Any,
 ) -> list[tuple[str, np.ndarray]]:
     """``n_random`` seeded Dirichlet draws ``(name, ρ)``, each redrawn until ``min ρ >= min_class_prob``."""
     classes = [check_integer(c, "random_classes", minimum=2) for c in random_classes]
     alphas = [float(a) for a in random_alpha]
     if not classes or not alphas or any(not (math.isfinite(a) and a > 0) for a in alphas):
-        raise ValueError("random_classes and random_alpha must be non-empty; every alpha finite and > 0")
+        raise ValueError(
+            "random_classes and random_alpha must be non-empty; every alpha finite and > 0"
+        )
     floor = float(min_class_prob)
     if not (math.isfinite(floor) and 0.0 <= floor < 1.0 / max(classes)):
         raise ValueError(
@@ -144,8 +172,13 @@ def _random_class_laws(
 
 
 def _solve_curves(
-    rhos: Sequence[np.ndarray], ks: tuple, tau: float, weightings: tuple, executor: Any,
-    start: tuple = (), on_point: Callable[[], Any] | None = None,
+    rhos: Sequence[np.ndarray],
+    ks: tuple,
+    tau: float,
+    weightings: tuple,
+    executor: Any,
+    start: tuple = (),
+    on_point: Callable[[], Any] | None = None,
 ) -> list[list[dict]]:
     """For each class law, the :func:`_degradation_point` of every ``k`` (one task per point).
 
@@ -171,24 +204,36 @@ def _losses(curve: list[dict], weighting: str) -> np.ndarray:
 
 
 def _resolutions(
-    rhos: dict[int, np.ndarray], curves: list, ks: tuple, tau: float, weightings: tuple, executor: Any
+    rhos: dict[int, np.ndarray],
+    curves: list,
+    ks: tuple,
+    tau: float,
+    weightings: tuple,
+    executor: Any,
 ) -> dict:
     """``(d, w) -> max_k |ℓ(k) − ℓ'(k)|`` for an independent re-solve ``ℓ'`` of curve ``d``.
 
     The re-solve starts from a random point with another seed (``init="random"``,
     ``seed = _SOLVER_SEED + 1``): an empirical error bar on every point of the curve.
     """
-    again = _solve_curves(list(rhos.values()), ks, tau, weightings, executor,
-                          start=("random", _SOLVER_SEED + 1))
+    again = _solve_curves(
+        list(rhos.values()), ks, tau, weightings, executor, start=("random", _SOLVER_SEED + 1)
+    )
     return {
         (d, w): float(np.max(np.abs(_losses(curves[d], w) - _losses(alt, w))))
-        for d, alt in zip(rhos, again) for w in weightings
+        for d, alt in zip(rhos, again)
+        for w in weightings
     }
 
 
 def _make_case(
-    name: str, rho: np.ndarray, curve: list[dict], weighting: str, ks: tuple,
-    rise: tuple[float, int, int], resolution: float | None,
+    name: str,
+    rho: np.ndarray,
+    curve: list[dict],
+    weighting: str,
+    ks: tuple,
+    rise: tuple[float, int, int],
+    resolution: float | None,
 ) -> DegradationCase:
     cert = np.array([p["certified"] for p in curve], dtype=bool)
     gaps = np.array([p["duality_gap"] for p in curve])
@@ -198,8 +243,20 @@ def _make_case(
     value, i, j = rise
     crise = largest_rise(losses[cert])[0] if cert.sum() >= 2 else None
     return DegradationCase(
-        name, readonly(rho), weighting, ks, readonly(losses), readonly(accs), readonly(closs),
-        readonly(gaps), readonly(cert), value, ks[i], ks[j], crise, resolution,
+        name,
+        readonly(rho),
+        weighting,
+        ks,
+        readonly(losses),
+        readonly(accs),
+        readonly(closs),
+        readonly(gaps),
+        readonly(cert),
+        value,
+        ks[i],
+        ks[j],
+        crise,
+        resolution,
     )
 
 
@@ -280,15 +337,23 @@ def search_degradation(
     n_tasks = len(dists) * len(ks)
     bar = _Progress(progress, n_tasks, 0, n_tasks, "degradation search")
     try:
-        curves = _solve_curves([rho for _, rho in dists], ks, tau, weightings, executor, on_point=bar.update)
+        curves = _solve_curves(
+            [rho for _, rho in dists], ks, tau, weightings, executor, on_point=bar.update
+        )
     finally:
         bar.close()
 
-    rises = {(d, w): largest_rise(_losses(curve, w)) for d, curve in enumerate(curves) for w in weightings}
+    rises = {
+        (d, w): largest_rise(_losses(curve, w))
+        for d, curve in enumerate(curves)
+        for w in weightings
+    }
     order = sorted(rises, key=lambda key: (-rises[key][0], key[0], weightings.index(key[1])))
     worst_keys = {w: [key for key in order if key[1] == w][:top] for w in weightings}
     checked = sorted({d for keys in worst_keys.values() for d, _ in keys})
-    resolution = _resolutions({d: dists[d][1] for d in checked}, curves, ks, tau, weightings, executor)
+    resolution = _resolutions(
+        {d: dists[d][1] for d in checked}, curves, ks, tau, weightings, executor
+    )
 
     made = {
         (d, w): _make_case(*dists[d], curves[d], w, ks, rises[d, w], resolution.get((d, w)))

@@ -102,10 +102,22 @@ class DegradationCase:
     def curve(self) -> list[dict]:
         """The curve as rows ``{k, loss, accuracy, contrastive_loss, duality_gap, certified}``."""
         return [
-            {"k": k, "loss": float(l), "accuracy": float(a), "contrastive_loss": float(c),
-             "duality_gap": float(g), "certified": bool(ok)}
-            for k, l, a, c, g, ok in zip(self.ks, self.losses, self.accuracies,
-                                         self.contrastive_losses, self.duality_gaps, self.certified)
+            {
+                "k": k,
+                "loss": float(l),
+                "accuracy": float(a),
+                "contrastive_loss": float(c),
+                "duality_gap": float(g),
+                "certified": bool(ok),
+            }
+            for k, l, a, c, g, ok in zip(
+                self.ks,
+                self.losses,
+                self.accuracies,
+                self.contrastive_losses,
+                self.duality_gaps,
+                self.certified,
+            )
         ]
 
     def __repr__(self) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -16,10 +17,14 @@ _MAX_PARSED_KS = 100_000
 def _check_ks(ks: Any, name: str = "ks") -> tuple:
     """A non-empty sequence of distinct ``k`` (integers ``>= 1`` or ``math.inf``)."""
     if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
-        raise TypeError(f"{name} must be a sequence of integers >= 1 (or math.inf), got {type(ks).__name__}")
+        raise TypeError(
+            f"{name} must be a sequence of integers >= 1 (or math.inf), got {type(ks).__name__}"
+        )
     values = list(np.asarray(ks, dtype=object).ravel()) if isinstance(ks, np.ndarray) else list(ks)
     if not values:
-        raise ValueError(f"{name} must be a non-empty sequence of integers >= 1 (or math.inf), got an empty one")
+        raise ValueError(
+            f"{name} must be a non-empty sequence of integers >= 1 (or math.inf), got an empty one"
+        )
     out = []
     seen = set()
     for i, k in enumerate(values):
@@ -42,14 +47,18 @@ def parse_ks(text: str, name: str = "ks") -> tuple:
     if not isinstance(text, str):
         raise TypeError(f"{name} must be a string, got {type(text).__name__}")
     if not text.strip():
-        raise ValueError(f"{name} must list the numbers of negatives, e.g. '1,2,4' or '1..64', got {text!r}")
+        raise ValueError(
+            f"{name} must list the numbers of negatives, e.g. '1,2,4' or '1..64', got {text!r}"
+        )
     out: list = []
 
     def as_int(tok: str) -> int:
         try:
             v = int(tok)
         except ValueError:
-            raise ValueError(f"{name}: {tok!r} is not an integer >= 1 or 'inf' (in {text!r})") from None
+            raise ValueError(
+                f"{name}: {tok!r} is not an integer >= 1 or 'inf' (in {text!r})"
+            ) from None
         if v < 1:
             raise ValueError(f"{name}: every k must be an integer >= 1, got {v} (in {text!r})")
         return v

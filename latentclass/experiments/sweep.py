@@ -17,8 +17,9 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .._validation import check_choice, check_integer, check_tau
 from ..model import LatentClassModel

@@ -68,7 +68,10 @@ def _sweep_row(model: LatentClassModel, k: int | float, tau: float, dim: int | N
             collision_probability=float(collision_probability(rho, k)),
             coverage_probability=1.0,
             expected_log_collisions=None,
-            bound_saunshi=None, bound_ash=None, bound_nozawa_sato=None, bound_bao=None,
+            bound_saunshi=None,
+            bound_ash=None,
+            bound_nozawa_sato=None,
+            bound_bao=None,
             bound_bao_lower=None,
         )
     else:

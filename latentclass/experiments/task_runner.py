@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,9 @@ def _check_executor(executor: Any) -> None:
 def _check_progress(progress: Any) -> None:
     if progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress):
         return
-    raise TypeError(f"progress must be None, a bool or a callable(done, total), got {type(progress).__name__}")
+    raise TypeError(
+        f"progress must be None, a bool or a callable(done, total), got {type(progress).__name__}"
+    )
 
 
 class _Progress:
@@ -40,7 +43,7 @@ class _Progress:
         self.callback: Callable[[int, int], Any] | None = None
         self.bar = None
         self.done, self.total = initial, total
-        if pending == 0 or progress is False or isinstance(progress, np.bool_) and not progress:
+        if pending == 0 or progress is False or (isinstance(progress, np.bool_) and not progress):
             return
         if callable(progress) and not isinstance(progress, (bool, np.bool_)):
             self.callback = progress
@@ -52,8 +55,13 @@ class _Progress:
         from tqdm import tqdm
 
         self.bar = tqdm(
-            total=total, initial=initial, desc=desc, unit="task", file=stderr,
-            delay=0.0 if progress else _PROGRESS_DELAY, leave=bool(progress),
+            total=total,
+            initial=initial,
+            desc=desc,
+            unit="task",
+            file=stderr,
+            delay=0.0 if progress else _PROGRESS_DELAY,
+            leave=bool(progress),
         )
 
     def update(self) -> None:

@@ -59,8 +59,19 @@ from .certificates import (
     draw_solver_certificates,
     draw_symbolic_certificates,
 )
-from .collapse import COLLAPSE_TOL, check_point_collapse, compute_point_collapse, draw_point_collapse
-from .limits import SLOPE_FIT_KMIN, SLOPE_TOL, check_large_k_limit, compute_large_k_limit, draw_large_k_limit
+from .collapse import (
+    COLLAPSE_TOL,
+    check_point_collapse,
+    compute_point_collapse,
+    draw_point_collapse,
+)
+from .limits import (
+    SLOPE_FIT_KMIN,
+    SLOPE_TOL,
+    check_large_k_limit,
+    compute_large_k_limit,
+    draw_large_k_limit,
+)
 from .models import collapse_models
 from .nonuniform import (
     RISE_ROUNDING,
@@ -98,8 +109,8 @@ from .uniform import (
 )
 
 __all__ = [
-    "FigureSpec",
     "REGISTRY",
+    "FigureSpec",
     "figure_names",
     "make_figures",
     "run_figure",

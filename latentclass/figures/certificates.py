@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -32,11 +33,18 @@ def compute_symbolic_certificates(quick: bool) -> dict:
 
 
 def check_symbolic_certificates(data: dict) -> tuple[bool, dict]:
-    cells = [(m, k, h) for m, row in zip(data["ms"], data["holds"]) for k, h in zip(data["ks"], row)]
+    cells = [
+        (m, k, h) for m, row in zip(data["ms"], data["holds"]) for k, h in zip(data["ks"], row)
+    ]
     failing = [dict(m=m, k=k, holds=h) for m, k, h in cells if h is not True]
     passed = not failing
-    details = dict(ms=data["ms"], ks=data["ks"], n_certificates=len(cells),
-                   n_hold=sum(h is True for _, _, h in cells), not_holding=failing)
+    details = dict(
+        ms=data["ms"],
+        ks=data["ks"],
+        n_certificates=len(cells),
+        n_hold=sum(h is True for _, _, h in cells),
+        not_holding=failing,
+    )
     return bool(passed), details
 
 
@@ -45,13 +53,22 @@ def draw_symbolic_certificates(data: dict, passed: bool, details: dict):
     from matplotlib.patches import Patch
 
     ms, ks = data["ms"], data["ks"]
-    code = np.array([[2 if h is True else (0 if h is False else 1) for h in row] for row in data["holds"]])
+    code = np.array(
+        [[2 if h is True else (0 if h is False else 1) for h in row] for row in data["holds"]]
+    )
     cmap = ListedColormap([PALETTE["vermillion"], "0.75", PALETTE["green"]])
     with style():
         fig = new_figure("single", 2.0 + 0.14 * len(ms))
         ax = fig.subplots()
-        ax.imshow(code, cmap=cmap, vmin=0, vmax=2, aspect="auto", origin="lower",
-                  extent=(ks[0] - 0.5, ks[-1] + 0.5, ms[0] - 0.5, ms[-1] + 0.5))
+        ax.imshow(
+            code,
+            cmap=cmap,
+            vmin=0,
+            vmax=2,
+            aspect="auto",
+            origin="lower",
+            extent=(ks[0] - 0.5, ks[-1] + 0.5, ms[0] - 0.5, ms[-1] + 0.5),
+        )
         ax.set_xticks(np.arange(ks[0] - 0.5, ks[-1] + 1), minor=True)
         ax.set_yticks(np.arange(ms[0] - 0.5, ms[-1] + 1), minor=True)
         ax.grid(False)
@@ -62,21 +79,37 @@ def draw_symbolic_certificates(data: dict, passed: bool, details: dict):
         ax.set_yticks(ms)
         ax.set_xlabel(K_LABEL)
         ax.set_ylabel("number of classes $m$")
-        ax.set_title(f"Exact KKT certificate of the simplex (uniform ρ, any τ>0):\n"
-                     f"{details['n_hold']} of {details['n_certificates']} (m, k) hold", fontsize=8.3)
-        handles = [Patch(color=PALETTE["green"], label="holds"),
-                   Patch(color=PALETTE["vermillion"], label="fails"),
-                   Patch(color="0.75", label="undecided")]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=6.5,
-                  frameon=False)
-        status_footer(fig, passed, f"{details['n_hold']}/{details['n_certificates']} certificates hold")
+        ax.set_title(
+            f"Exact KKT certificate of the simplex (uniform ρ, any τ>0):\n"
+            f"{details['n_hold']} of {details['n_certificates']} (m, k) hold",
+            fontsize=8.3,
+        )
+        handles = [
+            Patch(color=PALETTE["green"], label="holds"),
+            Patch(color=PALETTE["vermillion"], label="fails"),
+            Patch(color="0.75", label="undecided"),
+        ]
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.22),
+            ncol=3,
+            fontsize=6.5,
+            frameon=False,
+        )
+        status_footer(
+            fig, passed, f"{details['n_hold']}/{details['n_certificates']} certificates hold"
+        )
     return fig
 
 
 SYMBOLIC_CERTIFICATES = define_figure(
-    "symbolic_certificates", globals(),
-    claim=("For uniform ρ the regular simplex satisfies the KKT conditions of the convex problem for "
-           "every τ > 0 (stationarity and α ≤ 0 ≤ β decided exactly in rational arithmetic)."),
+    "symbolic_certificates",
+    globals(),
+    claim=(
+        "For uniform ρ the regular simplex satisfies the KKT conditions of the convex problem for "
+        "every τ > 0 (stationarity and α ≤ 0 ≤ β decided exactly in rational arithmetic)."
+    ),
     check="symbolic.simplex_kkt(m, k).holds is True at every (m, k) of the grid.",
 )
 
@@ -103,7 +136,10 @@ def _solver_problems(quick: bool) -> list[tuple[str, Any, list]]:
 
     ks = [1, 4, 16, 256, math.inf] if quick else [1, 2, 4, 8, 16, 64, 256, 4096, 10**6, math.inf]
     families = ["zipf:6:1"] + ([] if quick else ["dominant:5:0.8", "geometric:8:0.6"])
-    probs = [("uniform m=6", uniform_model(6)), ("ρ=(.4,.3,.2,.1)", class_level_model(NONUNIFORM_RHO))]
+    probs = [
+        ("uniform m=6", uniform_model(6)),
+        ("ρ=(.4,.3,.2,.1)", class_level_model(NONUNIFORM_RHO)),
+    ]
     probs += [(f, class_level_model(parse_class_probs(f))) for f in families]
     probs += [(f"point level, {k}", m) for k, m in collapse_models().items()]
     return [(name, model, ks) for name, model in probs]
@@ -115,10 +151,12 @@ def _conic_problems(quick: bool) -> list[tuple[str, Any, list]]:
     rho4 = class_level_model(NONUNIFORM_RHO)
     if quick:
         return [("ρ=(.5,.3,.2)", rho3, [1, 2, 4, 8]), ("ρ=(.4,.3,.2,.1)", rho4, [1, 2, 4])]
-    return [("ρ=(.5,.3,.2)", rho3, [1, 2, 4, 8, 16, 32, 64]),
-            ("ρ=(.4,.3,.2,.1)", rho4, [1, 2, 4, 8, 16]),
-            ("uniform m=5", uniform_model(5), [1, 2, 4, 8]),
-            ("point level, disjoint", collapse_models()["disjoint"], [1, 2, 4])]
+    return [
+        ("ρ=(.5,.3,.2)", rho3, [1, 2, 4, 8, 16, 32, 64]),
+        ("ρ=(.4,.3,.2,.1)", rho4, [1, 2, 4, 8, 16]),
+        ("uniform m=5", uniform_model(5), [1, 2, 4, 8]),
+        ("point level, disjoint", collapse_models()["disjoint"], [1, 2, 4]),
+    ]
 
 
 def compute_solver_certificates(quick: bool) -> dict:
@@ -128,8 +166,15 @@ def compute_solver_certificates(quick: bool) -> dict:
     for name, model, ks in _solver_problems(quick):
         for k in ks:
             opt = optimal_representation(model, k, method="numerical")
-            gaps.append(dict(problem=name, k=k, gap=opt.duality_gap, certified=opt.certified,
-                             n_points=model.n_points))
+            gaps.append(
+                dict(
+                    problem=name,
+                    k=k,
+                    gap=opt.duality_gap,
+                    certified=opt.certified,
+                    n_points=model.n_points,
+                )
+            )
     try:
         from ..conic import _import_cvxpy, conic_optimum
 
@@ -143,14 +188,26 @@ def compute_solver_certificates(quick: bool) -> dict:
     for name, model, ks in _conic_problems(quick):
         for k in ks:
             ours, t_ours = _timed(optimal_representation, model, k, method="numerical", repeat=3)
-            row = dict(problem=name, k=k, ours_loss=ours.loss, ours_gap=ours.duality_gap,
-                       ours_seconds=t_ours, cvx_loss=None, cvx_seconds=None, cvx_status=None)
+            row = dict(
+                problem=name,
+                k=k,
+                ours_loss=ours.loss,
+                ours_gap=ours.duality_gap,
+                ours_seconds=t_ours,
+                cvx_loss=None,
+                cvx_seconds=None,
+                cvx_status=None,
+            )
             if cvx_error is None:
                 with warnings.catch_warnings():  # "may be inaccurate": the status is recorded
                     warnings.simplefilter("ignore", UserWarning)
                     sol = conic_optimum(model, k)
-                row.update(cvx_loss=sol.loss, cvx_seconds=sol.solve_time, cvx_status=sol.status,
-                           cvx_terms=sol.n_terms)
+                row.update(
+                    cvx_loss=sol.loss,
+                    cvx_seconds=sol.solve_time,
+                    cvx_status=sol.status,
+                    cvx_terms=sol.n_terms,
+                )
             timing.append(row)
     return dict(gaps=gaps, timing=timing, cvxpy_error=cvx_error)
 
@@ -167,15 +224,28 @@ def check_solver_certificates(data: dict) -> tuple[bool, dict]:
     diffs = [_loss_diff(t) for t in ran]
     ratios = [t["cvx_seconds"] / t["ours_seconds"] for t in ran]
     passed = bool(max(gaps) <= GAP_TOL and cert and all(d <= CVXPY_TOL for d in diffs))
-    details = dict(n_problems=len(gaps), max_duality_gap=max(gaps), all_certified=cert,
-                   cvxpy_available=data["cvxpy_error"] is None, cvxpy_error=data["cvxpy_error"],
-                   n_cvxpy_runs=len(ran), max_abs_loss_diff_vs_cvxpy=max(diffs) if diffs else None,
-                   cvxpy_statuses=sorted({t["cvx_status"] for t in ran}),
-                   cvxpy_over_ours_time_ratio_median=float(np.median(ratios)) if ratios else None,
-                   cvxpy_over_ours_time_ratio_min=float(min(ratios)) if ratios else None,
-                   per_run=[dict(problem=t["problem"], k=t["k"], ours_seconds=t["ours_seconds"],
-                                 cvx_seconds=t["cvx_seconds"], abs_loss_diff=_loss_diff(t))
-                            for t in data["timing"]])
+    details = dict(
+        n_problems=len(gaps),
+        max_duality_gap=max(gaps),
+        all_certified=cert,
+        cvxpy_available=data["cvxpy_error"] is None,
+        cvxpy_error=data["cvxpy_error"],
+        n_cvxpy_runs=len(ran),
+        max_abs_loss_diff_vs_cvxpy=max(diffs) if diffs else None,
+        cvxpy_statuses=sorted({t["cvx_status"] for t in ran}),
+        cvxpy_over_ours_time_ratio_median=float(np.median(ratios)) if ratios else None,
+        cvxpy_over_ours_time_ratio_min=float(min(ratios)) if ratios else None,
+        per_run=[
+            dict(
+                problem=t["problem"],
+                k=t["k"],
+                ours_seconds=t["ours_seconds"],
+                cvx_seconds=t["cvx_seconds"],
+                abs_loss_diff=_loss_diff(t),
+            )
+            for t in data["timing"]
+        ],
+    )
     return passed, details
 
 
@@ -187,20 +257,41 @@ def _draw_gaps(ax, gaps: list[dict]) -> None:
     for p, name in enumerate(names):
         gs = [g for g in gaps if g["problem"] == name]
         off = (p - (len(names) - 1) / 2) * 0.09
-        ax.plot([pos[g["k"]] + off for g in gs], floor_abs([g["gap"] for g in gs], 1e-18),
-                ls="none", marker=MARKERS[p % 8], ms=3.5, color=COLORS[p % 8], label=name)
-    tolerance_line(ax, GAP_TOL, "certify tolerance $10^{-7}$", (len(all_ks) - 0.6, GAP_TOL / 2.5),
-                   ha="right", va="top")
+        ax.plot(
+            [pos[g["k"]] + off for g in gs],
+            floor_abs([g["gap"] for g in gs], 1e-18),
+            ls="none",
+            marker=MARKERS[p % 8],
+            ms=3.5,
+            color=COLORS[p % 8],
+            label=name,
+        )
+    tolerance_line(
+        ax,
+        GAP_TOL,
+        "certify tolerance $10^{-7}$",
+        (len(all_ks) - 0.6, GAP_TOL / 2.5),
+        ha="right",
+        va="top",
+    )
     ax.set_yscale("log")
     ax.set_ylim(1e-16, 1e-2)
     ax.set_xticks(range(len(all_ks)))
-    ax.set_xticklabels([k_label(k) if k in (1, 4, 16, 256, 4096, math.inf) or len(all_ks) <= 6
-                        else (f"$10^{{{round(math.log10(k))}}}$" if k >= 10**5 else k_label(k))
-                        for k in all_ks], fontsize=6.5)
+    ax.set_xticklabels(
+        [
+            k_label(k)
+            if k in (1, 4, 16, 256, 4096, math.inf) or len(all_ks) <= 6
+            else (f"$10^{{{round(math.log10(k))}}}$" if k >= 10**5 else k_label(k))
+            for k in all_ks
+        ],
+        fontsize=6.5,
+    )
     ax.set_xlabel(K_LABEL)
     ax.set_ylabel("certified duality gap [nats]")
-    ax.set_title("Every optimum carries a dual certificate\n(class level and point level, k = 1 … ∞)",
-                 fontsize=7.5)
+    ax.set_title(
+        "Every optimum carries a dual certificate\n(class level and point level, k = 1 … ∞)",
+        fontsize=7.5,
+    )
     ax.legend(loc="upper center", fontsize=5.6, ncol=3, columnspacing=0.8, handletextpad=0.3)
 
 
@@ -216,23 +307,45 @@ def _draw_timing(ax, timing: list[dict], details: dict) -> None:
         kk = [t["k"] for t in ts]
         ax.plot(kk, [t["ours_seconds"] for t in ts], marker=MARKERS[p], ms=3.5, color=COLORS[p])
         if with_cvxpy:
-            ax.plot(kk, [t["cvx_seconds"] for t in ts], marker=MARKERS[p], ms=3.5, mfc="none",
-                    color=COLORS[p], ls="--")
+            ax.plot(
+                kk,
+                [t["cvx_seconds"] for t in ts],
+                marker=MARKERS[p],
+                ms=3.5,
+                mfc="none",
+                color=COLORS[p],
+                ls="--",
+            )
         handles.append(Line2D([], [], color=COLORS[p], marker=MARKERS[p], ms=3.5, label=name))
     handles.append(Line2D([], [], color="0.2", label="ours (certified)"))
     if with_cvxpy:
-        handles.append(Line2D([], [], color="0.2", ls="--", marker="o", mfc="none", ms=3.5,
-                              label="CVXPY + Clarabel"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="0.2",
+                ls="--",
+                marker="o",
+                mfc="none",
+                ms=3.5,
+                label="CVXPY + Clarabel",
+            )
+        )
     log2_axis(ax)
     ax.set_yscale("log")
-    times = [t[key] for t in timing for key in ("ours_seconds", "cvx_seconds") if t[key] is not None]
+    times = [
+        t[key] for t in timing for key in ("ours_seconds", "cvx_seconds") if t[key] is not None
+    ]
     ax.set_ylim(min(times) / 2, max(times) * 60)
     ax.set_xlabel(K_LABEL)
     ax.set_ylabel("wall time [s] (best of 3 for ours)")
     if with_cvxpy:
-        ax.set_title("Time vs CVXPY + Clarabel (multiset expansion):\noptima agree to "
-                     f"{details['max_abs_loss_diff_vs_cvxpy']:.1e} nats; median time ratio "
-                     f"{details['cvxpy_over_ours_time_ratio_median']:.1f}×", fontsize=7.5)
+        ax.set_title(
+            "Time vs CVXPY + Clarabel (multiset expansion):\noptima agree to "
+            f"{details['max_abs_loss_diff_vs_cvxpy']:.1e} nats; median time ratio "
+            f"{details['cvxpy_over_ours_time_ratio_median']:.1f}×",
+            fontsize=7.5,
+        )
     else:
         ax.set_title("Time (CVXPY not installed: our side only)", fontsize=7.5)
     ax.legend(handles=handles, loc="upper left", fontsize=5.6, ncol=2, columnspacing=0.8)
@@ -254,11 +367,16 @@ def draw_solver_certificates(data: dict, passed: bool, details: dict):
 
 
 SOLVER_CERTIFICATES = define_figure(
-    "solver_certificates", globals(),
-    claim=("The numerical solver returns certified global optima (duality gap ≤ 1e-7) across "
-           "class-level and point-level problems and k from 1 to ∞, and its optimum matches an "
-           "independent conic formulation solved by CVXPY + Clarabel."),
-    check=(f"Every duality gap ≤ {GAP_TOL:g} and certified; where CVXPY runs, |L_k(ours) − "
-           f"L_k(CVXPY)| ≤ {CVXPY_TOL:g}. If CVXPY is not installed only our side is drawn and "
-           "details say so."),
+    "solver_certificates",
+    globals(),
+    claim=(
+        "The numerical solver returns certified global optima (duality gap ≤ 1e-7) across "
+        "class-level and point-level problems and k from 1 to ∞, and its optimum matches an "
+        "independent conic formulation solved by CVXPY + Clarabel."
+    ),
+    check=(
+        f"Every duality gap ≤ {GAP_TOL:g} and certified; where CVXPY runs, |L_k(ours) − "
+        f"L_k(CVXPY)| ≤ {CVXPY_TOL:g}. If CVXPY is not installed only our side is drawn and "
+        "details say so."
+    ),
 )

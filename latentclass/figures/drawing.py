@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,16 @@ def floor_abs(values: Any, floor: float = 1e-17) -> np.ndarray:
     return np.maximum(v, floor)
 
 
-def tolerance_line(ax, value: float, text: str | None = None, xy: tuple[float, float] | None = None,
-                   *, legend: str | None = None, fontsize: float = 6.3, **text_kwargs) -> None:
+def tolerance_line(
+    ax,
+    value: float,
+    text: str | None = None,
+    xy: tuple[float, float] | None = None,
+    *,
+    legend: str | None = None,
+    fontsize: float = 6.3,
+    **text_kwargs,
+) -> None:
     """Dashed vermillion line at the check's tolerance ``value``, optionally labelled.
 
     ``text`` is written at ``xy`` (data coordinates unless ``transform=`` is given);
@@ -64,7 +73,7 @@ def _log_ticks(lo: float, hi: float, base: int) -> list[float]:
     b = math.ceil(math.log(hi, base) - 1e-9)
     span = b - a
     step = max(1, int(math.ceil(span / 6)))
-    return [float(base) ** e for e in range(a, b + 1, step) if lo / 1.01 <= base ** e <= hi * 1.01]
+    return [float(base) ** e for e in range(a, b + 1, step) if lo / 1.01 <= base**e <= hi * 1.01]
 
 
 def _tick_label(t: float, base: int) -> str:

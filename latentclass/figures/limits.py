@@ -21,7 +21,7 @@ def compute_large_k_limit(quick: bool) -> dict:
     from ..optimize import optimal_representation
     from ..population import population_loss, population_loss_limit
 
-    ks = [2 ** j for j in (range(0, 17, 2) if quick else range(0, 23))]
+    ks = [2**j for j in (range(0, 17, 2) if quick else range(23))]
     m = 5
     model = class_level_model(NONUNIFORM_RHO)
     opt_inf = optimal_representation(model, math.inf)
@@ -29,8 +29,9 @@ def compute_large_k_limit(quick: bool) -> dict:
     lim_fixed = population_loss_limit(model, F)
     series = {
         "simplex": dict(label=f"uniform, m={m}: simplex (closed form)", values=[], certified=True),
-        "optimum": dict(label="ρ=(.4,.3,.2,.1): optimum $L_k^*$", values=[],
-                        certified=bool(opt_inf.certified)),
+        "optimum": dict(
+            label="ρ=(.4,.3,.2,.1): optimum $L_k^*$", values=[], certified=bool(opt_inf.certified)
+        ),
         "fixed": dict(label=r"ρ=(.4,.3,.2,.1): fixed $F^*_\infty$", values=[], certified=True),
     }
     lim_simplex = simplex_loss(m, math.inf)
@@ -48,8 +49,14 @@ def compute_large_k_limit(quick: bool) -> dict:
 def check_large_k_limit(data: dict) -> tuple[bool, dict]:
     ks = np.asarray(data["ks"], float)
     sel = ks >= data["kmin"]
-    details = dict(ks=[int(k) for k in ks], fit_k_min=data["kmin"], max_duality_gap=data["max_gap"],
-                   slopes={}, positive={}, certified={})
+    details = dict(
+        ks=[int(k) for k in ks],
+        fit_k_min=data["kmin"],
+        max_duality_gap=data["max_gap"],
+        slopes={},
+        positive={},
+        certified={},
+    )
     passed = True
     for key, s in data["series"].items():
         v = np.asarray(s["values"], float)
@@ -77,12 +84,27 @@ def draw_large_k_limit(data: dict, passed: bool, details: dict):
             v = np.asarray(s["values"], float)
             slope = details["slopes"][key]
             lab = s["label"] + ("" if slope is None else f", slope {slope:.3f}".replace("-", "−"))
-            ax.plot(ks, floor_abs(v, 1e-300), ls="none", marker=MARKERS[p], mfc="none" if p == 1 else None,
-                    ms=4.5 - p, color=COLORS[p], label=lab, zorder=3 + p)
+            ax.plot(
+                ks,
+                floor_abs(v, 1e-300),
+                ls="none",
+                marker=MARKERS[p],
+                mfc="none" if p == 1 else None,
+                ms=4.5 - p,
+                color=COLORS[p],
+                label=lab,
+                zorder=3 + p,
+            )
             if slope is not None:
                 kk = ks[ks >= data["kmin"]]
-                ax.plot(kk, np.exp(details["intercepts"][key]) * kk ** slope, color=COLORS[p], lw=0.8,
-                        ls="--", zorder=2)
+                ax.plot(
+                    kk,
+                    np.exp(details["intercepts"][key]) * kk**slope,
+                    color=COLORS[p],
+                    lw=0.8,
+                    ls="--",
+                    zorder=2,
+                )
         log2_axis(ax, numticks=9, powers=True)
         ax.set_yscale("log")
         ax.axvspan(data["kmin"], ks.max() * 1.5, color=PALETTE["sky"], alpha=0.08, lw=0)
@@ -91,16 +113,28 @@ def draw_large_k_limit(data: dict, passed: bool, details: dict):
         ax.set_ylabel(r"$L_k - \log k - L_\infty$ [nats]")
         ax.set_title(r"$L_k - \log k \to L_\infty$ at rate $1/k$: fitted slope $-1$")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=6.0, borderaxespad=0.0)
-        ax.text(data["kmin"] * 1.2, 0.03, f"fit range k ≥ {data['kmin']}", transform=ax.get_xaxis_transform(),
-                fontsize=6.0, color="0.35", va="bottom")
+        ax.text(
+            data["kmin"] * 1.2,
+            0.03,
+            f"fit range k ≥ {data['kmin']}",
+            transform=ax.get_xaxis_transform(),
+            fontsize=6.0,
+            color="0.35",
+            va="bottom",
+        )
         status_footer(fig, passed, f"|slope + 1| ≤ {SLOPE_TOL:g} for all three series")
     return fig
 
 
 LARGE_K_LIMIT = define_figure(
-    "large_k_limit", globals(),
-    claim=("L_k − log k converges to the limit objective L_∞ with error O(1/k) (SPEC §3), for a fixed "
-           "representation and for the optimal values."),
-    check=(f"Least-squares slope of log(L_k − log k − L_∞) on log k for k ≥ {SLOPE_FIT_KMIN} within "
-           f"{SLOPE_TOL:g} of −1 for each series; all differences positive; optima certified."),
+    "large_k_limit",
+    globals(),
+    claim=(
+        "L_k − log k converges to the limit objective L_∞ with error O(1/k) (SPEC §3), for a fixed "
+        "representation and for the optimal values."
+    ),
+    check=(
+        f"Least-squares slope of log(L_k − log k − L_∞) on log k for k ≥ {SLOPE_FIT_KMIN} within "
+        f"{SLOPE_TOL:g} of −1 for each series; all differences positive; optima certified."
+    ),
 )

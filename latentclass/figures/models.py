@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,9 +33,11 @@ def collapse_models():
     from ..model import LatentClassModel
 
     rho = np.array([0.5, 0.3, 0.2])
-    disjoint = LatentClassModel.disjoint(rho, [3, 2, 2], within=[[0.5, 0.3, 0.2], [0.7, 0.3], [0.6, 0.4]])
+    disjoint = LatentClassModel.disjoint(
+        rho, [3, 2, 2], within=[[0.5, 0.3, 0.2], [0.7, 0.3], [0.6, 0.4]]
+    )
     cond = np.array(disjoint.class_conditionals)
     cond[1, 2] = 0.25  # class 1 also draws point 2 (a point of class 0)
-    cond[2, 4] = 0.3   # class 2 also draws point 4 (a point of class 1)
+    cond[2, 4] = 0.3  # class 2 also draws point 4 (a point of class 1)
     cond /= cond.sum(axis=1, keepdims=True)
     return {"disjoint": disjoint, "overlapping": LatentClassModel(rho, cond)}

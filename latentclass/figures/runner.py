@@ -33,11 +33,19 @@ def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> di
         files = save_figure(fig, out_dir, name)
     except Exception as exc:  # report, do not hide: the record fails and says why
         passed = False
-        details = {"error": f"{type(exc).__name__}: {exc}",
-                   "traceback": traceback.format_exc(limit=6).splitlines()[-8:]}
-    return dict(name=name, files=[os.path.basename(f) for f in files], claim=spec.claim,
-                check=spec.check, passed=bool(passed), details=jsonable(details),
-                seconds=round(time.perf_counter() - t0, 3))
+        details = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=6).splitlines()[-8:],
+        }
+    return dict(
+        name=name,
+        files=[os.path.basename(f) for f in files],
+        claim=spec.claim,
+        check=spec.check,
+        passed=bool(passed),
+        details=jsonable(details),
+        seconds=round(time.perf_counter() - t0, 3),
+    )
 
 
 def _write_manifest(records: list[dict], out_dir: str) -> None:
@@ -48,8 +56,9 @@ def _write_manifest(records: list[dict], out_dir: str) -> None:
         fh.write("\n")
 
 
-def make_figures(out_dir: str | os.PathLike, quick: bool = False, only: Any = None,
-                 progress: Any = None) -> list[dict]:
+def make_figures(
+    out_dir: str | os.PathLike, quick: bool = False, only: Any = None, progress: Any = None
+) -> list[dict]:
     """Regenerate the theorem-check figures and ``out_dir/manifest.json``.
 
     Parameters

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["FigureSpec", "define_figure"]
 
@@ -39,5 +40,11 @@ def define_figure(name: str, functions: Mapping[str, Any], *, claim: str, check:
     Every figure module names its three functions after the figure: ``compute_<name>``,
     ``check_<name>`` and ``draw_<name>``; ``functions`` is that module's ``globals()``.
     """
-    return FigureSpec(name, claim, check, functions[f"compute_{name}"], functions[f"check_{name}"],
-                      functions[f"draw_{name}"])
+    return FigureSpec(
+        name,
+        claim,
+        check,
+        functions[f"compute_{name}"],
+        functions[f"check_{name}"],
+        functions[f"draw_{name}"],
+    )

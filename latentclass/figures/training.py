@@ -21,10 +21,23 @@ def compute_training(quick: bool) -> dict:
     ks = (1, 4, 16) if quick else (1, 4, 16, 64)
     exp = run_training_experiment(ks, 1.0, quick=quick, rng=0)
     rows = [r.as_dict() for r in exp.rows]
-    curves = [dict(model=c.model, k=c.k, step=np.asarray(c.step),
-                   gap=None if c.gap is None else np.asarray(c.gap)) for c in exp.curves]
-    return dict(ks=list(exp.ks), models=list(exp.models), descriptions=dict(exp.descriptions),
-                rows=rows, curves=curves, settings=dict(exp.settings))
+    curves = [
+        dict(
+            model=c.model,
+            k=c.k,
+            step=np.asarray(c.step),
+            gap=None if c.gap is None else np.asarray(c.gap),
+        )
+        for c in exp.curves
+    ]
+    return dict(
+        ks=list(exp.ks),
+        models=list(exp.models),
+        descriptions=dict(exp.descriptions),
+        rows=rows,
+        curves=curves,
+        settings=dict(exp.settings),
+    )
 
 
 def _run_label(r: dict) -> str:
@@ -37,22 +50,38 @@ def check_training(data: dict) -> tuple[bool, dict]:
     min_gap = min(float(np.min(c["gap"])) for c in data["curves"] if c["gap"] is not None)
     down = {_run_label(r): abs(r["downstream_loss"] - r["optimum_downstream_loss"]) for r in finite}
     cert = all_true(finite, "optimum_certified")
-    gauss = {_run_label(r): [r["downstream_accuracy"], r["downstream_accuracy_stderr"]]
-             for r in data["rows"] if r["gap"] is None}
-    passed = bool(max(final.values()) <= TRAIN_GAP_TOL and min_gap >= -TRAIN_BELOW_OPT_TOL
-                  and max(down.values()) <= TRAIN_DOWN_TOL and cert)
-    details = dict(settings=data["settings"], ks=data["ks"], final_gap=final,
-                   max_final_gap=max(final.values()), min_gap_along_training=min_gap,
-                   downstream_loss_abs_diff_vs_optimum=down, optima_certified=cert,
-                   gaussian_heldout_accuracy_and_se=gauss,
-                   simplex_error_uniform={str(r["k"]): r["simplex_error"] for r in finite
-                                          if r["model"] == "uniform"})
+    gauss = {
+        _run_label(r): [r["downstream_accuracy"], r["downstream_accuracy_stderr"]]
+        for r in data["rows"]
+        if r["gap"] is None
+    }
+    passed = bool(
+        max(final.values()) <= TRAIN_GAP_TOL
+        and min_gap >= -TRAIN_BELOW_OPT_TOL
+        and max(down.values()) <= TRAIN_DOWN_TOL
+        and cert
+    )
+    details = dict(
+        settings=data["settings"],
+        ks=data["ks"],
+        final_gap=final,
+        max_final_gap=max(final.values()),
+        min_gap_along_training=min_gap,
+        downstream_loss_abs_diff_vs_optimum=down,
+        optima_certified=cert,
+        gaussian_heldout_accuracy_and_se=gauss,
+        simplex_error_uniform={
+            str(r["k"]): r["simplex_error"] for r in finite if r["model"] == "uniform"
+        },
+    )
     return passed, details
 
 
 def _pretty(text: str) -> str:
     """A model description with Greek letters and math symbols, for titles."""
-    return text.replace("rho", "ρ").replace("sigma", "σ").replace("*", "·").replace(" in R^", " ∈ R^")
+    return (
+        text.replace("rho", "ρ").replace("sigma", "σ").replace("*", "·").replace(" in R^", " ∈ R^")
+    )
 
 
 def _rows_of(rows: list[dict], model: str, ks: list) -> list[dict]:
@@ -80,8 +109,15 @@ def _draw_downstream_diff(ax, data: dict, models: list[str]) -> None:
     for p, model in enumerate(models):
         rs = _rows_of(data["rows"], model, ks)
         diff = [r["downstream_loss"] - r["optimum_downstream_loss"] for r in rs]
-        ax.plot(ks, diff, color=COLORS[p], marker=MARKERS[p + 2], ms=4.5, mfc="none",
-                label=f"{model} (optimum: {rs[0]['optimum_downstream_loss']:.3f} at k={ks[0]})")
+        ax.plot(
+            ks,
+            diff,
+            color=COLORS[p],
+            marker=MARKERS[p + 2],
+            ms=4.5,
+            mfc="none",
+            label=f"{model} (optimum: {rs[0]['optimum_downstream_loss']:.3f} at k={ks[0]})",
+        )
     ax.axhspan(-TRAIN_DOWN_TOL, TRAIN_DOWN_TOL, color=PALETTE["sky"], alpha=0.12, lw=0)
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_yscale("symlog", linthresh=1e-4)
@@ -89,8 +125,10 @@ def _draw_downstream_diff(ax, data: dict, models: list[str]) -> None:
     log2_axis(ax)
     ax.set_xlabel(K_LABEL)
     ax.set_ylabel("downstream loss:\ntrained − optimum [nats]")
-    ax.set_title(f"Trained tables' mean-classifier loss vs the optimum's (band ±{TRAIN_DOWN_TOL:g})",
-                 fontsize=7.0)
+    ax.set_title(
+        f"Trained tables' mean-classifier loss vs the optimum's (band ±{TRAIN_DOWN_TOL:g})",
+        fontsize=7.0,
+    )
     ax.legend(loc="lower right", fontsize=5.8)
 
 
@@ -99,9 +137,15 @@ def _draw_heldout_accuracy(ax, data: dict, models: list[str]) -> None:
     ks = data["ks"]
     for p, model in enumerate(models):
         rs = _rows_of(data["rows"], model, ks)
-        ax.errorbar(ks, [r["downstream_accuracy"] for r in rs],
-                    yerr=[2 * r["downstream_accuracy_stderr"] for r in rs], color=COLORS[p + 3],
-                    marker="o", ms=3.5, label=f"{model}: held-out accuracy ± 2 SE")
+        ax.errorbar(
+            ks,
+            [r["downstream_accuracy"] for r in rs],
+            yerr=[2 * r["downstream_accuracy_stderr"] for r in rs],
+            color=COLORS[p + 3],
+            marker="o",
+            ms=3.5,
+            label=f"{model}: held-out accuracy ± 2 SE",
+        )
     log2_axis(ax)
     ax.set_xlabel(K_LABEL)
     ax.set_ylabel("mean-classifier accuracy")
@@ -112,7 +156,9 @@ def _draw_heldout_accuracy(ax, data: dict, models: list[str]) -> None:
 
 def draw_training(data: dict, passed: bool, details: dict):
     rows = data["rows"]
-    finite_models = [m for m in data["models"] if any(r["model"] == m and r["gap"] is not None for r in rows)]
+    finite_models = [
+        m for m in data["models"] if any(r["model"] == m and r["gap"] is not None for r in rows)
+    ]
     gauss_models = [m for m in data["models"] if m not in finite_models]
     with style():
         fig = new_figure("double", 4.8)
@@ -121,20 +167,31 @@ def draw_training(data: dict, passed: bool, details: dict):
             _draw_gap_curves(axs[0, a], data, model)
         _draw_downstream_diff(axs[1, 0], data, finite_models)
         _draw_heldout_accuracy(axs[1, 1], data, gauss_models)
-        fig.suptitle(f"Training with k sampled negatives (Adam, {data['settings']['steps']} steps, batch "
-                     f"{data['settings']['batch_size']}) approaches the certified optimum at every k",
-                     fontsize=8.5)
-        status_footer(fig, passed, f"final gap ≤ {details['max_final_gap']:.1e} (tolerance "
-                      f"{TRAIN_GAP_TOL:g}); no run below the optimum")
+        fig.suptitle(
+            f"Training with k sampled negatives (Adam, {data['settings']['steps']} steps, batch "
+            f"{data['settings']['batch_size']}) approaches the certified optimum at every k",
+            fontsize=8.5,
+        )
+        status_footer(
+            fig,
+            passed,
+            f"final gap ≤ {details['max_final_gap']:.1e} (tolerance "
+            f"{TRAIN_GAP_TOL:g}); no run below the optimum",
+        )
     return fig
 
 
 TRAINING = define_figure(
-    "training", globals(),
-    claim=("Stochastic training with k sampled negatives (issue 8) approaches the certified population "
-           "optimum for every k: the exact population-loss gap shrinks below 1e-3, no trained table "
-           "beats the certified optimum, and the trained table's downstream loss matches the optimum's."),
-    check=(f"Final gap ≤ {TRAIN_GAP_TOL:g} for every finite model and k; every recorded gap ≥ "
-           f"−{TRAIN_BELOW_OPT_TOL:g}; |downstream loss (trained) − (optimum)| ≤ {TRAIN_DOWN_TOL:g}; "
-           "optima certified. Gaussian held-out accuracy reported."),
+    "training",
+    globals(),
+    claim=(
+        "Stochastic training with k sampled negatives (issue 8) approaches the certified population "
+        "optimum for every k: the exact population-loss gap shrinks below 1e-3, no trained table "
+        "beats the certified optimum, and the trained table's downstream loss matches the optimum's."
+    ),
+    check=(
+        f"Final gap ≤ {TRAIN_GAP_TOL:g} for every finite model and k; every recorded gap ≥ "
+        f"−{TRAIN_BELOW_OPT_TOL:g}; |downstream loss (trained) − (optimum)| ≤ {TRAIN_DOWN_TOL:g}; "
+        "optima certified. Gaussian held-out accuracy reported."
+    ),
 )

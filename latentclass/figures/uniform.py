@@ -30,8 +30,11 @@ def compute_population_loss(quick: bool) -> dict:
 
     m, tau = 5, 1.0
     model = uniform_model(m)
-    ks = [1, 2, 4, 8, 16, 32, 64, 128] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64,
-                                                      96, 128, 192, 256, 512, 1024]
+    ks = (
+        [1, 2, 4, 8, 16, 32, 64, 128]
+        if quick
+        else [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512, 1024]
+    )
     size = 4000 if quick else 20000
     budget = 1_000_000 if quick else 4_000_000  # negatives drawn per k (memory bound)
     rows = []
@@ -39,12 +42,26 @@ def compute_population_loss(quick: bool) -> dict:
         opt = optimal_representation(model, k, tau, method="numerical", init="random", rng=100 + i)
         n = max(2000, min(size, budget // k))
         est = nce_loss(opt.F, model.sample(n, k, rng=1000 + i), tau)
-        rows.append(dict(k=k, closed=simplex_loss(m, k, tau), numerical=opt.loss,
-                         gap=opt.duality_gap, certified=opt.certified, mc=est.mean,
-                         mc_se=est.stderr, mc_n=est.n))
+        rows.append(
+            dict(
+                k=k,
+                closed=simplex_loss(m, k, tau),
+                numerical=opt.loss,
+                gap=opt.duality_gap,
+                certified=opt.certified,
+                mc=est.mean,
+                mc_se=est.stderr,
+                mc_n=est.n,
+            )
+        )
     dense = np.unique(np.round(np.geomspace(1, max(ks), 80)).astype(int))
-    return dict(m=m, tau=tau, rows=rows, dense_k=dense.tolist(),
-                dense_closed=[simplex_loss(m, int(k), tau) for k in dense])
+    return dict(
+        m=m,
+        tau=tau,
+        rows=rows,
+        dense_k=dense.tolist(),
+        dense_closed=[simplex_loss(m, int(k), tau) for k in dense],
+    )
 
 
 def _mc_z_scores(rows: list[dict]) -> list[float]:
@@ -58,10 +75,16 @@ def check_population_loss(data: dict) -> tuple[bool, dict]:
     z = _mc_z_scores(rows)
     certified = all_true(rows)
     passed = bool(max(diff) <= POP_TOL_NUMERICAL and certified and max(map(abs, z)) <= POP_Z_MAX)
-    details = dict(m=data["m"], tau=data["tau"], ks=[r["k"] for r in rows],
-                   max_abs_numerical_minus_closed=max(diff), max_duality_gap=max(gaps_or_inf(rows)),
-                   all_certified=certified, max_abs_mc_z=max(map(abs, z)),
-                   mc_samples=[r["mc_n"] for r in rows])
+    details = dict(
+        m=data["m"],
+        tau=data["tau"],
+        ks=[r["k"] for r in rows],
+        max_abs_numerical_minus_closed=max(diff),
+        max_duality_gap=max(gaps_or_inf(rows)),
+        all_certified=certified,
+        max_abs_mc_z=max(map(abs, z)),
+        mc_samples=[r["mc_n"] for r in rows],
+    )
     return passed, details
 
 
@@ -72,17 +95,45 @@ def draw_population_loss(data: dict, passed: bool, details: dict):
         fig = new_figure("single", 4.3)
         axs = fig.subplots(3, 1, sharex=True, height_ratios=[2.2, 1.1, 1.1])
         ax = axs[0]
-        ax.plot(data["dense_k"], data["dense_closed"], color=COLORS[0], lw=1.2,
-                label="closed form (SPEC §5)", zorder=2)
-        ax.plot(ks, [r["numerical"] for r in rows], ls="none", marker="o", mfc="none",
-                mec=COLORS[1], ms=5.5, mew=1.0, label="certified numerical optimum", zorder=3)
-        ax.errorbar(ks, [r["mc"] for r in rows], yerr=[2 * r["mc_se"] for r in rows], ls="none",
-                    marker=".", color=COLORS[2], ms=3, label=r"Monte-Carlo $\pm 2$ SE", zorder=4)
+        ax.plot(
+            data["dense_k"],
+            data["dense_closed"],
+            color=COLORS[0],
+            lw=1.2,
+            label="closed form (SPEC §5)",
+            zorder=2,
+        )
+        ax.plot(
+            ks,
+            [r["numerical"] for r in rows],
+            ls="none",
+            marker="o",
+            mfc="none",
+            mec=COLORS[1],
+            ms=5.5,
+            mew=1.0,
+            label="certified numerical optimum",
+            zorder=3,
+        )
+        ax.errorbar(
+            ks,
+            [r["mc"] for r in rows],
+            yerr=[2 * r["mc_se"] for r in rows],
+            ls="none",
+            marker=".",
+            color=COLORS[2],
+            ms=3,
+            label=r"Monte-Carlo $\pm 2$ SE",
+            zorder=4,
+        )
         log2_axis(ax)
         ax.set_ylabel(r"$L_k^*$ [nats]")
         ax.legend(loc="upper left")
-        ax.set_title(f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): $L_k$ of the optimum\n"
-                     "= closed form = Monte-Carlo, at every k", fontsize=8.3)
+        ax.set_title(
+            f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): $L_k$ of the optimum\n"
+            "= closed form = Monte-Carlo, at every k",
+            fontsize=8.3,
+        )
 
         ax = axs[1]
         ax.axhspan(-POP_Z_MAX, POP_Z_MAX, color=PALETTE["sky"], alpha=0.15, lw=0)
@@ -95,27 +146,50 @@ def draw_population_loss(data: dict, passed: bool, details: dict):
         ax = axs[2]
         diff = floor_abs([r["numerical"] - r["closed"] for r in rows])
         ax.plot(ks, diff, ls="none", marker="o", mfc="none", mec=COLORS[1], ms=4)
-        tolerance_line(ax, POP_TOL_NUMERICAL, "tolerance $10^{-9}$", (ks[0], POP_TOL_NUMERICAL * 2.5),
-                       fontsize=6.5, va="bottom")
+        tolerance_line(
+            ax,
+            POP_TOL_NUMERICAL,
+            "tolerance $10^{-9}$",
+            (ks[0], POP_TOL_NUMERICAL * 2.5),
+            fontsize=6.5,
+            va="bottom",
+        )
         ax.set_yscale("log")
         ax.set_ylim(1e-18, 1e-6)
         ax.set_ylabel("|numerical −\nclosed| [nats]")
         ax.set_xlabel(K_LABEL)
-        ax.text(0.99, 0.62, r"(exact 0 drawn at $10^{-17}$)", transform=ax.transAxes, ha="right",
-                va="top", fontsize=6.0, color="0.35")
-        status_footer(fig, passed, f"max |numerical − closed| {details['max_abs_numerical_minus_closed']:.1e}, "
-                      f"max |z| {details['max_abs_mc_z']:.1f}")
+        ax.text(
+            0.99,
+            0.62,
+            r"(exact 0 drawn at $10^{-17}$)",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=6.0,
+            color="0.35",
+        )
+        status_footer(
+            fig,
+            passed,
+            f"max |numerical − closed| {details['max_abs_numerical_minus_closed']:.1e}, "
+            f"max |z| {details['max_abs_mc_z']:.1f}",
+        )
         fig.align_ylabels(axs)
     return fig
 
 
 POPULATION_LOSS = define_figure(
-    "population_loss", globals(),
-    claim=("For uniform ρ the population NCE loss of the optimal representation equals the closed "
-           "form of SPEC §5 at every k; the certified numerical optimum (from a random start) and "
-           "Monte-Carlo estimates of the NCE loss at it agree with it."),
-    check=(f"|numerical − closed form| ≤ {POP_TOL_NUMERICAL:g} and certified at every k; every "
-           f"Monte-Carlo estimate within {POP_Z_MAX:g} standard errors of the closed form."),
+    "population_loss",
+    globals(),
+    claim=(
+        "For uniform ρ the population NCE loss of the optimal representation equals the closed "
+        "form of SPEC §5 at every k; the certified numerical optimum (from a random start) and "
+        "Monte-Carlo estimates of the NCE loss at it agree with it."
+    ),
+    check=(
+        f"|numerical − closed form| ≤ {POP_TOL_NUMERICAL:g} and certified at every k; every "
+        f"Monte-Carlo estimate within {POP_Z_MAX:g} standard errors of the closed form."
+    ),
 )
 
 
@@ -131,8 +205,32 @@ def compute_gram_across_k(quick: bool) -> dict:
 
     m = 4
     shown = [1, 8, 64, math.inf]
-    ks = ([1, 4, 8, 64, 256, math.inf] if quick else
-          [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024, 4096, 16384, 10**6, math.inf])
+    ks = (
+        [1, 4, 8, 64, 256, math.inf]
+        if quick
+        else [
+            1,
+            2,
+            3,
+            4,
+            6,
+            8,
+            12,
+            16,
+            24,
+            32,
+            48,
+            64,
+            128,
+            256,
+            512,
+            1024,
+            4096,
+            16384,
+            10**6,
+            math.inf,
+        ]
+    )
     uni = uniform_model(m)
     non = class_level_model(GRAM_NONUNIFORM_RHO)
     target = np.asarray(simplex_gram(m))
@@ -140,27 +238,42 @@ def compute_gram_across_k(quick: bool) -> dict:
     for i, k in enumerate(ks):
         ou = optimal_representation(uni, k, method="numerical", init="random", rng=200 + i)
         on = optimal_representation(non, k, rng=0)
-        rows.append(dict(k=k, uniform=np.asarray(ou.gram), uniform_certified=ou.certified,
-                         uniform_gap=ou.duality_gap, uniform_error=float(np.abs(ou.gram - target).max()),
-                         nonuniform=np.asarray(on.gram), nonuniform_certified=on.certified,
-                         nonuniform_gap=on.duality_gap))
+        rows.append(
+            dict(
+                k=k,
+                uniform=np.asarray(ou.gram),
+                uniform_certified=ou.certified,
+                uniform_gap=ou.duality_gap,
+                uniform_error=float(np.abs(ou.gram - target).max()),
+                nonuniform=np.asarray(on.gram),
+                nonuniform_certified=on.certified,
+                nonuniform_gap=on.duality_gap,
+            )
+        )
     return dict(m=m, rho=GRAM_NONUNIFORM_RHO, ks=ks, shown=shown, rows=rows, simplex=target)
 
 
 def check_gram_across_k(data: dict) -> tuple[bool, dict]:
     rows = data["rows"]
-    errs = [float(np.abs(np.asarray(r["uniform"]) - np.asarray(data["simplex"])).max()) for r in rows]
+    errs = [
+        float(np.abs(np.asarray(r["uniform"]) - np.asarray(data["simplex"])).max()) for r in rows
+    ]
     uni_cert = all_true(rows, "uniform_certified")
     g_inf = np.asarray(rows[-1]["nonuniform"])
     moves = [float(np.abs(np.asarray(r["nonuniform"]) - g_inf).max()) for r in rows]
     passed = bool(max(errs) <= GRAM_TOL and uni_cert)
-    details = dict(m=data["m"], ks=[k_label(r["k"]) for r in rows],
-                   uniform_max_error_vs_simplex=max(errs), uniform_error_per_k=errs,
-                   uniform_all_certified=uni_cert, nonuniform_rho=list(data["rho"]),
-                   nonuniform_all_certified=all_true(rows, "nonuniform_certified"),
-                   nonuniform_max_abs_change_vs_k_inf=moves,
-                   nonuniform_gram_k1=np.asarray(rows[0]["nonuniform"]).round(6),
-                   nonuniform_gram_kinf=g_inf.round(6))
+    details = dict(
+        m=data["m"],
+        ks=[k_label(r["k"]) for r in rows],
+        uniform_max_error_vs_simplex=max(errs),
+        uniform_error_per_k=errs,
+        uniform_all_certified=uni_cert,
+        nonuniform_rho=list(data["rho"]),
+        nonuniform_all_certified=all_true(rows, "nonuniform_certified"),
+        nonuniform_max_abs_change_vs_k_inf=moves,
+        nonuniform_gram_k1=np.asarray(rows[0]["nonuniform"]).round(6),
+        nonuniform_gram_kinf=g_inf.round(6),
+    )
     return passed, details
 
 
@@ -170,8 +283,15 @@ def _gram_heatmap(ax, G: np.ndarray):
     im = ax.imshow(G, cmap="RdBu_r", vmin=-1, vmax=1)
     for i in range(m):
         for j in range(m):
-            ax.text(j, i, f"{G[i, j]:+.2f}", ha="center", va="center", fontsize=6.3,
-                    color="white" if abs(G[i, j]) > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{G[i, j]:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=6.3,
+                color="white" if abs(G[i, j]) > 0.6 else "black",
+            )
     ax.set_xticks(range(m))
     ax.set_yticks(range(m))
     ax.tick_params(length=0, labelsize=6)
@@ -190,8 +310,10 @@ def draw_gram_across_k(data: dict, passed: bool, details: dict):
         top, bottom = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
         axs = top.subplots(2, len(shown))
         im = None
-        for row, key, label in ((0, "uniform", "uniform ρ"),
-                                (1, "nonuniform", "ρ = (" + ", ".join(f"{p:g}" for p in data["rho"]) + ")")):
+        for row, key, label in (
+            (0, "uniform", "uniform ρ"),
+            (1, "nonuniform", "ρ = (" + ", ".join(f"{p:g}" for p in data["rho"]) + ")"),
+        ):
             for col, k in enumerate(shown):
                 ax = axs[row, col]
                 im = _gram_heatmap(ax, np.asarray(rows[k][key]))
@@ -202,40 +324,62 @@ def draw_gram_across_k(data: dict, passed: bool, details: dict):
                 if row == 1:
                     ax.set_xlabel("class $j$")
         top.colorbar(im, ax=axs, shrink=0.85, label=r"$G^*_{cj} = v_c\cdot v_j$")
-        top.suptitle(f"Optimal Gram matrices (m={m}, τ=1): uniform ρ gives the same regular simplex at "
-                     "every k;\nnon-uniform ρ gives Gram matrices that move with k", fontsize=8.5)
+        top.suptitle(
+            f"Optimal Gram matrices (m={m}, τ=1): uniform ρ gives the same regular simplex at "
+            "every k;\nnon-uniform ρ gives Gram matrices that move with k",
+            fontsize=8.5,
+        )
 
         ax = bottom.subplots(1, 1)
         ks = data["ks"]
         xs = k_axis(ax, ks)
         pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
         for p, (i, j) in enumerate(pairs):
-            ax.plot(xs, [np.asarray(rows[k]["nonuniform"])[i, j] for k in ks], marker=MARKERS[p % 8],
-                    ms=3, color=COLORS[p % 8], label=f"$G_{{{i}{j}}}$")
+            ax.plot(
+                xs,
+                [np.asarray(rows[k]["nonuniform"])[i, j] for k in ks],
+                marker=MARKERS[p % 8],
+                ms=3,
+                color=COLORS[p % 8],
+                label=f"$G_{{{i}{j}}}$",
+            )
         ax.axhline(-1 / (m - 1), color="0.3", ls="--", lw=0.8, label=r"simplex $-1/(m-1)$")
         ax.set_ylabel("off-diagonal\n$G^*_{cj}$ (non-uniform ρ)")
         ax.set_xlabel(K_LABEL)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=2, fontsize=6.3)
-        status_footer(fig, passed, f"uniform: max |G* − G_simplex| = "
-                      f"{details['uniform_max_error_vs_simplex']:.1e} ≤ {GRAM_TOL:g} at all "
-                      f"{len(details['ks'])} k")
+        status_footer(
+            fig,
+            passed,
+            f"uniform: max |G* − G_simplex| = "
+            f"{details['uniform_max_error_vs_simplex']:.1e} ≤ {GRAM_TOL:g} at all "
+            f"{len(details['ks'])} k",
+        )
     return fig
 
 
 GRAM_ACROSS_K = define_figure(
-    "gram_across_k", globals(),
-    claim=("The optimal Gram matrix for uniform ρ is the regular simplex m/(m−1)(I − 11ᵀ/m) for "
-           "every k (found by the numerical solver from a random start); for non-uniform ρ the "
-           "optimal Gram matrix depends on k."),
-    check=(f"max |G*_k − G_simplex| ≤ {GRAM_TOL:g} and certified at every k of the grid (uniform ρ); "
-           "the non-uniform Gram matrices and their change are reported."),
+    "gram_across_k",
+    globals(),
+    claim=(
+        "The optimal Gram matrix for uniform ρ is the regular simplex m/(m−1)(I − 11ᵀ/m) for "
+        "every k (found by the numerical solver from a random start); for non-uniform ρ the "
+        "optimal Gram matrix depends on k."
+    ),
+    check=(
+        f"max |G*_k − G_simplex| ≤ {GRAM_TOL:g} and certified at every k of the grid (uniform ρ); "
+        "the non-uniform Gram matrices and their change are reported."
+    ),
 )
 
 
 # =============================================================================== downstream, uniform
 DOWN_TOL = 1e-9
-_BOUND_NAMES = (("saunshi", "Saunshi et al. 2019"), ("ash", "Ash et al. 2022"),
-                ("nozawa_sato", "Nozawa & Sato 2021"), ("bao", "Bao et al. 2022"))
+_BOUND_NAMES = (
+    ("saunshi", "Saunshi et al. 2019"),
+    ("ash", "Ash et al. 2022"),
+    ("nozawa_sato", "Nozawa & Sato 2021"),
+    ("bao", "Bao et al. 2022"),
+)
 _BOUND_YMAX = 1e3
 
 
@@ -253,17 +397,29 @@ def compute_downstream_uniform(quick: bool) -> dict:
     m, tau = 5, 1.0
     model = uniform_model(m)
     rho = np.full(m, 1.0 / m)
-    ks = ([1, 2, 4, 8, 16, 32, 64, 128, 256] if quick else
-          [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 4096])
+    ks = (
+        [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        if quick
+        else [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 4096]
+    )
     rows = []
     for i, k in enumerate(ks):
         opt = optimal_representation(model, k, tau, method="numerical", init="random", rng=300 + i)
         d = mean_classifier_metrics(model, opt.F, tau)
         b = published_bounds(rho, k, opt.loss, tau)
-        rows.append(dict(k=k, loss=d.loss, accuracy=d.accuracy, R=opt.loss,
-                         certified=opt.certified, collision=collision_probability(rho, k),
-                         bounds={name: getattr(b, name) for name, _ in _BOUND_NAMES},
-                         bao_lower=b.bao_lower, notes=list(b.notes)))
+        rows.append(
+            dict(
+                k=k,
+                loss=d.loss,
+                accuracy=d.accuracy,
+                R=opt.loss,
+                certified=opt.certified,
+                collision=collision_probability(rho, k),
+                bounds={name: getattr(b, name) for name, _ in _BOUND_NAMES},
+                bao_lower=b.bao_lower,
+                notes=list(b.notes),
+            )
+        )
     return dict(m=m, tau=tau, rows=rows, closed=downstream_closed_form(m, tau))
 
 
@@ -280,8 +436,14 @@ def _bound_status(rows: list[dict]) -> tuple[list, list, list]:
             elif v < r["loss"]:
                 violations.append(dict(bound=name, k=r["k"], bound_value=v, truth=r["loss"]))
         if r["bao_lower"] > r["loss"]:
-            violations.append(dict(bound="bao_lower (lower bound)", k=r["k"],
-                                   bound_value=r["bao_lower"], truth=r["loss"]))
+            violations.append(
+                dict(
+                    bound="bao_lower (lower bound)",
+                    k=r["k"],
+                    bound_value=r["bao_lower"],
+                    truth=r["loss"],
+                )
+            )
     return violations, vacuous, undefined
 
 
@@ -296,13 +458,21 @@ def check_downstream_uniform(data: dict) -> tuple[bool, dict]:
     certified = all_true(rows)
     violations, vacuous, undefined = _bound_status(rows)
     passed = bool(dev <= DOWN_TOL and spread <= DOWN_TOL and acc_spread <= DOWN_TOL and certified)
-    details = dict(m=data["m"], tau=data["tau"], ks=[r["k"] for r in rows], closed_form=closed,
-                   max_abs_loss_minus_closed_form=dev, loss_spread_over_k=spread,
-                   accuracy=float(accs.mean()), accuracy_spread_over_k=acc_spread,
-                   all_certified=certified,
-                   bound_below_truth=violations, bound_vacuous_inf=vacuous,
-                   bound_undefined=undefined,
-                   bounds_per_k={str(r["k"]): r["bounds"] for r in rows})
+    details = dict(
+        m=data["m"],
+        tau=data["tau"],
+        ks=[r["k"] for r in rows],
+        closed_form=closed,
+        max_abs_loss_minus_closed_form=dev,
+        loss_spread_over_k=spread,
+        accuracy=float(accs.mean()),
+        accuracy_spread_over_k=acc_spread,
+        all_certified=certified,
+        bound_below_truth=violations,
+        bound_vacuous_inf=vacuous,
+        bound_undefined=undefined,
+        bounds_per_k={str(r["k"]): r["bounds"] for r in rows},
+    )
     return passed, details
 
 
@@ -312,51 +482,108 @@ def draw_downstream_uniform(data: dict, passed: bool, details: dict):
     with style():
         fig = new_figure("single", 4.6)
         ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 1.0])
-        ax.plot(ks, [r["loss"] for r in rows], color=PALETTE["black"], marker="o", ms=3.5, lw=1.6,
-                label="truth: mean classifier at $F^*_k$", zorder=5)
+        ax.plot(
+            ks,
+            [r["loss"] for r in rows],
+            color=PALETTE["black"],
+            marker="o",
+            ms=3.5,
+            lw=1.6,
+            label="truth: mean classifier at $F^*_k$",
+            zorder=5,
+        )
         off_scale = []
         for p, (name, label) in enumerate(_BOUND_NAMES):
-            vals = np.array([np.nan if r["bounds"][name] is None else r["bounds"][name] for r in rows],
-                            float)
+            vals = np.array(
+                [np.nan if r["bounds"][name] is None else r["bounds"][name] for r in rows], float
+            )
             ok = np.isfinite(vals) & (vals <= _BOUND_YMAX)
             if np.any(~ok):
                 off_scale.append(label.split()[0])
-            ax.plot(ks, np.where(ok, vals, np.nan), color=COLORS[p + 1], marker=MARKERS[p + 1], ms=3,
-                    lw=1.0, label=f"bound: {label}")
+            ax.plot(
+                ks,
+                np.where(ok, vals, np.nan),
+                color=COLORS[p + 1],
+                marker=MARKERS[p + 1],
+                ms=3,
+                lw=1.0,
+                label=f"bound: {label}",
+            )
         lower = np.array([r["bao_lower"] for r in rows], float)
         lower_label = "Bao et al. lower bound" + ("" if np.any(lower > 0) else " (≤ 0: not drawn)")
-        ax.plot(ks, np.where(lower > 0, lower, np.nan), color="0.45", lw=0.9, ls="--", label=lower_label)
+        ax.plot(
+            ks, np.where(lower > 0, lower, np.nan), color="0.45", lw=0.9, ls="--", label=lower_label
+        )
         ax.set_yscale("log")
         ax.set_ylim(0.1, _BOUND_YMAX)
         log2_axis(ax)
         ax.set_ylabel("supervised loss [nats]")
         if off_scale:
-            ax.text(0.99, 0.02, "points not drawn (> $10^3$, ∞ or undefined):\n" + ", ".join(off_scale),
-                    transform=ax.transAxes, ha="right", va="bottom", fontsize=5.8, color="0.3")
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.05), ncol=2, fontsize=5.9,
-                  handlelength=1.6, columnspacing=1.0, borderaxespad=0.0)
-        fig.suptitle(f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): downstream loss is flat in k;\n"
-                     "three of the four published upper bounds grow with k", fontsize=8.3)
-        ax2.plot(ks, [r["accuracy"] for r in rows], color=PALETTE["black"], marker="o", ms=3,
-                 label="accuracy at $F^*_k$")
-        ax2.plot(ks, [r["collision"] for r in rows], color=PALETTE["orange"], marker="^", ms=3,
-                 label=r"collision prob. $\tau_k$")
+            ax.text(
+                0.99,
+                0.02,
+                "points not drawn (> $10^3$, ∞ or undefined):\n" + ", ".join(off_scale),
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=5.8,
+                color="0.3",
+            )
+        ax.legend(
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.05),
+            ncol=2,
+            fontsize=5.9,
+            handlelength=1.6,
+            columnspacing=1.0,
+            borderaxespad=0.0,
+        )
+        fig.suptitle(
+            f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): downstream loss is flat in k;\n"
+            "three of the four published upper bounds grow with k",
+            fontsize=8.3,
+        )
+        ax2.plot(
+            ks,
+            [r["accuracy"] for r in rows],
+            color=PALETTE["black"],
+            marker="o",
+            ms=3,
+            label="accuracy at $F^*_k$",
+        )
+        ax2.plot(
+            ks,
+            [r["collision"] for r in rows],
+            color=PALETTE["orange"],
+            marker="^",
+            ms=3,
+            label=r"collision prob. $\tau_k$",
+        )
         ax2.set_ylim(-0.05, 1.1)
         ax2.set_ylabel("probability")
         ax2.set_xlabel(K_LABEL)
         ax2.legend(loc="lower right", fontsize=6.0)
-        status_footer(fig, passed, f"max |loss − closed form| = {details['max_abs_loss_minus_closed_form']:.1g}, "
-                      f"spread over k {details['loss_spread_over_k']:.1g}")
+        status_footer(
+            fig,
+            passed,
+            f"max |loss − closed form| = {details['max_abs_loss_minus_closed_form']:.1g}, "
+            f"spread over k {details['loss_spread_over_k']:.1g}",
+        )
         fig.align_ylabels([ax, ax2])
     return fig
 
 
 DOWNSTREAM_UNIFORM = define_figure(
-    "downstream_uniform", globals(),
-    claim=("For uniform ρ the mean-classifier loss and accuracy of the optimal representation do not "
-           "depend on k and equal log(1 + (m−1)e^{−m/((m−1)τ)}) and 1; published upper bounds "
-           "evaluated at R = L_k* are drawn beside it (Saunshi, Ash and Nozawa–Sato grow with k)."),
-    check=(f"|downstream loss − closed form| ≤ {DOWN_TOL:g}, loss and accuracy spread over k ≤ "
-           f"{DOWN_TOL:g}, every optimum certified (numerical solver, random start). Bounds are "
-           "drawn as computed; any upper bound below the truth is listed in details, not checked."),
+    "downstream_uniform",
+    globals(),
+    claim=(
+        "For uniform ρ the mean-classifier loss and accuracy of the optimal representation do not "
+        "depend on k and equal log(1 + (m−1)e^{−m/((m−1)τ)}) and 1; published upper bounds "
+        "evaluated at R = L_k* are drawn beside it (Saunshi, Ash and Nozawa–Sato grow with k)."
+    ),
+    check=(
+        f"|downstream loss − closed form| ≤ {DOWN_TOL:g}, loss and accuracy spread over k ≤ "
+        f"{DOWN_TOL:g}, every optimum certified (numerical solver, random start). Bounds are "
+        "drawn as computed; any upper bound below the truth is listed in details, not checked."
+    ),
 )

@@ -29,17 +29,17 @@ from .exact_sums import _binomial_weights, _offdiag_coefficients  # noqa: F401 (
 from .family import SymmetricFamily, simplex_loss_expr, symmetric_family
 from .kkt import KKTCheck, SimplexCertificate, kkt_at, simplex_kkt
 from .signs import _and, _sign  # noqa: F401 (tests)
-from .symbols import Q, S, TAU
+from .symbols import TAU, Q, S
 
 __all__ = [
     "TAU",
+    "KKTCheck",
     "Q",
     "S",
     "SimplexCertificate",
-    "KKTCheck",
     "SymmetricFamily",
-    "simplex_kkt",
     "kkt_at",
-    "symmetric_family",
+    "simplex_kkt",
     "simplex_loss_expr",
+    "symmetric_family",
 ]

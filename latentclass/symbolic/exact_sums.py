@@ -9,20 +9,20 @@ multinomial law of the negatives, memoised per ``(m, k)``, and combines them ent
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from math import comb
 
 from .symbols import _Vec
 
 
-@lru_cache(maxsize=None)
+@cache
 def _binomial_weights(m: int, k: int) -> _Vec:
     """``P(N = j)`` for ``N ~ Binomial(k, 1/m)``: the number of negatives equal to the anchor."""
     denom = m**k
     return tuple(Fraction(comb(k, j) * (m - 1) ** (k - j), denom) for j in range(k + 1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _offdiag_coefficients(m: int, k: int) -> _Vec:
     """Coefficients of ``m τ D[x, y]`` (``y ≠ x``) on the basis ``b_i``, by enumeration.
 
@@ -49,7 +49,7 @@ def _offdiag_coefficients(m: int, k: int) -> _Vec:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _diag_coefficients(m: int, k: int) -> _Vec:
     """Coefficients of ``m τ D[x, x]`` on ``b_i``: ``−P(N = i) (k − i)``.
 
@@ -81,7 +81,9 @@ def _gram(m: int, s: Fraction) -> list[list[Fraction]]:
     return [[Fraction(1) if x == y else s for y in range(m)] for x in range(m)]
 
 
-def _gradient_terms(G: list[list[Fraction]], k: int) -> tuple[Fraction, tuple[tuple[_Vec, ...], ...]]:
+def _gradient_terms(
+    G: list[list[Fraction]], k: int
+) -> tuple[Fraction, tuple[tuple[_Vec, ...], ...]]:
     """Entry-by-entry exact gradient ``M = (D + Dᵀ)/2`` of the uniform class-level loss at ``G``.
 
     Returns ``(delta, M)`` where every row of ``G`` must satisfy

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .exact_sums import _binomial_weights
-from .symbols import S, TAU, _R, _check_mk, _sym
+from .symbols import _R, TAU, S, _check_mk, _sym
 
-__all__ = ["SymmetricFamily", "symmetric_family", "simplex_loss_expr"]
+__all__ = ["SymmetricFamily", "simplex_loss_expr", "symmetric_family"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)

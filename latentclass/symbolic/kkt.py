@@ -18,7 +18,7 @@ import sympy as sp
 from .exact_sums import _gradient_terms, _gram, _scale, _sub
 from .family import simplex_loss_expr
 from .signs import _and, _nonnegative, _nonpositive, _sign
-from .symbols import Q, TAU, _as_rational, _check_mk, _sym, _Vec
+from .symbols import TAU, Q, _as_rational, _check_mk, _sym, _Vec
 
 __all__ = ["KKTCheck", "SimplexCertificate", "kkt_at", "simplex_kkt"]
 
@@ -270,7 +270,9 @@ def kkt_at(m: int, k: int, s: Any) -> KKTCheck:
 
     primal = (1 - s_frac >= 0) and (1 + (m - 1) * s_frac >= 0)
     if form:
-        dual = _and(_nonpositive(_sign(alpha_c, k, r_is_one)), _nonnegative(_sign(beta_c, k, r_is_one)))
+        dual = _and(
+            _nonpositive(_sign(alpha_c, k, r_is_one)), _nonnegative(_sign(beta_c, k, r_is_one))
+        )
     else:  # Z = ∇L + λI is not β11ᵀ; its PSD-ness is not decided here
         dual = None
     holds = _and(primal, stationary, dual)

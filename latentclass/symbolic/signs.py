@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from .symbols import _R, _Vec, _sym
+from .symbols import _R, _sym, _Vec
 
 
 def _numerator_poly(c: _Vec, k: int) -> sp.Poly:

@@ -46,7 +46,9 @@ def _as_rational(s: Any, name: str = "s") -> Fraction:
         try:
             return Fraction(s)
         except ValueError:
-            raise ValueError(f"{name} must be an exact rational such as '-1/3', got {s!r}") from None
+            raise ValueError(
+                f"{name} must be an exact rational such as '-1/3', got {s!r}"
+            ) from None
     if isinstance(s, numbers.Real):
         raise TypeError(
             f"{name} must be an exact rational (int, fractions.Fraction, sympy.Rational or str), "

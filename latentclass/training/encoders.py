@@ -7,8 +7,9 @@ plain arrays in place and wrap them in an encoder object only at the end.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,9 @@ def _check_params(enc: _Encoder) -> None:
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} must be finite")
         if want == 2 and prev is not None and a.shape[0] != prev:
-            raise ValueError(f"{name} must have {prev} rows to match the previous layer, got {a.shape}")
+            raise ValueError(
+                f"{name} must have {prev} rows to match the previous layer, got {a.shape}"
+            )
         if want == 1 and a.shape[0] != prev:
             raise ValueError(f"{name} must have shape ({prev},), got {a.shape}")
         prev = a.shape[1] if want == 2 else prev
@@ -118,7 +121,9 @@ def _encoder_forward(kind: str, params: Sequence[np.ndarray], X: np.ndarray):
     return f, (X, h, f, r)
 
 
-def _encoder_backward(kind: str, params: Sequence[np.ndarray], cache, gf: np.ndarray) -> list[np.ndarray]:
+def _encoder_backward(
+    kind: str, params: Sequence[np.ndarray], cache, gf: np.ndarray
+) -> list[np.ndarray]:
     if kind == "linear":
         X, f, r = cache
         gz = _normalise_backward(f, r, gf)
@@ -130,8 +135,14 @@ def _encoder_backward(kind: str, params: Sequence[np.ndarray], cache, gf: np.nda
     return [X.T @ gpre, gpre.sum(axis=0), h.T @ gz, gz.sum(axis=0)]
 
 
-def _init_encoder(gen: np.random.Generator, kind: str, p: int, d: int, hidden: int) -> list[np.ndarray]:
+def _init_encoder(
+    gen: np.random.Generator, kind: str, p: int, d: int, hidden: int
+) -> list[np.ndarray]:
     if kind == "linear":
         return [gen.standard_normal((p, d)) / math.sqrt(p), np.zeros(d)]
-    return [gen.standard_normal((p, hidden)) / math.sqrt(p), np.zeros(hidden),
-            gen.standard_normal((hidden, d)) / math.sqrt(hidden), np.zeros(d)]
+    return [
+        gen.standard_normal((p, hidden)) / math.sqrt(p),
+        np.zeros(hidden),
+        gen.standard_normal((hidden, d)) / math.sqrt(hidden),
+        np.zeros(d),
+    ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +32,11 @@ class DownstreamEstimate:
     class_means: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"DownstreamEstimate(accuracy={self.accuracy:.4f}±{self.accuracy_stderr:.2g}, "
-                f"loss={self.loss:.4f}±{self.loss_stderr:.2g}, n={self.n}, "
-                f"class_means={_arr_repr(self.class_means)})")
+        return (
+            f"DownstreamEstimate(accuracy={self.accuracy:.4f}±{self.accuracy_stderr:.2g}, "
+            f"loss={self.loss:.4f}±{self.loss_stderr:.2g}, n={self.n}, "
+            f"class_means={_arr_repr(self.class_means)})"
+        )
 
 
 def _encode_checked(encoder: Callable, X: np.ndarray) -> np.ndarray:
@@ -81,7 +84,9 @@ def heldout_mean_classifier(
     if not isinstance(model, GaussianLatentClassModel):
         raise TypeError(f"model must be a GaussianLatentClassModel, got {type(model).__name__}")
     if not callable(encoder):
-        raise TypeError("encoder must be a callable mapping (N, p) inputs to (N, d) representations")
+        raise TypeError(
+            "encoder must be a callable mapping (N, p) inputs to (N, d) representations"
+        )
     tau = check_tau(tau)
     size = check_integer(size, "size", minimum=2)
     n_means = check_integer(n_means, "n_means", minimum=1)
@@ -114,7 +119,11 @@ def heldout_mean_classifier(
         losses[sl] = mx + np.log(np.exp(s - mx[:, None]).sum(axis=1)) - own
     root = math.sqrt(size)
     return DownstreamEstimate(
-        accuracy=float(correct.mean()), accuracy_stderr=float(correct.std(ddof=1) / root),
-        loss=float(losses.mean()), loss_stderr=float(losses.std(ddof=1) / root),
-        n=size, n_means=n_means, class_means=readonly(means),
+        accuracy=float(correct.mean()),
+        accuracy_stderr=float(correct.std(ddof=1) / root),
+        loss=float(losses.mean()),
+        loss_stderr=float(losses.std(ddof=1) / root),
+        n=size,
+        n_means=n_means,
+        class_means=readonly(means),
     )

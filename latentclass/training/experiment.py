@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import numbers
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,10 @@ class TrainingRow:
 
     def __repr__(self) -> str:
         gap = "" if self.gap is None else f", gap={self.gap:.3g}"
-        return (f"TrainingRow(model={self.model!r}, k={self.k}{gap}, "
-                f"downstream_accuracy={self.downstream_accuracy:.4f})")
+        return (
+            f"TrainingRow(model={self.model!r}, k={self.k}{gap}, "
+            f"downstream_accuracy={self.downstream_accuracy:.4f})"
+        )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -78,10 +81,18 @@ class TrainingCurve:
 
 #: Column order of :meth:`TrainingExperiment.table`.
 _TABLE_COLUMNS = (
-    ("model", "{}"), ("k", "{}"), ("gap", "{:.2e}"), ("simplex_error", "{:.3f}"),
-    ("collapse_error", "{:.3f}"), ("gram_error", "{:.3f}"), ("downstream_accuracy", "{:.4f}"),
-    ("downstream_accuracy_stderr", "{:.4f}"), ("optimum_downstream_accuracy", "{:.4f}"),
-    ("downstream_loss", "{:.4f}"), ("optimum_downstream_loss", "{:.4f}"), ("train_seconds", "{:.2f}"),
+    ("model", "{}"),
+    ("k", "{}"),
+    ("gap", "{:.2e}"),
+    ("simplex_error", "{:.3f}"),
+    ("collapse_error", "{:.3f}"),
+    ("gram_error", "{:.3f}"),
+    ("downstream_accuracy", "{:.4f}"),
+    ("downstream_accuracy_stderr", "{:.4f}"),
+    ("optimum_downstream_accuracy", "{:.4f}"),
+    ("downstream_loss", "{:.4f}"),
+    ("optimum_downstream_loss", "{:.4f}"),
+    ("train_seconds", "{:.2f}"),
 )
 
 
@@ -143,12 +154,22 @@ class TrainingExperiment:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary (rows, curves, settings)."""
         return {
-            "ks": list(self.ks), "tau": self.tau, "models": list(self.models),
-            "descriptions": dict(self.descriptions), "settings": dict(self.settings),
+            "ks": list(self.ks),
+            "tau": self.tau,
+            "models": list(self.models),
+            "descriptions": dict(self.descriptions),
+            "settings": dict(self.settings),
             "rows": [r.as_dict() for r in self.rows],
-            "curves": [{"model": c.model, "k": c.k, "step": c.step.tolist(),
-                        "batch_loss": c.batch_loss.tolist(),
-                        "gap": None if c.gap is None else c.gap.tolist()} for c in self.curves],
+            "curves": [
+                {
+                    "model": c.model,
+                    "k": c.k,
+                    "step": c.step.tolist(),
+                    "batch_loss": c.batch_loss.tolist(),
+                    "gap": None if c.gap is None else c.gap.tolist(),
+                }
+                for c in self.curves
+            ],
         }
 
     def to_json(self, path: str | None = None) -> str:
@@ -175,38 +196,65 @@ class TrainingExperiment:
         return f"TrainingExperiment(models={self.models}, ks={self.ks}, rows={len(self.rows)})"
 
 
-def _table_row(label: str, model: LatentClassModel, k: int, tau: float, res: TrainingResult,
-               opt: Any, optimum_seconds: float) -> TrainingRow:
+def _table_row(
+    label: str,
+    model: LatentClassModel,
+    k: int,
+    tau: float,
+    res: TrainingResult,
+    opt: Any,
+    optimum_seconds: float,
+) -> TrainingRow:
     """The row of a finite model: the trained table beside the certified optimum ``opt``."""
     from ..downstream import mean_classifier_accuracy, mean_classifier_loss
     from ..structure import structure
 
     st, st_opt = structure(model, res.F), structure(model, opt.F)
     return TrainingRow(
-        model=label, k=k, population_loss=res.population_loss, optimum_loss=res.optimum_loss,
-        optimum_certified=res.optimum_certified, gap=res.gap, simplex_error=st.simplex_error,
-        collapse_error=st.collapse_error, optimum_simplex_error=st_opt.simplex_error,
+        model=label,
+        k=k,
+        population_loss=res.population_loss,
+        optimum_loss=res.optimum_loss,
+        optimum_certified=res.optimum_certified,
+        gap=res.gap,
+        simplex_error=st.simplex_error,
+        collapse_error=st.collapse_error,
+        optimum_simplex_error=st_opt.simplex_error,
         gram_error=float(np.abs(st.class_gram - st_opt.class_gram).max()),
-        downstream_loss=float(mean_classifier_loss(model, res.F, tau)), downstream_loss_stderr=0.0,
+        downstream_loss=float(mean_classifier_loss(model, res.F, tau)),
+        downstream_loss_stderr=0.0,
         downstream_accuracy=float(mean_classifier_accuracy(model, res.F)),
         downstream_accuracy_stderr=0.0,
         optimum_downstream_loss=float(mean_classifier_loss(model, opt.F, tau)),
         optimum_downstream_accuracy=float(mean_classifier_accuracy(model, opt.F)),
         final_batch_loss=float(res.history.batch_loss[-1]),
-        train_seconds=res.train_seconds, optimum_seconds=optimum_seconds,
+        train_seconds=res.train_seconds,
+        optimum_seconds=optimum_seconds,
     )
 
 
 def _encoder_row(label: str, k: int, res: TrainingResult, est: DownstreamEstimate) -> TrainingRow:
     """The row of the Gaussian model: held-out downstream estimates of the trained encoder."""
     return TrainingRow(
-        model=label, k=k, population_loss=None, optimum_loss=None, optimum_certified=None,
-        gap=None, simplex_error=None, collapse_error=None, optimum_simplex_error=None,
-        gram_error=None, downstream_loss=est.loss, downstream_loss_stderr=est.loss_stderr,
-        downstream_accuracy=est.accuracy, downstream_accuracy_stderr=est.accuracy_stderr,
-        optimum_downstream_loss=None, optimum_downstream_accuracy=None,
+        model=label,
+        k=k,
+        population_loss=None,
+        optimum_loss=None,
+        optimum_certified=None,
+        gap=None,
+        simplex_error=None,
+        collapse_error=None,
+        optimum_simplex_error=None,
+        gram_error=None,
+        downstream_loss=est.loss,
+        downstream_loss_stderr=est.loss_stderr,
+        downstream_accuracy=est.accuracy,
+        downstream_accuracy_stderr=est.accuracy_stderr,
+        optimum_downstream_loss=None,
+        optimum_downstream_accuracy=None,
         final_batch_loss=float(res.history.batch_loss[-1]),
-        train_seconds=res.train_seconds, optimum_seconds=None,
+        train_seconds=res.train_seconds,
+        optimum_seconds=None,
     )
 
 
@@ -225,7 +273,10 @@ def default_experiment_models() -> dict[str, tuple[Any, str]]:
     return {
         "uniform": (uniform, f"class-level, uniform rho, m={m_u}"),
         "zipf": (nonuni, f"disjoint, Zipf(1) rho, m={m_z}, 2 points per class (weights 0.7/0.3)"),
-        "gaussian": (gauss, f"Gaussian, rho=(.4,.3,.2,.1), means 3*e_c in R^{p}, sigma=1, linear encoder"),
+        "gaussian": (
+            gauss,
+            f"Gaussian, rho=(.4,.3,.2,.1), means 3*e_c in R^{p}, sigma=1, linear encoder",
+        ),
     }
 
 
@@ -274,8 +325,16 @@ def run_training_experiment(
     ks = tuple(check_k(k, name="ks") for k in ks)
     tau = check_tau(tau)
     steps = (300 if quick else 1500) if steps is None else check_integer(steps, "steps", minimum=1)
-    batch_size = (256 if quick else 512) if batch_size is None else check_integer(batch_size, "batch_size", minimum=1)
-    heldout_size = (4000 if quick else 20000) if heldout_size is None else check_integer(heldout_size, "heldout_size", minimum=2)
+    batch_size = (
+        (256 if quick else 512)
+        if batch_size is None
+        else check_integer(batch_size, "batch_size", minimum=1)
+    )
+    heldout_size = (
+        (4000 if quick else 20000)
+        if heldout_size is None
+        else check_integer(heldout_size, "heldout_size", minimum=2)
+    )
     gen = as_generator(rng)
     models = default_experiment_models()
     heldout_seed = int(gen.integers(2**63))  # one held-out set for every k (common random numbers)
@@ -289,20 +348,58 @@ def run_training_experiment(
                 t0 = time.perf_counter()
                 opt = optimal_representation(model, k, tau)
                 t_opt = time.perf_counter() - t0
-                res = train(model, k, tau, steps=steps, batch_size=batch_size, rng=seed,
-                            progress=progress, optimum=opt)
+                res = train(
+                    model,
+                    k,
+                    tau,
+                    steps=steps,
+                    batch_size=batch_size,
+                    rng=seed,
+                    progress=progress,
+                    optimum=opt,
+                )
                 rows.append(_table_row(label, model, k, tau, res, opt, t_opt))
             else:
-                res = train(model, k, tau, steps=steps, batch_size=batch_size, rng=seed,
-                            progress=progress, lr=_ENCODER_LR)
-                est = heldout_mean_classifier(model, res.encoder, tau, size=heldout_size,
-                                              n_means=max(500, heldout_size // 10), rng=heldout_seed)
+                res = train(
+                    model,
+                    k,
+                    tau,
+                    steps=steps,
+                    batch_size=batch_size,
+                    rng=seed,
+                    progress=progress,
+                    lr=_ENCODER_LR,
+                )
+                est = heldout_mean_classifier(
+                    model,
+                    res.encoder,
+                    tau,
+                    size=heldout_size,
+                    n_means=max(500, heldout_size // 10),
+                    rng=heldout_seed,
+                )
                 rows.append(_encoder_row(label, k, res, est))
             h = res.history
             results.append(res)
             curves.append(TrainingCurve(label, k, h.step, h.batch_loss, h.gap))
-    settings = {"steps": steps, "batch_size": batch_size, "optimizer": "adam", "schedule": "cosine",
-                "lr_table": _DEFAULT_LR["adam"], "lr_encoder": _ENCODER_LR, "encoder": "linear",
-                "heldout_size": heldout_size, "quick": bool(quick)}
-    return TrainingExperiment(ks, tau, tuple(models), {k: v[1] for k, v in models.items()},
-                              tuple(rows), tuple(curves), tuple(results), settings)
+    settings = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "optimizer": "adam",
+        "schedule": "cosine",
+        "lr_table": _DEFAULT_LR["adam"],
+        "lr_encoder": _ENCODER_LR,
+        "encoder": "linear",
+        "heldout_size": heldout_size,
+        "quick": bool(quick),
+    }
+    return TrainingExperiment(
+        ks,
+        tau,
+        tuple(models),
+        {k: v[1] for k, v in models.items()},
+        tuple(rows),
+        tuple(curves),
+        tuple(results),
+        settings,
+    )

@@ -25,7 +25,9 @@ def _resolve_optimum(model: LatentClassModel, k: int, tau: float, optimum: Any):
         return None, None
     if isinstance(optimum, str):
         if optimum != "auto":
-            raise ValueError(f"optimum must be 'auto', None, a float or an OptimalRepresentation, got {optimum!r}")
+            raise ValueError(
+                f"optimum must be 'auto', None, a float or an OptimalRepresentation, got {optimum!r}"
+            )
         from ..optimize import optimal_representation
 
         opt = optimal_representation(model, k, tau)
@@ -37,12 +39,16 @@ def _resolve_optimum(model: LatentClassModel, k: int, tau: float, optimum: Any):
         return v, None
     if hasattr(optimum, "loss"):
         return float(optimum.loss), bool(getattr(optimum, "certified", False))
-    raise TypeError(f"optimum must be 'auto', None, a float or an OptimalRepresentation, got {type(optimum).__name__}")
+    raise TypeError(
+        f"optimum must be 'auto', None, a float or an OptimalRepresentation, got {type(optimum).__name__}"
+    )
 
 
 def _check_progress(progress: Any) -> None:
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
-        raise TypeError(f"progress must be None, a bool or a callable(step, loss), got {type(progress).__name__}")
+        raise TypeError(
+            f"progress must be None, a bool or a callable(step, loss), got {type(progress).__name__}"
+        )
 
 
 def _progress_hook(progress: Any, steps: int):
@@ -137,7 +143,9 @@ def train(
     """
     finite = isinstance(model, LatentClassModel)
     if not finite and not isinstance(model, GaussianLatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel or GaussianLatentClassModel, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a LatentClassModel or GaussianLatentClassModel, got {type(model).__name__}"
+        )
     k = check_k(k)
     tau = check_tau(tau)
     steps = check_integer(steps, "steps", minimum=1)
@@ -150,7 +158,11 @@ def train(
         raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction!r}")
     if dim is not None:
         dim = check_integer(dim, "dim", minimum=1)
-    eval_every = max(1, steps // 100) if eval_every is None else check_integer(eval_every, "eval_every", minimum=1)
+    eval_every = (
+        max(1, steps // 100)
+        if eval_every is None
+        else check_integer(eval_every, "eval_every", minimum=1)
+    )
     _check_progress(progress)
     gen = as_generator(rng)
 
@@ -163,7 +175,9 @@ def train(
         kind = "table"
 
         def batch_step(batch):
-            loss, grad = _table_loss_and_grad(params[0], batch.anchors, batch.positives, batch.negatives, tau)
+            loss, grad = _table_loss_and_grad(
+                params[0], batch.anchors, batch.positives, batch.negatives, tau
+            )
             return loss, [_tangent_cone(params[0], grad)]
     else:
         kind = check_choice(encoder, "encoder", ("linear", "mlp"))
@@ -173,7 +187,9 @@ def train(
         params = _init_encoder(gen, kind, model.dim, d, hidden)
 
         def batch_step(batch):
-            return _encoder_batch_loss_and_grad(kind, params, batch.anchors, batch.positives, batch.negatives, tau)
+            return _encoder_batch_loss_and_grad(
+                kind, params, batch.anchors, batch.positives, batch.negatives, tau
+            )
 
     opt = Adam(lr) if optimizer == "adam" else SGD(lr, momentum=0.9)
     rec_step, rec_loss, rec_time, rec_pop = [], [], [], []
@@ -208,8 +224,13 @@ def train(
 
     pop = readonly(np.array(rec_pop)) if finite else None
     gap = readonly(pop - opt_loss) if (finite and opt_loss is not None) else None
-    history = TrainingHistory(readonly(np.array(rec_step)), readonly(np.array(rec_loss)),
-                              readonly(np.array(rec_time)), pop, gap)
+    history = TrainingHistory(
+        readonly(np.array(rec_step)),
+        readonly(np.array(rec_loss)),
+        readonly(np.array(rec_time)),
+        pop,
+        gap,
+    )
     if finite:
         F, enc = readonly(params[0]), None
         final_pop = float(pop[-1])
@@ -218,9 +239,21 @@ def train(
         enc = LinearEncoder(*params) if kind == "linear" else MLPEncoder(*params)
         final_pop = None
     return TrainingResult(
-        k=k, tau=tau, F=F, encoder=enc, history=history, population_loss=final_pop,
-        optimum_loss=opt_loss, optimum_certified=certified,
+        k=k,
+        tau=tau,
+        F=F,
+        encoder=enc,
+        history=history,
+        population_loss=final_pop,
+        optimum_loss=opt_loss,
+        optimum_certified=certified,
         gap=None if gap is None else float(gap[-1]),
-        steps=steps, batch_size=batch_size, optimizer=optimizer, schedule=schedule, lr=lr,
-        train_seconds=t_train, eval_seconds=t_eval, seconds_per_step=t_train / steps,
+        steps=steps,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        schedule=schedule,
+        lr=lr,
+        train_seconds=t_train,
+        eval_seconds=t_eval,
+        seconds_per_step=t_train / steps,
     )

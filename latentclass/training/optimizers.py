@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,7 +26,9 @@ class SGD:
         self.momentum = float(momentum)
         self._v: list[np.ndarray] | None = None
 
-    def update(self, params: list[np.ndarray], grads: Sequence[np.ndarray], scale: float = 1.0) -> None:
+    def update(
+        self, params: list[np.ndarray], grads: Sequence[np.ndarray], scale: float = 1.0
+    ) -> None:
         """One step on ``params`` (modified in place); ``scale`` multiplies the learning rate."""
         lr = self.lr * scale
         if self.momentum == 0.0:
@@ -51,7 +53,9 @@ class Adam:
     ``θ ← θ − lr · m̂ / (√v̂ + ε)`` with ``m̂ = m/(1−β₁ᵗ)``, ``v̂ = v/(1−β₂ᵗ)``.
     """
 
-    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+    def __init__(
+        self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
         self.lr = check_tau(lr, name="lr")
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if not isinstance(b, numbers.Real) or not 0.0 <= float(b) < 1.0:
@@ -62,7 +66,9 @@ class Adam:
         self._v: list[np.ndarray] | None = None
         self._t = 0
 
-    def update(self, params: list[np.ndarray], grads: Sequence[np.ndarray], scale: float = 1.0) -> None:
+    def update(
+        self, params: list[np.ndarray], grads: Sequence[np.ndarray], scale: float = 1.0
+    ) -> None:
         """One step on ``params`` (modified in place); ``scale`` multiplies the learning rate."""
         if self._m is None:
             self._m = [np.zeros_like(p) for p in params]

@@ -41,8 +41,11 @@ class TrainingHistory:
         return int(self.step.shape[0])
 
     def as_dict(self) -> dict[str, list]:
-        out = {"step": self.step.tolist(), "batch_loss": self.batch_loss.tolist(),
-               "train_seconds": self.train_seconds.tolist()}
+        out = {
+            "step": self.step.tolist(),
+            "batch_loss": self.batch_loss.tolist(),
+            "train_seconds": self.train_seconds.tolist(),
+        }
         if self.population_loss is not None:
             out["population_loss"] = self.population_loss.tolist()
         if self.gap is not None:
@@ -50,7 +53,9 @@ class TrainingHistory:
         return out
 
     def __repr__(self) -> str:
-        extra = "".join(f", {n}" for n in ("population_loss", "gap") if getattr(self, n) is not None)
+        extra = "".join(
+            f", {n}" for n in ("population_loss", "gap") if getattr(self, n) is not None
+        )
         return f"TrainingHistory(evals={len(self)}, step, batch_loss, train_seconds{extra})"
 
 
@@ -107,5 +112,7 @@ class TrainingResult:
     def __repr__(self) -> str:
         rep = f"F={_arr_repr(self.F)}" if self.F is not None else f"encoder={self.encoder!r}"
         gap = "" if self.gap is None else f", gap={self.gap:.3g}"
-        return (f"TrainingResult(k={self.k}, tau={self.tau:g}, {rep}, steps={self.steps}{gap}, "
-                f"train_seconds={self.train_seconds:.3g})")
+        return (
+            f"TrainingResult(k={self.k}, tau={self.tau:g}, {rep}, steps={self.steps}{gap}, "
+            f"train_seconds={self.train_seconds:.3g})"
+        )

@@ -65,7 +65,11 @@ def _blocks(size: int, k: int, width: int):
 
 
 def _table_loss_and_grad(
-    F: np.ndarray, anchors: np.ndarray, positives: np.ndarray, negatives: np.ndarray, tau: float,
+    F: np.ndarray,
+    anchors: np.ndarray,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    tau: float,
     route: str = "auto",
 ) -> tuple[float, np.ndarray]:
     """Mean sampled loss of a table and its gradient ``(n, d)`` (no validation)."""
@@ -81,7 +85,9 @@ def _table_loss_and_grad(
         neg = G[anchors[:, None], negatives]
         losses, w = _lse_weights((neg - pos[:, None]) / tau)
         wsum = w.sum(axis=1)
-        cells = np.concatenate([(anchors[:, None] * n + negatives).ravel(), anchors * n + positives])
+        cells = np.concatenate(
+            [(anchors[:, None] * n + negatives).ravel(), anchors * n + positives]
+        )
         weights = np.concatenate([w.ravel(), -wsum])
         dG = np.bincount(cells, weights=weights, minlength=n * n).reshape(n, n) / (tau * b)
         return float(losses.mean()), (dG + dG.T) @ F
@@ -106,11 +112,15 @@ def _check_sample(sample: Any, finite: bool) -> ContrastiveSample:
     if finite and sample.n_points is None:
         raise ValueError("sample must come from a finite model (LatentClassModel) for a table F")
     if not finite and sample.n_points is not None:
-        raise ValueError("sample must come from a continuous model (GaussianLatentClassModel) for an encoder")
+        raise ValueError(
+            "sample must come from a continuous model (GaussianLatentClassModel) for an encoder"
+        )
     return sample
 
 
-def sampled_loss_and_grad(F: Any, sample: ContrastiveSample, tau: float = 1.0) -> tuple[float, np.ndarray]:
+def sampled_loss_and_grad(
+    F: Any, sample: ContrastiveSample, tau: float = 1.0
+) -> tuple[float, np.ndarray]:
     """Mean sampled NCE loss of an embedding table and its gradient (SPEC §2).
 
     Parameters
@@ -176,11 +186,15 @@ def encoder_loss_and_grad(
         through ``f = z/‖z‖`` (``∂f/∂z = (I − f fᵀ)/‖z‖``) and the layers.
     """
     if not isinstance(encoder, (LinearEncoder, MLPEncoder)):
-        raise TypeError(f"encoder must be a LinearEncoder or MLPEncoder, got {type(encoder).__name__}")
+        raise TypeError(
+            f"encoder must be a LinearEncoder or MLPEncoder, got {type(encoder).__name__}"
+        )
     sample = _check_sample(sample, False)
     tau = check_tau(tau)
     if sample.anchors.shape[1] != encoder.input_dim:
-        raise ValueError(f"sample inputs have dimension {sample.anchors.shape[1]}, encoder expects {encoder.input_dim}")
+        raise ValueError(
+            f"sample inputs have dimension {sample.anchors.shape[1]}, encoder expects {encoder.input_dim}"
+        )
     loss, grads = _encoder_batch_loss_and_grad(
         encoder.kind, encoder.params, sample.anchors, sample.positives, sample.negatives, tau
     )
