@@ -117,14 +117,144 @@ def test_certificate_fields_and_repr():
         cert.holds = False  # frozen
 
 
-def test_offdiagonal_enumeration_matches_conditional_mean_identity():
-    """The trinomial enumeration of E[ν_y; ν_x = i] equals P(N = i)(k − i)/(m − 1) (used in the proof)."""
+def test_pair_moment_matches_conditional_mean_identity():
+    """The explicit sum d^k E[ν_y; ν_x = i] equals the closed forms used in the proof."""
     for m in range(2, 7):
         for k in range(1, 10):
             w = symbolic._binomial_weights(m, k)
-            off = symbolic._offdiag_coefficients(m, k)
-            assert all(off[i] == w[i] * Fraction(k - i, m - 1) for i in range(k + 1))
+            # uniform: P(N = i)(k − i)/(m − 1), d = m, p = 1
+            off = symbolic._pair_moment(k, 1, 1, m - 2)
+            assert all(
+                Fraction(off[i], m**k) == w[i] * Fraction(k - i, m - 1) for i in range(k + 1)
+            )
             assert sum(w) == 1
+    # any law: C(k,i) p_x^i (k − i) p_y (d − p_x)^{k−i−1}
+    for k, (px, py, pr) in itertools.product(range(1, 8), [(1, 2, 3), (5, 1, 0), (2, 7, 4)]):
+        d = px + py + pr
+        got = symbolic._pair_moment(k, px, py, pr)
+        ref = [
+            math.comb(k, i) * px**i * (k - i) * py * (d - px) ** max(k - i - 1, 0)
+            for i in range(k + 1)
+        ]
+        assert list(got) == ref
+
+
+def _gradient_by_multisets(rho, G, k):
+    """τ·∇L at G (one off-diagonal gap) on the basis b_i, by enumerating every multiset ν.
+
+    Independent of latentclass.symbolic: the loss Σ_x ρ_x E log(1 + Σ_z ν_z a_xz) is
+    differentiated term by term for each multiset (Fractions, itertools).
+    """
+    m = len(rho)
+    D = [[[Fraction(0)] * (k + 1) for _ in range(m)] for _ in range(m)]
+    for nu in _compositions(m, k).astype(int):
+        weight = Fraction(math.factorial(k))
+        for z in range(m):
+            weight *= rho[z] ** int(nu[z]) / math.factorial(int(nu[z]))
+        for x in range(m):
+            i = int(nu[x])  # denominator 1 + ν_x + (k − ν_x) r  ↔  basis b_i
+            for y in range(m):
+                if y == x:
+                    D[x][x][i] -= rho[x] * weight * sum(int(nu[z]) for z in range(m) if z != x)
+                else:
+                    D[x][y][i] += rho[x] * weight * int(nu[y])
+    return [
+        [[(D[x][y][i] + D[y][x][i]) / 2 for i in range(k + 1)] for y in range(m)] for x in range(m)
+    ]
+
+
+@pytest.mark.parametrize(
+    "rho,k,s",
+    [
+        ((Fraction(1, 3),) * 3, 3, Fraction(-1, 2)),
+        ((Fraction(1, 2), Fraction(1, 3), Fraction(1, 6)), 4, Fraction(-1, 2)),
+        ((Fraction(1, 10), Fraction(2, 5), Fraction(1, 4), Fraction(1, 4)), 3, Fraction(1, 7)),
+        ((Fraction(3, 4), Fraction(1, 4)), 5, Fraction(-1)),
+    ],
+)
+def test_entrywise_gradient_matches_multiset_enumeration(rho, k, s):
+    """Every entry of the exact gradient equals the multiset enumeration, for any ρ (exactly)."""
+    m = len(rho)
+    G = [[Fraction(1) if x == y else s for y in range(m)] for x in range(m)]
+    delta, M, scale = symbolic._gradient_terms(G, k, rho)
+    assert delta == s - 1
+    ref = _gradient_by_multisets(rho, G, k)
+    for x in range(m):
+        for y in range(m):
+            assert [Fraction(a, scale) for a in M[x][y]] == ref[x][y], (x, y)
+
+
+def test_nonuniform_gradient_matches_complex_step():
+    """kkt_at(..., class_probs=ρ): the entry-wise gradient against complex steps (1e-12)."""
+    rho = (Fraction(1, 2), Fraction(1, 3), Fraction(1, 6))
+    m, k, s, tau = 3, 3, Fraction(-1, 2), 0.7
+    chk = kkt_at(m, k, s, class_probs=rho)
+    Gs = (1 - float(s)) * np.eye(m) + float(s)
+    model = LatentClassModel.one_point_per_class([float(c) for c in rho])
+    M_enum = _complex_step_gradient(model, Gs, k, tau)
+    M_sym = np.array(chk.gradient().subs(TAU, sp.nsimplify(tau)).evalf(30), dtype=float)
+    assert np.max(np.abs(M_sym - M_enum)) <= 1e-12
+    # and the entries really differ: not αI + β11ᵀ
+    assert np.ptp(np.diag(M_enum)) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "rho",
+    [
+        (Fraction(1, 2), Fraction(1, 3), Fraction(1, 6)),
+        (Fraction(1, 4), Fraction(1, 4), Fraction(1, 2)),
+        (Fraction(1, 5), Fraction(1, 5), Fraction(1, 5), Fraction(2, 5)),
+        (Fraction(2, 3), Fraction(1, 3)),
+    ],
+)
+def test_gradient_form_check_can_fail(rho):
+    """Must show: with a non-uniform ρ the entry-wise check reports the form αI + β11ᵀ False."""
+    m = len(rho)
+    for k in (2, 5) if m == 2 else (1, 2, 5):
+        chk = kkt_at(m, k, Fraction(-1, m - 1), class_probs=rho)
+        assert chk.gradient_form is False, (rho, k)
+        assert chk.diagonal_equal is False  # row sums differ with ρ_x
+        assert chk.holds is not True and chk.dual_feasible is None
+    # the same ρ made uniform: the form holds
+    uniform = kkt_at(m, 2, Fraction(-1, m - 1), class_probs=[Fraction(1, m)] * m)
+    assert uniform.gradient_form is True and uniform.holds is True
+    assert uniform.alpha_coefficients == simplex_kkt(m, 2).check.alpha_coefficients
+
+
+def test_gradient_form_true_for_nonuniform_rho_when_it_holds():
+    """m = 2, k = 1: τD = ρ_0ρ_1 b_0(r) (−I + J − I + …) is symmetric in ρ, so the form holds.
+
+    The check is decided on the computed entries, not on the uniformity of ρ.
+    """
+    chk = kkt_at(2, 1, -1, class_probs=[Fraction(2, 3), Fraction(1, 3)])
+    assert chk.gradient_form is True and chk.holds is True
+    # τ D[0,0] = −ρ_0 ρ_1 b_0, τ D[0,1] = ρ_0 ρ_1 b_0: α = −4/9 b_0, β = 2/9 b_0
+    assert chk.alpha_coefficients == (Fraction(-4, 9), 0)
+    assert chk.beta_coefficients == (Fraction(2, 9), 0)
+
+
+def test_gradient_form_reports_offdiagonal_failure_separately():
+    """m = 2: the single off-diagonal pair is always 'equal'; only the diagonal can fail."""
+    chk = kkt_at(2, 3, -1, class_probs=[Fraction(1, 3), Fraction(2, 3)])
+    assert chk.offdiagonal_equal is True and chk.diagonal_equal is False
+    assert chk.gradient_form is False
+    chk = kkt_at(
+        3, 2, Fraction(-1, 2), class_probs=[Fraction(1, 2), Fraction(1, 3), Fraction(1, 6)]
+    )
+    assert chk.offdiagonal_equal is False and chk.diagonal_equal is False
+
+
+def test_bad_class_probs():
+    with pytest.raises(ValueError, match="sum to exactly 1"):
+        kkt_at(3, 2, 0, class_probs=[Fraction(1, 3), Fraction(1, 3), Fraction(1, 4)])
+    with pytest.raises(ValueError, match="3 entries"):
+        kkt_at(3, 2, 0, class_probs=[Fraction(1, 2), Fraction(1, 2)])
+    with pytest.raises(ValueError, match="positive"):
+        kkt_at(3, 2, 0, class_probs=[Fraction(1, 2), Fraction(1, 2), 0])
+    with pytest.raises(TypeError, match="exact rational"):
+        kkt_at(3, 2, 0, class_probs=[0.5, 0.25, 0.25])
+    with pytest.raises(TypeError, match="sequence"):
+        kkt_at(3, 2, 0, class_probs="1/3")
 
 
 @pytest.mark.parametrize(

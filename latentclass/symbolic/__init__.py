@@ -13,8 +13,9 @@ regular simplex ``s = −1/(m−1)`` this is ``r = q := exp(−m / ((m−1) τ))
 Layout
 ------
 * :mod:`~latentclass.symbolic.symbols` — the symbols ``TAU``, ``Q``, ``S`` and exact-input checks;
-* :mod:`~latentclass.symbolic.exact_sums` — memoised binomial / trinomial coefficient sums and the
-  exact gradient at ``G(s)`` as rational coefficient vectors;
+* :mod:`~latentclass.symbolic.exact_sums` — the exact gradient at ``G(s)``, every entry computed
+  separately (row ``x`` from anchor ``x``'s term, each entry an explicit sum over the joint law
+  of two class counts, for any exact class law ``ρ``), as integer coefficient vectors;
 * :mod:`~latentclass.symbolic.signs` — the exact sign / zero decision procedure (``True``,
   ``False`` or ``None``; ``None`` is never promoted to ``True``);
 * :mod:`~latentclass.symbolic.kkt` — :func:`kkt_at`, :class:`KKTCheck`, :func:`simplex_kkt`,
@@ -25,7 +26,7 @@ Layout
 
 from __future__ import annotations
 
-from .exact_sums import _binomial_weights, _offdiag_coefficients  # noqa: F401 (tests)
+from .exact_sums import _binomial_weights, _gradient_terms, _pair_moment  # noqa: F401 (tests)
 from .family import SymmetricFamily, simplex_loss_expr, symmetric_family
 from .kkt import KKTCheck, SimplexCertificate, kkt_at, simplex_kkt
 from .signs import _and, _sign  # noqa: F401 (tests)

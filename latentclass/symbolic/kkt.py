@@ -1,12 +1,15 @@
 """Exact KKT checks at ``G(s) = (1 − s) I + s 11ᵀ`` and the simplex certificate (SPEC §5).
 
-The convex problem is ``min L_k(G) s.t. G ⪰ 0, diag G ≤ 1`` for the uniform class-level model.
-The gradient comes from :mod:`latentclass.symbolic.exact_sums`, the decisions from
+The convex problem is ``min L_k(G) s.t. G ⪰ 0, diag G ≤ 1`` for the class-level model (uniform
+``ρ`` unless ``class_probs`` is given).  The gradient comes from
+:mod:`latentclass.symbolic.exact_sums`, every entry computed separately; the form
+``∇L = αI + β11ᵀ`` is then decided on all ``m²`` entries (it is not assumed), the signs by
 :mod:`latentclass.symbolic.signs`; sympy expressions of the results are built on first access.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -15,7 +18,7 @@ from typing import Any
 
 import sympy as sp
 
-from .exact_sums import _gradient_terms, _gram, _scale, _sub
+from .exact_sums import _gradient_terms, _gram, _scale
 from .family import simplex_loss_expr
 from .signs import _and, _nonnegative, _nonpositive, _sign
 from .symbols import TAU, Q, _as_rational, _check_mk, _sym, _Vec
@@ -53,8 +56,11 @@ class KKTCheck:
         ``G(s)``, exact rationals.
     r : sympy.Expr
         ``exp((s − 1)/τ)``, the value of every off-anchor ``a_y``.
+    class_probs : tuple of sympy.Rational
+        The class law ``ρ`` (uniform unless given).
     alpha, beta : sympy.Expr
-        ``∇L(G(s)) = α I + β 11ᵀ`` (gradient convention of ``NCEObjective.grad``), in ``tau``.
+        ``∇L(G(s)) = α I + β 11ᵀ`` (gradient convention of ``NCEObjective.grad``), in ``tau``;
+        read off the entries ``(0, 0)`` and ``(0, 1)`` (meaningful when ``gradient_form``).
     multiplier : sympy.Expr
         ``λ = −α``, the common multiplier of the constraints ``G[x,x] ≤ 1``.
     alpha_terms, beta_terms : tuple of (sympy.Rational, sympy.Expr)
@@ -62,7 +68,11 @@ class KKTCheck:
     alpha_coefficients, beta_coefficients : tuple of fractions.Fraction
         The rational ``c_i`` of ``α`` and ``β`` on the basis ``b_i`` (index ``i = 0..k``).
     gradient_form : bool
-        Every entry of the entry-by-entry gradient equals ``α δ_xy + β`` exactly.
+        ``diagonal_equal and offdiagonal_equal``: every entry of the entry-by-entry gradient
+        equals ``α δ_xy + β`` exactly.
+    diagonal_equal, offdiagonal_equal : bool
+        All ``m`` diagonal entries are identical functions of ``τ``; likewise all ``m(m−1)``
+        off-diagonal entries.
     primal_feasible : bool
         ``G(s) ⪰ 0`` (``−1/(m−1) ≤ s ≤ 1``; the diagonal is 1).
     stationary : bool
@@ -80,7 +90,10 @@ class KKTCheck:
     s: sp.Rational
     gram: sp.Matrix
     r: sp.Expr
+    class_probs: tuple
     gradient_form: bool
+    diagonal_equal: bool
+    offdiagonal_equal: bool
     primal_feasible: bool
     stationary: bool
     dual_feasible: bool | None
@@ -88,7 +101,8 @@ class KKTCheck:
     residual_entry: tuple[int, int] | None
     alpha_coefficients: tuple  # Fractions c_i with α = (1/τ) Σ c_i b_i(r)
     beta_coefficients: tuple
-    _coefficients: tuple = ()  # τ·M as coefficient vectors (internal)
+    _coefficients: tuple = ()  # τ·M·_scale as integer coefficient vectors (internal)
+    _scale: int = 1
 
     # sympy expressions are built on first access (cheap booleans for large k)
     @cached_property
@@ -113,8 +127,13 @@ class KKTCheck:
 
     def gradient(self) -> sp.Matrix:
         """The exact gradient matrix ``∇L(G(s))`` (``m × m`` sympy expressions in ``tau``)."""
+        scale = Fraction(1, self._scale)
         return sp.Matrix(
-            self.m, self.m, lambda x, y: _combination_expr(self._coefficients[x][y], self.k, self.r)
+            self.m,
+            self.m,
+            lambda x, y: _combination_expr(
+                tuple(Fraction(a) * scale for a in self._coefficients[x][y]), self.k, self.r
+            ),
         )
 
     def __repr__(self) -> str:
@@ -197,8 +216,33 @@ class SimplexCertificate:
         )
 
 
-def kkt_at(m: int, k: int, s: Any) -> KKTCheck:
-    """Exact KKT check at ``G(s) = (1 − s) I + s 11ᵀ`` for the uniform class-level model.
+def _is_zero(c: Sequence[int], r_is_one: bool) -> bool:
+    """``Σ_i c_i b_i(r) ≡ 0`` exactly.
+
+    For ``r ≢ 1`` the ``b_i`` are linearly independent (``b_k = r/(1+k)`` is a polynomial, each
+    ``b_i``, ``i < k``, has its own pole ``−(1+i)/(k−i)``), so the combination vanishes
+    identically iff every coefficient does; for ``r ≡ 1`` every ``b_i`` is ``1/(1+k)``.
+    """
+    return sum(c) == 0 if r_is_one else not any(c)
+
+
+def _class_probs(class_probs: Any, m: int) -> list[Fraction] | None:
+    if class_probs is None:
+        return None
+    if isinstance(class_probs, (str, bytes)) or not isinstance(class_probs, Sequence):
+        raise TypeError("class_probs must be a sequence of exact rationals")
+    rho = [_as_rational(c, "class_probs") for c in class_probs]
+    if len(rho) != m:
+        raise ValueError(f"class_probs must have m = {m} entries, got {len(rho)}")
+    if any(c <= 0 for c in rho):
+        raise ValueError("class_probs must be positive")
+    if sum(rho) != 1:
+        raise ValueError(f"class_probs must sum to exactly 1, got {sum(rho)}")
+    return rho
+
+
+def kkt_at(m: int, k: int, s: Any, class_probs: Any = None) -> KKTCheck:
+    """Exact KKT check at ``G(s) = (1 − s) I + s 11ᵀ`` for the class-level model.
 
     Parameters
     ----------
@@ -208,6 +252,10 @@ def kkt_at(m: int, k: int, s: Any) -> KKTCheck:
         Number of negatives, ``>= 1``.
     s : int, fractions.Fraction, sympy.Rational or str
         Off-diagonal value; must be exact (floats raise ``TypeError``).
+    class_probs : sequence of exact rationals, optional
+        The class law ``ρ`` (positive, summing to exactly 1); default uniform ``1/m``, the
+        setting of the theorem.  A non-uniform ``ρ`` exists to show that the check can fail:
+        the gradient is then not of the form ``αI + β11ᵀ`` and ``gradient_form`` is ``False``.
 
     Returns
     -------
@@ -216,41 +264,44 @@ def kkt_at(m: int, k: int, s: Any) -> KKTCheck:
     Notes
     -----
     The gradient (SPEC §3, symmetric convention ``M = (D + Dᵀ)/2``) is computed entry by
-    entry from the multinomial law of the negatives; ``λ = −α`` is the only multiplier that
-    can make ``(∇L + λI) G(s)`` vanish on the diagonal's complement when ``s ≠ 1``; the
-    stationarity identity is then checked on all ``m²`` entries by exact arithmetic.
+    entry (:func:`latentclass.symbolic.exact_sums._gradient_terms`: row ``x`` from anchor
+    ``x``'s term, each entry by an explicit sum over the joint law of two class counts).
+    ``gradient_form`` then decides, on all ``m²`` entries, that the diagonal entries are equal
+    and the off-diagonal entries are equal; ``α`` and ``β`` are read off the entries ``(0, 0)``
+    and ``(0, 1)``.  ``λ = −α`` is the only multiplier that can make ``(∇L + λI) G(s)`` vanish
+    when ``s ≠ 1``; the stationarity identity is checked on all ``m²`` entries by exact
+    arithmetic.
     """
     m, k = _check_mk(m, k)
     s_frac = _as_rational(s)
+    rho = _class_probs(class_probs, m)
     G = _gram(m, s_frac)
-    delta, M = _gradient_terms(G, k)
+    delta, Mi, den_m = _gradient_terms(G, k, rho)
     r_is_one = delta == 0
     r = sp.exp(_sym(delta) / TAU)
 
-    # Exact integer arithmetic from here on: multiply every coefficient vector by the common
-    # denominator ``den_m > 0`` and G by ``den_g > 0`` (zero tests and signs are unchanged).
-    den_m = 1
-    for row in M:
-        for vec in row:
-            for a in vec:
-                den_m = lcm(den_m, a.denominator)
-    Mi = [[tuple(int(a * den_m) for a in vec) for vec in row] for row in M]
+    # Exact integer arithmetic: τ M[x,y] = Σ_i Mi[x][y][i] b_i(r) / den_m; G is scaled by
+    # den_g > 0 (zero tests and signs are unchanged).
     den_g = lcm(*(g.denominator for row in G for g in row))
     Gi = [[int(g * den_g) for g in row] for row in G]
 
-    beta_i = Mi[0][1]
-    alpha_i = _sub(Mi[0][0], beta_i)
     diag_i = Mi[0][0]
-    form = all(
-        _sign(_sub(Mi[x][y], diag_i if x == y else beta_i), k, r_is_one) == 0
+    beta_i = Mi[0][1]
+    alpha_i = tuple(a - b for a, b in zip(diag_i, beta_i))
+    diagonal_equal = all(
+        _is_zero([a - b for a, b in zip(Mi[x][x], diag_i)], r_is_one) for x in range(m)
+    )
+    offdiagonal_equal = all(
+        _is_zero([a - b for a, b in zip(Mi[x][y], beta_i)], r_is_one)
         for x in range(m)
         for y in range(m)
+        if x != y
     )
+    form = diagonal_equal and offdiagonal_equal
     lam_i = tuple(-a for a in alpha_i)
 
     # (M + λI) G, entry by entry, all m² entries.
     residual_entry = None
-    stationary = True
     for x in range(m):
         for y in range(m):
             acc = [a * Gi[x][y] for a in lam_i]
@@ -258,15 +309,15 @@ def kkt_at(m: int, k: int, s: Any) -> KKTCheck:
                 gzy = Gi[z][y]
                 if gzy:
                     acc = [a + b * gzy for a, b in zip(acc, Mi[x][z])]
-            if _sign(acc, k, r_is_one) != 0:
-                stationary = False
+            if not _is_zero(acc, r_is_one):
                 residual_entry = (x, y)
                 break
-        if not stationary:
+        if residual_entry is not None:
             break
+    stationary = residual_entry is None
     scale = Fraction(1, den_m)
-    alpha_c = _scale(alpha_i, scale)
-    beta_c = _scale(beta_i, scale)
+    alpha_c = tuple(Fraction(a) * scale for a in alpha_i)
+    beta_c = tuple(Fraction(b) * scale for b in beta_i)
 
     primal = (1 - s_frac >= 0) and (1 + (m - 1) * s_frac >= 0)
     if form:
@@ -283,15 +334,19 @@ def kkt_at(m: int, k: int, s: Any) -> KKTCheck:
         s=_sym(s_frac),
         gram=sp.Matrix(m, m, lambda x, y: _sym(G[x][y])),
         r=r_out,
+        class_probs=tuple(_sym(c) for c in (rho or [Fraction(1, m)] * m)),
         alpha_coefficients=alpha_c,
         beta_coefficients=beta_c,
         gradient_form=form,
+        diagonal_equal=diagonal_equal,
+        offdiagonal_equal=offdiagonal_equal,
         primal_feasible=bool(primal),
         stationary=stationary,
         dual_feasible=dual,
         holds=holds,
         residual_entry=residual_entry,
-        _coefficients=M,
+        _coefficients=tuple(tuple(row) for row in Mi),
+        _scale=den_m,
     )
 
 

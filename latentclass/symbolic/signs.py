@@ -7,8 +7,9 @@ Every entry of the gradient at ``G(s)`` is ``(1/τ)`` times a finite sum
     Σ_{i=0..k} c_i · b_i(r),      b_i(r) = r / (1 + i + (k − i) r),
 
 with *rational* ``c_i`` (Python ``Fraction``) and basis functions ``b_i`` that are
-manifestly positive for ``r > 0``.  The coefficients are obtained by exact enumeration of
-the multinomial law of the negatives (binomial / trinomial sums, memoised per ``(m, k)``).
+manifestly positive for ``r > 0``.  The coefficients are obtained entry by entry by exact
+sums over the joint law of two class counts of the negatives
+(:func:`latentclass.symbolic.exact_sums._gradient_terms`).
 Linear identities such as ``(∇L + λI) G = 0`` then act on the coefficient vectors by exact
 rational arithmetic.  A quantity is
 
@@ -21,6 +22,10 @@ rational arithmetic.  A quantity is
 * **undecided** (``None``) otherwise.  ``None`` is never promoted to ``True``.
 
 When ``s = 1`` the exponent vanishes, ``r ≡ 1`` and quantities are exact rationals.
+
+The identities of :mod:`latentclass.symbolic.kkt` (equal gradient entries, stationarity) use
+the coefficient test alone: for ``r ≢ 1`` the ``b_i`` are linearly independent over ``Q``, so
+a combination vanishes identically iff all its coefficients do.
 """
 
 from __future__ import annotations
