@@ -55,7 +55,13 @@ from .training import (
     train,
 )
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version (one source of truth: pyproject.toml)
+    from importlib.metadata import PackageNotFoundError as _NotFound
+    from importlib.metadata import version as _dist_version
+
+    __version__ = _dist_version("latentclass")
+except _NotFound:  # pragma: no cover - running from a source tree that is not installed
+    __version__ = "0.1.0"
 
 
 _LAZY = {  # heavy imports (sympy, matplotlib) deferred to first use

@@ -1,5 +1,8 @@
+"""``python -m latentclass``: the command line of :mod:`latentclass.cli`."""
+
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,7 +32,7 @@ from scipy import optimize
 from ._lifted import _gap_inputs, _gram_of, _lifted_fg, _newton_finish
 from ._newton import _hessian_fits
 from ._starts import _random_start, _structured_start
-from .certificate import _EPS, _certificate, certify
+from .certificate import _EPS, Certificate, _certificate
 from .population import NCEObjective
 
 #: From this k on, the solver first solves the limit objective (continuation in k).
@@ -77,7 +77,8 @@ def _polish(fg, x, max_iter, check, memory=20):
         p = -q
         d0 = float(g @ p)
         if not d0 < 0:
-            S.clear(), Y.clear()
+            S.clear()
+            Y.clear()
             p = -g
             d0 = float(g @ p)
             if not d0 < 0:
@@ -87,7 +88,8 @@ def _polish(fg, x, max_iter, check, memory=20):
             d0 = float(g @ p)
         # secant search for a root of φ'(α), bracketed when possible
         a_lo, d_lo = 0.0, d0
-        a_hi, d_hi = None, None
+        a_hi: float | None = None
+        d_hi = 0.0
         alpha, g_new = 1.0, None
         for _ in range(12):
             _, g_try = fg(x + alpha * p)
@@ -115,7 +117,8 @@ def _polish(fg, x, max_iter, check, memory=20):
             S.append(s_vec)
             Y.append(y_vec)
             if len(S) > memory:
-                S.pop(0), Y.pop(0)
+                S.pop(0)
+                Y.pop(0)
         if it % 5 == 0 and check(x):
             break
     return x, it
@@ -147,7 +150,7 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
     W = rescale(W0)
     n_iter = 0
     status = ""
-    best = None  # (gap, W, cert)
+    best: tuple[float, np.ndarray, Certificate] | None = None  # (gap, W, cert)
     newton = target is not None and n * (d + 1) <= _NEWTON_MAX_VARS and _hessian_fits(objective, n)
     for rnd in range(max_rounds):
         budget = max_iter - n_iter
@@ -188,23 +191,24 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
             cert = _certificate(*_gap_inputs(objective, W, d))
             if best is None or cert.gap < best[0]:
                 best = (cert.gap, W, cert)
+        assert best is not None
         if best[0] <= target:
             break
         if short and res.nit >= _NEWTON_AFTER:
             continue  # the cut round was still descending: a full L-BFGS round next
         # gradient-only polish, stopped at the target or when the gap stagnates
-        track = {"best": best, "stall": 0}
+        track = _Track(best)
 
         def check(w, track=track):
             Wc = rescale(w.reshape(n, d + 1))
-            c = certify(objective, _gram_of(Wc, d)[1])
-            if c.gap < 0.9 * track["best"][0]:
-                track["stall"] = 0
+            c = _certificate(*_gap_inputs(objective, Wc, d))
+            if c.gap < 0.9 * track.best[0]:
+                track.stall = 0
             else:
-                track["stall"] += 1
-            if c.gap < track["best"][0]:
-                track["best"] = (c.gap, Wc, c)
-            return c.gap <= target or track["stall"] >= 4
+                track.stall += 1
+            if c.gap < track.best[0]:
+                track.best = (c.gap, Wc, c)
+            return c.gap <= target or track.stall >= 4
 
         budget = max_iter - n_iter
         if budget <= 0:
@@ -212,14 +216,22 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
         _, it = _polish(fg, W.ravel(), budget, check)
         n_iter += it
         status += f"; gradient-only polish: {it} iterations"
-        improved = track["best"][0] < best[0]
-        best = track["best"]
+        improved = track.best[0] < best[0]
+        best = track.best
         W = best[1]
         if best[0] <= target or (not improved and res.nit == 0):
             break
-    if target is None:
+    if target is None or best is None:
         return W, n_iter, status, None
     return best[1], n_iter, status, best[2]
+
+
+class _Track:
+    """The best certificate seen by the gradient-only polish and its stall count."""
+
+    def __init__(self, best: tuple[float, np.ndarray, Certificate]):
+        self.best = best
+        self.stall = 0
 
 
 def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_iter, target):
@@ -267,4 +279,5 @@ def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_ite
         f = float(objective.value(G))
         if best is None or f < best[0]:
             best = (f, V, G, status, cert)
+    assert best is not None
     return (*best, total_iter)

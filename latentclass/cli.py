@@ -403,6 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latentclass",
         description="Exact simulation of latent-class contrastive learning (see README.md).",
     )
+    from . import __version__
+
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"latentclass {__version__}",
+        help="print the version and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_add_figures, _add_sweep, _add_solve, _add_check, _add_train):
         add(sub)

