@@ -156,6 +156,7 @@ def _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad):
         )
         vals[p0:p1] = v
         if need_grad:
+            assert gbase is not None and gshift is not None  # allocated when need_grad
             gbase[a0:a1] = gb
             gshift[p0:p1] = gsh
     return vals, gbase, gshift
@@ -215,7 +216,7 @@ def family_loss(
     *,
     need_grad: bool = True,
     step: float = STEP,
-):
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Exact ``I_k(a_p)`` for anchor families of pairs, and derivatives of ``Σ_p w_p I_k(a_p)``.
 
     Parameters
@@ -392,6 +393,7 @@ def family_loss(
         values[p0:p1] = h * (f.sum(axis=1) + left + rv)
         if not need_grad:
             continue
+        assert gbase is not None and gshift is not None  # allocated when need_grad
         # ∂I/∂ log s = ∫ e^{-t}(1 − φ^k) dt   (integrand t·f in u)
         gl = rts * (cser[:, 1:] @ T[2 : JT + 2])  # t = t'/s = r t_* z
         gshift[p0:p1] = w * h * (np.einsum("pj,pj->p", tt, f) + gl + rtv)
@@ -400,7 +402,7 @@ def family_loss(
         wq = (w[:, None] * h) * tq[None, :] * ex * (phik1 if one_per_anchor else phik1[ap])
         W = _segment_sum(wq, loc_starts, Ac)  # (Ac, Q)
         # polynomial in b_y from the series nodes and the left tail: e^{-t'b} = Σ_l (−t'b)^l / l!
-        coef = W[:, :ns] @ V.T if ns else np.zeros((Ac, J + 1))
+        coef = W[:, :ns] @ V.T if V is not None else np.zeros((Ac, J + 1))  # V: iff ns
         beta = np.empty((Pc, JT + 1))
         for l in range(JT + 1):  # β_l = h (−1)^l / l! t_*^{l+1} Σ_i H̃_i T_{i+l+1}
             beta[:, l] = Hs[:, : JT + 1 - l] @ T[l + 1 : JT + 2]

@@ -89,7 +89,7 @@ def _lifted_newton(objective, W: np.ndarray, d: int):
     f, M, anchors, blocks = so
     # Jacobian of vec(G) (entry-wise, n²) in vec(V) (n d): J[x, y, z, a] = δ_xz V_ya + δ_yz V_xa
     ar = np.arange(n)
-    J = np.zeros((n, n, n, d))
+    J: np.ndarray = np.zeros((n, n, n, d))  # reshaped to (n, n, n d) below
     J[ar, :, ar, :] = V[None, :, :]
     J[:, ar, ar, :] += V[:, None, :]
     J = J.reshape(n, n, n * d)
@@ -180,6 +180,8 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
             if scale is None:
                 scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
         Hs = H if H is not None else H_last
+        # both are set on the first pass (the gap is above target there: H is formed)
+        assert Hs is not None and scale is not None
         steps += 1
         # the shift follows the gradient where the Hessian was formed (its indefiniteness)
         mu = boost * max(10.0 * max(g_norm_H, math.sqrt(float(g @ g))), 1e-12 * scale)
@@ -200,7 +202,7 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
         if usable:
             W_new /= norms[:, None]  # gauge: unit rows
             f_new, g_new, G_new, M_new = _lifted_first_order(objective, W_new, d)
-            usable = np.isfinite(f_new) and np.all(np.isfinite(M_new))
+            usable = bool(np.isfinite(f_new) and np.all(np.isfinite(M_new)))
         if not usable:  # a row of W vanished or the loss is not finite: shift more
             boost *= 100.0
             if extra:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -30,12 +30,16 @@ def check_integer(value: Any, name: str, *, minimum: int | None = None) -> int:
     """An integer (``int``, numpy integer, or an integral float such as ``1e6``), not a bool."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got the bool {value!r}")
-    if isinstance(value, numbers.Integral) or (
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif (
         isinstance(value, numbers.Real)
         and math.isfinite(float(value))
         and float(value).is_integer()
     ):
-        out = int(value)
+        # int() of an integral-valued real is its truncation; typeshed's ``Real.__trunc__``
+        # returns an integral-like, not an ``int``, so convert that.
+        out = int(math.trunc(value))
     elif isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     else:
@@ -45,6 +49,10 @@ def check_integer(value: Any, name: str, *, minimum: int | None = None) -> int:
     return out
 
 
+@overload
+def check_k(k: Any, *, allow_inf: Literal[False] = ..., name: str = ...) -> int: ...
+@overload
+def check_k(k: Any, *, allow_inf: bool, name: str = ...) -> int | float: ...
 def check_k(k: Any, *, allow_inf: bool = False, name: str = "k") -> int | float:
     """Number of negatives: an integer ``>= 1`` (or ``math.inf`` when ``allow_inf``)."""
     real = isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_))

@@ -24,9 +24,15 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler  # the object matplotlib re-exports as matplotlib.cycler
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "COLORS",
@@ -73,7 +79,7 @@ COLORS = (
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 #: rcParams applied while a figure is built and saved.
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 8.0,
     "axes.titlesize": 8.5,
@@ -98,7 +104,7 @@ STYLE = {
     "grid.color": "0.75",
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=list(COLORS)),
+    "axes.prop_cycle": cycler(color=list(COLORS)),
     "lines.linewidth": 1.3,
     "lines.markersize": 4.0,
     "errorbar.capsize": 2.0,
@@ -120,7 +126,7 @@ def style() -> Iterator[None]:
         yield
 
 
-def new_figure(width: str | float = "single", height: float = 2.6, **kwargs) -> Figure:
+def new_figure(width: str | float = "single", height: float = 2.6, **kwargs: Any) -> Figure:
     """A :class:`~matplotlib.figure.Figure` of paper-column width with constrained layout.
 
     Parameters
@@ -187,7 +193,7 @@ def _pow2_label(v: float, powers: bool = False) -> str:
     return rf"$2^{{{e}}}$" if powers or e > 16 else str(2**e)
 
 
-def log2_axis(ax, axis: str = "x", numticks: int = 9, powers: bool = False) -> None:
+def log2_axis(ax: Axes, axis: str = "x", numticks: int = 9, powers: bool = False) -> None:
     """Log axis in base 2 whose ticks read ``1, 2, 4, …`` (``powers=True``: ``2^0, 2^1, …``).
 
     Plain integers are used up to ``2^16``; beyond, and always with ``powers=True``, the
@@ -220,7 +226,7 @@ def status_footer(fig: Figure, passed: bool, text: str = "") -> None:
     )
 
 
-def status_text(ax, passed: bool, text: str = "", loc: str = "lower right") -> None:
+def status_text(ax: Axes, passed: bool, text: str = "", loc: str = "lower right") -> None:
     """Stamp a small ``check passed`` / ``CHECK FAILED`` box in a corner of ``ax``."""
     corners = {
         "lower right": (0.98, 0.03, "right", "bottom"),

@@ -59,6 +59,7 @@ def _limit_family(base, D, anchor, shift, weight, need_grad):
         lse = logsumexp(blk, b=D, axis=1)
         value += float(W[a0 : a0 + rows] @ lse)
         if need_grad:
+            assert gbase is not None  # allocated when need_grad
             gbase[a0 : a0 + rows] = np.exp(blk - lse[:, None]) * D * W[a0 : a0 + rows, None]
     gshift = weight.copy() if need_grad else None
     return value, gbase, gshift
@@ -105,7 +106,7 @@ class NCEObjective:
 
     def __init__(
         self, model: LatentClassModel, k: int | float, tau: float = 1.0, *, method: str = "auto"
-    ):
+    ) -> None:
         self.model = _check_model(model)
         self.k = check_k(k, allow_inf=True)
         self.tau = check_tau(tau)
@@ -124,10 +125,12 @@ class NCEObjective:
         if self.k == math.inf:
             self.engine = "limit"
         elif self.method == "auto":
+            k_int = self.k
+            assert isinstance(k_int, int)  # finite k: check_k returns an int
             support = int(np.count_nonzero(self._D > 0))
-            fits = self.k < 64 and multiset_work(px.size, support, self.k) <= MULTISET_MAX_WORK
+            fits = k_int < 64 and multiset_work(px.size, support, k_int) <= MULTISET_MAX_WORK
             if fits:
-                self._table = MultisetTable(self.n_points, self._D, self.k, px, pp, self._pw)
+                self._table = MultisetTable(self.n_points, self._D, k_int, px, pp, self._pw)
             self.engine = "multiset" if fits else "laplace"
         else:
             self.engine = self.method
@@ -158,9 +161,11 @@ class NCEObjective:
                 base, self._D, self._anchor_of_pair, shift, self._pw, need_grad
             )
         else:
+            k_int = self.k
+            assert isinstance(k_int, int)  # finite k: check_k returns an int
             fn = enumerate_family_loss if self.method == "enumerate" else family_loss
             vals, gb, gsh = fn(
-                *args, self.k, self._anchor_of_pair, shift, self._pw, need_grad=need_grad
+                *args, k_int, self._anchor_of_pair, shift, self._pw, need_grad=need_grad
             )
             value = float(self._pw @ vals)
         if not need_grad:
@@ -280,6 +285,7 @@ def expected_log1p_sum(
         raise ValueError("probs must be non-negative and sum to 1")
     P = la.shape[0]
     vals, g, _ = family_loss(la, D, k, np.arange(P), np.zeros(P), np.ones(P), need_grad=grad)
-    if squeeze:
-        return (vals[0], g[0]) if grad else vals[0]
-    return (vals, g) if grad else vals
+    if not grad:
+        return vals[0] if squeeze else vals
+    assert g is not None  # computed with need_grad=True
+    return (vals[0], g[0]) if squeeze else (vals, g)

@@ -6,6 +6,7 @@ Overlapping supports are reported as measured, not checked.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
 from .models import collapse_models
 from .records import all_true, k_label
 from .spec import define_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLLAPSE_TOL = 1e-6
 _COLLAPSE_FLOOR = 1e-16
@@ -68,7 +72,7 @@ def check_point_collapse(data: dict) -> tuple[bool, dict]:
     return passed, details
 
 
-def draw_point_collapse(data: dict, passed: bool, details: dict):
+def draw_point_collapse(data: dict, passed: bool, details: dict) -> Figure:
     ks = data["ks"]
     with style():
         fig = new_figure("single", 2.8)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..plots import PALETTE
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["K_LABEL", "floor_abs", "k_axis", "tolerance_line"]
 
@@ -23,14 +26,14 @@ def floor_abs(values: Any, floor: float = 1e-17) -> np.ndarray:
 
 
 def tolerance_line(
-    ax,
+    ax: Axes,
     value: float,
     text: str | None = None,
     xy: tuple[float, float] | None = None,
     *,
     legend: str | None = None,
     fontsize: float = 6.3,
-    **text_kwargs,
+    **text_kwargs: Any,
 ) -> None:
     """Dashed vermillion line at the check's tolerance ``value``, optionally labelled.
 
@@ -40,6 +43,8 @@ def tolerance_line(
     color = PALETTE["vermillion"]
     ax.axhline(value, color=color, ls="--", lw=0.8, label=legend)  # label None: not in the legend
     if text is not None:
+        if xy is None:
+            raise TypeError("tolerance_line: xy is required when text is given")
         ax.text(*xy, text, fontsize=fontsize, color=color, **text_kwargs)
 
 
@@ -48,7 +53,7 @@ def _inf_position(finite: Sequence[float]) -> float:
     return float(max(finite)) * 8.0
 
 
-def k_axis(ax, ks: Sequence[Any], *, base: int = 10) -> np.ndarray:
+def k_axis(ax: Axes, ks: Sequence[Any], *, base: int = 10) -> np.ndarray:
     """Log-``k`` axis; returns x positions with ``∞`` mapped past the largest finite ``k``.
 
     Adds an ``∞`` tick and a dotted separator when ``ks`` contains ``math.inf``.

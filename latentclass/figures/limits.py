@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,8 +12,16 @@ from .drawing import K_LABEL, floor_abs
 from .models import NONUNIFORM_RHO, class_level_model
 from .spec import define_figure
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 SLOPE_TOL = 0.1
 SLOPE_FIT_KMIN = 64
+
+
+def _gap_or_inf(gap: float | None) -> float:
+    """A duality gap, a missing one (``None``) counted as ``inf`` (as :func:`.records.gaps_or_inf`)."""
+    return math.inf if gap is None else gap
 
 
 def compute_large_k_limit(quick: bool) -> dict:
@@ -27,7 +36,7 @@ def compute_large_k_limit(quick: bool) -> dict:
     opt_inf = optimal_representation(model, math.inf)
     F = np.asarray(opt_inf.F)
     lim_fixed = population_loss_limit(model, F)
-    series = {
+    series: dict[str, dict[str, Any]] = {
         "simplex": dict(label=f"uniform, m={m}: simplex (closed form)", values=[], certified=True),
         "optimum": dict(
             label="ρ=(.4,.3,.2,.1): optimum $L_k^*$", values=[], certified=bool(opt_inf.certified)
@@ -35,11 +44,11 @@ def compute_large_k_limit(quick: bool) -> dict:
         "fixed": dict(label=r"ρ=(.4,.3,.2,.1): fixed $F^*_\infty$", values=[], certified=True),
     }
     lim_simplex = simplex_loss(m, math.inf)
-    gaps = [opt_inf.duality_gap]
+    gaps = [_gap_or_inf(opt_inf.duality_gap)]
     for k in ks:
         series["simplex"]["values"].append(simplex_loss(m, k) - math.log(k) - lim_simplex)
         o = optimal_representation(model, k)
-        gaps.append(o.duality_gap)
+        gaps.append(_gap_or_inf(o.duality_gap))
         series["optimum"]["certified"] &= bool(o.certified)
         series["optimum"]["values"].append(o.loss - math.log(k) - opt_inf.loss)
         series["fixed"]["values"].append(population_loss(model, F, k) - math.log(k) - lim_fixed)
@@ -75,7 +84,7 @@ def check_large_k_limit(data: dict) -> tuple[bool, dict]:
     return bool(passed), details
 
 
-def draw_large_k_limit(data: dict, passed: bool, details: dict):
+def draw_large_k_limit(data: dict, passed: bool, details: dict) -> Figure:
     ks = np.asarray(data["ks"], float)
     with style():
         fig = new_figure("single", 3.4)

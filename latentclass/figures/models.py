@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..model import LatentClassModel
 
 __all__ = ["NONUNIFORM_RHO", "class_level_model", "collapse_models", "uniform_model"]
 
@@ -12,19 +16,19 @@ __all__ = ["NONUNIFORM_RHO", "class_level_model", "collapse_models", "uniform_mo
 NONUNIFORM_RHO = (0.4, 0.3, 0.2, 0.1)
 
 
-def class_level_model(rho: Sequence[float]):
+def class_level_model(rho: Sequence[float] | np.ndarray) -> LatentClassModel:
     """One point per class with class probabilities ``rho``."""
     from ..model import LatentClassModel
 
     return LatentClassModel.one_point_per_class(np.array(rho))
 
 
-def uniform_model(m: int):
+def uniform_model(m: int) -> LatentClassModel:
     """One point per class, ``m`` classes of probability ``1/m``."""
     return class_level_model(np.full(m, 1.0 / m))
 
 
-def collapse_models():
+def collapse_models() -> dict[str, LatentClassModel]:
     """The two point-level models of the collapse figure: ``{label: LatentClassModel}``.
 
     Both have ρ = (0.5, 0.3, 0.2) and 7 points with unequal weights within each class;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from ..plots import COLORS, MARKERS, new_figure, status_footer, style
 from .drawing import K_LABEL, k_axis
 from .records import k_label
 from .spec import define_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RISE_ROUNDING = 1e-12
 
@@ -181,7 +185,7 @@ def _draw_sorted_rises(ax, cases: list[dict], n_distributions: int) -> None:
     ax.legend(loc="upper right", fontsize=6.0)
 
 
-def draw_nonuniform_families(data: dict, passed: bool, details: dict):
+def draw_nonuniform_families(data: dict, passed: bool, details: dict) -> Figure:
     cases = data["cases"]
     with style():
         fig = new_figure("double", 3.5)

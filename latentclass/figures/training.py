@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..plots import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .drawing import K_LABEL, tolerance_line
 from .records import all_true
 from .spec import define_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TRAIN_GAP_TOL = 1e-3
 TRAIN_DOWN_TOL = 1e-2
@@ -154,7 +159,7 @@ def _draw_heldout_accuracy(ax, data: dict, models: list[str]) -> None:
         ax.legend(loc="lower right", fontsize=6.0)
 
 
-def draw_training(data: dict, passed: bool, details: dict):
+def draw_training(data: dict, passed: bool, details: dict) -> Figure:
     rows = data["rows"]
     finite_models = [
         m for m in data["models"] if any(r["model"] == m and r["gap"] is not None for r in rows)

@@ -8,6 +8,7 @@ Three figures: ``population_loss`` (closed form = certified optimum = Monte-Carl
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
 from .models import NONUNIFORM_RHO, class_level_model, uniform_model
 from .records import all_true, gaps_or_inf, k_label
 from .spec import define_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # =============================================================================== population loss
 POP_TOL_NUMERICAL = 1e-9
@@ -88,7 +92,7 @@ def check_population_loss(data: dict) -> tuple[bool, dict]:
     return passed, details
 
 
-def draw_population_loss(data: dict, passed: bool, details: dict):
+def draw_population_loss(data: dict, passed: bool, details: dict) -> Figure:
     rows = data["rows"]
     ks = np.array([r["k"] for r in rows], float)
     with style():
@@ -301,13 +305,15 @@ def _gram_heatmap(ax, G: np.ndarray):
     return im
 
 
-def draw_gram_across_k(data: dict, passed: bool, details: dict):
+def draw_gram_across_k(data: dict, passed: bool, details: dict) -> Figure:
     rows = {r["k"]: r for r in data["rows"]}
     shown = data["shown"]
     m = data["m"]
     with style():
         fig = new_figure("double", 5.0)
-        top, bottom = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
+        subfigs = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
+        assert isinstance(subfigs, np.ndarray)  # 2 x 1 (squeezed): an array of 2 subfigures
+        top, bottom = subfigs
         axs = top.subplots(2, len(shown))
         im = None
         for row, key, label in (
@@ -476,7 +482,7 @@ def check_downstream_uniform(data: dict) -> tuple[bool, dict]:
     return passed, details
 
 
-def draw_downstream_uniform(data: dict, passed: bool, details: dict):
+def draw_downstream_uniform(data: dict, passed: bool, details: dict) -> Figure:
     rows = data["rows"]
     ks = np.array([r["k"] for r in rows], float)
     with style():

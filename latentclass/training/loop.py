@@ -166,7 +166,7 @@ def train(
     _check_progress(progress)
     gen = as_generator(rng)
 
-    if finite:
+    if isinstance(model, LatentClassModel):  # finite
         from ..population import population_loss
 
         d = model.n_points if dim is None else dim
@@ -216,7 +216,7 @@ def train(
                 rec_loss.append(float(np.mean(window)))
                 rec_time.append(t_train)
                 window = []
-                if finite:
+                if isinstance(model, LatentClassModel):  # finite
                     rec_pop.append(float(population_loss(model, params[0], k, tau)))
                 t_eval += time.perf_counter() - t1
     finally:
@@ -232,6 +232,7 @@ def train(
         gap,
     )
     if finite:
+        assert pop is not None  # recorded for finite models
         F, enc = readonly(params[0]), None
         final_pop = float(pop[-1])
     else:

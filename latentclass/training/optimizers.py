@@ -23,7 +23,7 @@ class SGD:
             raise TypeError("momentum must be a real number in [0, 1)")
         if not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum: float = float(momentum)
         self._v: list[np.ndarray] | None = None
 
     def update(
@@ -70,7 +70,7 @@ class Adam:
         self, params: list[np.ndarray], grads: Sequence[np.ndarray], scale: float = 1.0
     ) -> None:
         """One step on ``params`` (modified in place); ``scale`` multiplies the learning rate."""
-        if self._m is None:
+        if self._m is None or self._v is None:  # first step: both are allocated together
             self._m = [np.zeros_like(p) for p in params]
             self._v = [np.zeros_like(p) for p in params]
         self._t += 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .encoders import LinearEncoder, MLPEncoder
 
 
 def _arr_repr(a: Any) -> str:
@@ -105,7 +108,7 @@ class TrainingResult:
     seconds_per_step: float
 
     @property
-    def representation(self):
+    def representation(self) -> np.ndarray | LinearEncoder | MLPEncoder:
         """``F`` for finite models, ``encoder`` for Gaussian ones."""
         return self.F if self.F is not None else self.encoder
 

@@ -140,6 +140,7 @@ def sampled_loss_and_grad(
         Its exact gradient with respect to ``F`` (softmax weights, see :mod:`.sampled_gradients`).
     """
     sample = _check_sample(sample, True)
+    assert sample.n_points is not None  # a finite model's sample (checked above)
     F = check_representation(F, sample.n_points)
     tau = check_tau(tau)
     return _table_loss_and_grad(F, sample.anchors, sample.positives, sample.negatives, tau)
