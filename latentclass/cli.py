@@ -68,8 +68,14 @@ def _run_figures(args: argparse.Namespace) -> int:
             raise UserError(
                 f"--only: unknown figure name(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}"
             )
+    import shlex
+
     records = make_figures(
-        args.out, quick=args.quick, only=args.only, progress=True if args.progress else None
+        args.out,
+        quick=args.quick,
+        only=args.only,
+        progress=True if args.progress else None,
+        command=shlex.join(["latentclass", *sys.argv[1:]]),
     )
     width = max(len(r["name"]) for r in records)
     print(f"{'figure':<{width}}  passed  seconds")

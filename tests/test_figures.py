@@ -4,6 +4,7 @@ and each check is a real check (it fails on wrong data)."""
 import copy
 import json
 import math
+import platform
 import subprocess
 import sys
 
@@ -36,8 +37,20 @@ def quick_run(tmp_path_factory):
 
 def test_quick_run_writes_every_figure_and_a_passing_manifest(quick_run):
     out, records = quick_run
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    document = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest = document["figures"]
     assert manifest == json.loads(json.dumps(records))  # what was returned is what was written
+    # provenance: the versions that computed the numbers
+    import numpy
+    import scipy
+
+    import latentclass
+
+    assert document["versions"]["latentclass"] == latentclass.__version__
+    assert document["versions"]["numpy"] == numpy.__version__
+    assert document["versions"]["scipy"] == scipy.__version__
+    assert document["versions"]["python"] == platform.python_version()
+    assert document["quick"] is True and document["format"] == 2
     assert [r["name"] for r in manifest] == figure_names()
     assert set(figure_names()) >= EXPECTED
     for rec in manifest:
@@ -200,7 +213,7 @@ def test_a_failing_figure_is_recorded_not_raised(tmp_path, monkeypatch):
 def test_only_and_bad_names(tmp_path):
     records = make_figures(tmp_path, quick=True, only="symbolic_certificates")
     assert [r["name"] for r in records] == ["symbolic_certificates"]
-    assert json.loads((tmp_path / "manifest.json").read_text())[0]["passed"] is True
+    assert json.loads((tmp_path / "manifest.json").read_text())["figures"][0]["passed"] is True
     with pytest.raises(ValueError, match="only"):
         make_figures(tmp_path, quick=True, only=["no_such_figure"])
     with pytest.raises(TypeError, match="progress"):

@@ -12,7 +12,7 @@ from ..plots import save_figure
 from .records import jsonable
 from .registry import REGISTRY, select_figures
 
-__all__ = ["make_figures", "run_figure"]
+__all__ = ["MANIFEST_FORMAT", "make_figures", "manifest_document", "run_figure"]
 
 
 def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> dict:
@@ -48,16 +48,53 @@ def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> di
     )
 
 
-def _write_manifest(records: list[dict], out_dir: str) -> None:
-    """``out_dir/manifest.json``: the records as strict JSON (no NaN), UTF-8."""
+#: Version of the ``manifest.json`` layout (2: an object with provenance and ``figures``).
+MANIFEST_FORMAT = 2
+
+
+def manifest_document(records: list[dict], quick: bool, command: str | None) -> dict:
+    """The ``manifest.json`` object: ``{"format", "versions", "command", "quick",
+    "created", "figures"}`` — ``versions`` from :func:`latentclass._provenance.versions`
+    (library, Python, numpy, scipy, platform), ``command`` the command line that made it
+    (``None`` from the Python API), ``created`` a UTC ISO-8601 time stamp and ``figures``
+    the records of :func:`run_figure`, in drawing order."""
+    import datetime
+
+    from .._provenance import versions
+
+    return {
+        "format": MANIFEST_FORMAT,
+        "versions": versions(),
+        "command": command,
+        "quick": bool(quick),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "figures": records,
+    }
+
+
+def _write_manifest(records: list[dict], out_dir: str, quick: bool, command: str | None) -> None:
+    """``out_dir/manifest.json``: :func:`manifest_document` as strict JSON (no NaN), UTF-8,
+    written to a temporary file and renamed (a reader never sees half a manifest)."""
     path = os.path.join(out_dir, "manifest.json")
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(records, fh, indent=1, allow_nan=False, ensure_ascii=False)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(
+            manifest_document(records, quick, command),
+            fh,
+            indent=1,
+            allow_nan=False,
+            ensure_ascii=False,
+        )
         fh.write("\n")
+    os.replace(tmp, path)
 
 
 def make_figures(
-    out_dir: str | os.PathLike, quick: bool = False, only: Any = None, progress: Any = None
+    out_dir: str | os.PathLike,
+    quick: bool = False,
+    only: Any = None,
+    progress: Any = None,
+    command: str | None = None,
 ) -> list[dict]:
     """Regenerate the theorem-check figures and ``out_dir/manifest.json``.
 
@@ -74,12 +111,16 @@ def make_figures(
     progress : None, bool or callable
         ``True``: a tqdm bar on stderr; a callable is called as ``progress(record)`` after
         each figure; ``None``/``False``: silent.
+    command : str, optional
+        The command line that asked for the figures, recorded in the manifest.
 
     Returns
     -------
     list of dict
         The manifest records ``{name, files, claim, check, passed, details, seconds}`` —
         ``files`` are relative to ``out_dir``; ``details`` holds the key numbers (JSON).
+        ``manifest.json`` holds them under ``"figures"``, beside the versions that computed
+        them (:func:`manifest_document`).
     """
     names = select_figures(only)
     if progress is not None and not isinstance(progress, bool) and not callable(progress):
@@ -105,5 +146,5 @@ def make_figures(
     finally:
         if bar is not None:
             bar.close()
-    _write_manifest(records, out_dir)
+    _write_manifest(records, out_dir, bool(quick), command)
     return records
