@@ -233,6 +233,7 @@ def _run_solve(args: argparse.Namespace) -> int:
     import json
     import math
 
+    from ._provenance import versions
     from .model import LatentClassModel
     from .optimize import optimal_representation
 
@@ -263,6 +264,7 @@ def _run_solve(args: argparse.Namespace) -> int:
         "n_iter": res.n_iter,
         "message": res.message,
         "gram": res.gram.tolist(),
+        "versions": versions(),
     }
     print(json.dumps(out, indent=2))
     return 0

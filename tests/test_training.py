@@ -396,6 +396,7 @@ def test_experiment_against_certified_optimum(quick_experiment):
     assert acc.shape == (2,) and np.all(acc > 0.5)
     d = json.loads(ex.to_json())
     assert d["rows"][0]["model"] == "uniform" and "gap" in d["curves"][0]
+    assert d["versions"]["numpy"] == np.__version__
     assert "downstream_accuracy" in ex.table().splitlines()[0]
 
 

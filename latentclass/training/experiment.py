@@ -173,7 +173,11 @@ class TrainingExperiment:
         }
 
     def to_json(self, path: str | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=1)
+        """The table as JSON (:meth:`to_dict` plus ``"versions"``, the library, Python,
+        numpy and scipy versions that computed it); written to ``path`` if given."""
+        from .._provenance import versions
+
+        text = json.dumps({**self.to_dict(), "versions": versions()}, indent=1)
         if path is not None:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text + "\n")
