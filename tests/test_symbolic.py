@@ -323,6 +323,51 @@ def test_gradient_matrix_at_wrong_point_matches_enumeration():
     assert np.max(np.abs(M_sym - M_enum)) <= 1e-12
 
 
+def _limit_gradient_at(rho, G):
+    """∇L_∞ at G by sympy.diff of L_∞ = Σ_x ρ_x log Σ_y ρ_y e^{(g_xy − g_xx)/τ}, m² free symbols."""
+    m = len(rho)
+    g = sp.Matrix(m, m, lambda x, y: sp.Symbol(f"g_{x}_{y}", real=True))
+    L = sum(
+        rho[x] * sp.log(sum(rho[y] * sp.exp((g[x, y] - g[x, x]) / TAU) for y in range(m)))
+        for x in range(m)
+    )
+    D = sp.Matrix(m, m, lambda x, y: sp.diff(L, g[x, y]))
+    point = {g[x, y]: G[x, y] for x in range(m) for y in range(m)}
+    return ((D + D.T) / 2).subs(point), L.subs(point)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 5])
+def test_limit_objective_kkt_at_simplex(m):
+    """proofs/uniform_simplex.md, k = ∞: every entry of ∇L_∞(G*) by sympy.diff; the form
+    αI + β11ᵀ, β = q/(mτ(1 + (m−1)q)) > 0, α = −mβ, stationarity and the loss, exactly;
+    and agreement with NCEObjective(model, inf).grad."""
+    from latentclass.closed_form import simplex_loss
+    from latentclass.population import NCEObjective
+
+    rho = [sp.Rational(1, m)] * m
+    Gs = sp.Matrix(m, m, lambda x, y: 1 if x == y else sp.Rational(-1, m - 1))
+    M, loss = _limit_gradient_at(rho, Gs)
+    q = sp.exp(-sp.Rational(m, m - 1) / TAU)
+    beta = q / (m * TAU * (1 + (m - 1) * q))
+    alpha = -m * beta
+    assert all(sp.simplify(e) == 0 for e in M - alpha * sp.eye(m) - beta * sp.ones(m, m))
+    assert sp.simplify((M - alpha * sp.eye(m)) * Gs) == sp.zeros(m, m)
+    assert sp.simplify(loss - sp.log((1 + (m - 1) * q) / m)) == 0
+    tau = 0.6
+    assert abs(float(loss.subs(TAU, sp.nsimplify(tau))) - simplex_loss(m, math.inf, tau)) <= 1e-14
+    grad = NCEObjective(_uniform_class_level(m), math.inf, tau).grad(_simplex_gram(m))
+    M_num = np.array(M.subs(TAU, sp.nsimplify(tau)).evalf(30), dtype=float)
+    assert np.max(np.abs(grad - M_num)) <= 1e-13
+
+
+def test_limit_objective_form_fails_for_nonuniform_rho():
+    """The same k = ∞ computation with ρ = (1/2, 1/3, 1/6): the diagonal entries differ."""
+    rho = [sp.Rational(1, 2), sp.Rational(1, 3), sp.Rational(1, 6)]
+    Gs = sp.Matrix(3, 3, lambda x, y: 1 if x == y else sp.Rational(-1, 2))
+    M, _ = _limit_gradient_at(rho, Gs)
+    assert abs(float((M[0, 0] - M[1, 1]).subs(TAU, 1))) > 1e-3
+
+
 # ----------------------------------------------------------------------------- the check can fail
 @pytest.mark.parametrize("m", [2, 3, 5, 8])
 def test_check_fails_at_wrong_point(m):
