@@ -17,6 +17,40 @@ import numpy as np
 PROB_SUM_TOL = 1e-9
 #: Representations may exceed the unit ball by at most this much (rounding slack).
 NORM_TOL = 1e-9
+#: Smallest temperature accepted: scores ``G/τ`` (``|G| <= 1``, differences up to 2) stay
+#: finite for ``τ >= 2 / 1.8e308 ≈ 1.1e-308``; ``1e-300`` leaves a margin.
+TAU_MIN = 1e-300
+#: Largest number of negatives: every engine uses ``float(k)``.
+K_MAX = float(np.finfo(float).max)
+
+
+def _physical_memory() -> int:
+    """Total physical memory in bytes (``2**40`` if the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 2**40
+
+
+def check_memory(n_bytes: float, what: str) -> None:
+    """Refuse, before allocating, work whose arrays need more than the machine's memory.
+
+    ``ValueError`` names ``what`` and gives the estimate and the memory available.
+    """
+    limit = _physical_memory()
+    if n_bytes > limit:
+        raise ValueError(
+            f"{what} needs about {n_bytes / 2**30:.3g} GiB of memory, more than this "
+            f"machine's {limit / 2**30:.3g} GiB"
+        )
+
+
+def refuse_complex(a: Any, name: str) -> None:
+    """``TypeError`` for complex input (numpy would drop the imaginary part with a warning)."""
+    if np.iscomplexobj(a) or isinstance(a, complex):
+        raise TypeError(f"{name} must be real, got a complex array")
 
 
 def readonly(a: np.ndarray) -> np.ndarray:
@@ -56,26 +90,54 @@ def check_k(k: Any, *, allow_inf: bool, name: str = ...) -> int | float: ...
 def check_k(k: Any, *, allow_inf: bool = False, name: str = "k") -> int | float:
     """Number of negatives: an integer ``>= 1`` (or ``math.inf`` when ``allow_inf``)."""
     real = isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_))
-    if allow_inf and real and float(k) == math.inf:
-        return math.inf
-    if real and not isinstance(k, numbers.Integral) and not math.isfinite(float(k)):
-        extra = "" if allow_inf else " (math.inf is not allowed here)"
-        raise ValueError(f"{name} must be an integer >= 1{extra}, got {k!r}")
+    integral = isinstance(k, numbers.Integral)
+    if real and not integral:
+        if allow_inf and float(k) == math.inf:
+            return math.inf
+        if not math.isfinite(float(k)):
+            extra = "" if allow_inf else _inf_hint(name)
+            raise ValueError(f"{name} must be an integer >= 1{extra}, got {k!r}")
+    if integral and not isinstance(k, (bool, np.bool_)) and int(k) > K_MAX:
+        raise ValueError(
+            f"{name} must be at most {K_MAX:.6g} (the largest float; every engine uses float(k)), "
+            f"got an integer with {len(str(int(k)))} digits"
+        )
     return check_integer(k, name, minimum=1)
 
 
-def check_tau(tau: Any, name: str = "tau") -> float:
-    """Temperature: a finite real number ``> 0``."""
-    if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, numbers.Real):
-        raise TypeError(f"{name} must be a positive real number, got {type(tau).__name__}")
-    t = float(tau)
+def _inf_hint(name: str) -> str:
+    return " (math.inf is not allowed here)"
+
+
+def check_positive(value: Any, name: str) -> float:
+    """A finite real number ``> 0`` (tolerances, learning rates)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {type(value).__name__}")
+    try:
+        t = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be a finite number > 0, got an integer too large for a float"
+        ) from None
     if not math.isfinite(t) or t <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {tau!r}")
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return t
+
+
+def check_tau(tau: Any, name: str = "tau") -> float:
+    """Temperature: a finite real number ``>= TAU_MIN`` (1e-300), so that scores stay finite."""
+    t = check_positive(tau, name)
+    if t < TAU_MIN:
+        raise ValueError(
+            f"{name} must be >= {TAU_MIN:g} (scores G/{name} overflow below about 1.1e-308), "
+            f"got {tau!r}"
+        )
     return t
 
 
 def check_class_probs(class_probs: Any, name: str = "class_probs") -> np.ndarray:
     """A 1-D probability vector with at least two strictly positive entries summing to 1."""
+    refuse_complex(class_probs, name)
     try:
         p = np.asarray(class_probs, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -98,6 +160,7 @@ def check_class_conditionals(
     class_conditionals: Any, n_classes: int, name: str = "class_conditionals"
 ) -> np.ndarray:
     """A row-stochastic ``(n_classes, n_points)`` matrix."""
+    refuse_complex(class_conditionals, name)
     try:
         c = np.asarray(class_conditionals, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -126,6 +189,7 @@ def check_size(size: Any, name: str = "size") -> int:
 
 def check_representation(F: Any, n_points: int, name: str = "F") -> np.ndarray:
     """An ``(n_points, d)`` finite array whose rows have norm ``<= 1`` (slack ``NORM_TOL``)."""
+    refuse_complex(F, name)
     try:
         f = np.asarray(F, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -149,6 +213,7 @@ def check_representation(F: Any, n_points: int, name: str = "F") -> np.ndarray:
 
 def check_gram(G: Any, n_points: int, name: str = "G", sym_tol: float = 1e-12) -> np.ndarray:
     """A square, symmetric (relative tolerance ``sym_tol``), finite ``(n_points, n_points)`` matrix."""
+    refuse_complex(G, name)
     try:
         g = np.asarray(G, dtype=float)
     except (TypeError, ValueError) as exc:

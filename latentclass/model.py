@@ -28,6 +28,7 @@ from ._validation import (
     check_class_probs,
     check_integer,
     check_k,
+    check_memory,
     check_size,
     readonly,
 )
@@ -113,6 +114,8 @@ class LatentClassModel:
     def __post_init__(self) -> None:
         rho = check_class_probs(self.class_probs)
         cond = check_class_conditionals(self.class_conditionals, rho.size)
+        n = cond.shape[1]
+        check_memory(2 * 8.0 * n * n, f"the model's (n, n) pair law with n={n} points")
         object.__setattr__(self, "class_probs", rho)
         object.__setattr__(self, "class_conditionals", cond)
 
@@ -121,7 +124,10 @@ class LatentClassModel:
     def one_point_per_class(cls, class_probs: Any) -> LatentClassModel:
         """The class-level model: ``n = m`` and ``D_c = δ_c``."""
         rho = check_class_probs(class_probs)
-        return cls(rho, np.eye(rho.size))
+        m = rho.size
+        # class_conditionals and pair_probs are both dense (m, m) float arrays
+        check_memory(3 * 8.0 * m * m, f"the class-level model with m={m} classes")
+        return cls(rho, np.eye(m))
 
     @classmethod
     def disjoint(
@@ -148,6 +154,7 @@ class LatentClassModel:
                 f"within must have one weight array per class ({rho.size}), got {len(within)}"
             )
         n = sum(counts)
+        check_memory(8.0 * (rho.size * n + 2 * n * n), f"the disjoint model with n={n} points")
         cond = np.zeros((rho.size, n))
         start = 0
         for c, size in enumerate(counts):  # loop over classes
@@ -218,6 +225,8 @@ class LatentClassModel:
         gives bit-identical arrays.  Cost: one uniform double per draw.
         """
         size, k = check_size(size), check_k(k)
+        # anchors, positives, classes (size,) and negatives, negative classes (size, k), intp
+        check_memory(8.0 * size * (2 * k + 3), f"sample(size={size}, k={k})")
         gen = as_generator(rng)
         s = self._sampler
         classes = s.classes(gen.random(size))
@@ -305,6 +314,10 @@ class GaussianLatentClassModel:
     def sample(self, size: int, k: int, rng: Any = None) -> ContrastiveSample:
         """Draw ``size`` examples: anchors/positives ``(size, p)``, negatives ``(size, k, p)``."""
         size, k = check_size(size), check_k(k)
+        # negatives (size, k, p) and anchors, positives (size, p) float, classes intp
+        check_memory(
+            8.0 * size * ((k + 2) * self.dim + k + 1), f"sample(size={size}, k={k}, p={self.dim})"
+        )
         gen = as_generator(rng)
         classes = self._classes(gen, size)
         anchors = self.draw_inputs(classes, gen)

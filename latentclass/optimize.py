@@ -45,6 +45,7 @@ from ._validation import (
     check_choice,
     check_integer,
     check_k,
+    check_positive,
     check_tau,
     readonly,
 )
@@ -184,9 +185,9 @@ def optimal_representation(
         dim = check_integer(dim, "dim", minimum=1)
         if dim > n:
             raise ValueError(f"dim must be an integer between 1 and n_points={n}, got {dim}")
-    tol = check_tau(tol, "tol")
-    certify_tol = check_tau(certify_tol, "certify_tol")
-    polish_target = check_tau(polish_target, "polish_target")
+    tol = check_positive(tol, "tol")
+    certify_tol = check_positive(certify_tol, "certify_tol")
+    polish_target = check_positive(polish_target, "polish_target")
     n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
     max_iter = check_integer(max_iter, "max_iter", minimum=1)
     gen = as_generator(rng)

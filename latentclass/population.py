@@ -15,6 +15,7 @@ multinomial law of the negatives exactly instead (small ``k`` and ``n`` only).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -235,6 +236,11 @@ def population_loss(
         ``Σ_{x,x⁺} P(x,x⁺) E log(1 + Σ_i exp((f(x)·f(x⁻_i) − f(x)·f(x⁺))/τ))``.
     """
     model = _check_model(model)
+    if isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral) and k == math.inf:
+        raise ValueError(
+            "k must be an integer >= 1 here; L_k grows like log k, so for k = math.inf call "
+            "population_loss_limit(model, F, tau), the limit lim_k (L_k − log k) (SPEC §3)"
+        )
     k = check_k(k)
     tau = check_tau(tau)
     method = check_choice(method, "method", _METHODS)

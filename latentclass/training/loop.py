@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_integer, check_k, check_tau, readonly
+from .._validation import (
+    as_generator,
+    check_choice,
+    check_integer,
+    check_k,
+    check_positive,
+    check_tau,
+    readonly,
+)
 from ..model import GaussianLatentClassModel, LatentClassModel
 from .encoders import LinearEncoder, MLPEncoder, _init_encoder
 from .optimizers import _DEFAULT_LR, _OPTIMIZERS, _SCHEDULES, SGD, Adam, _schedule_scale
@@ -152,8 +160,8 @@ def train(
     batch_size = check_integer(batch_size, "batch_size", minimum=1)
     optimizer = check_choice(optimizer, "optimizer", _OPTIMIZERS)
     schedule = check_choice(schedule, "schedule", _SCHEDULES)
-    lr = _DEFAULT_LR[optimizer] if lr is None else check_tau(lr, name="lr")
-    final = check_tau(final_lr_fraction, name="final_lr_fraction")
+    lr = _DEFAULT_LR[optimizer] if lr is None else check_positive(lr, "lr")
+    final = check_positive(final_lr_fraction, "final_lr_fraction")
     if final > 1.0:
         raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction!r}")
     if dim is not None:

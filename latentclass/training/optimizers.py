@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._validation import check_tau
+from .._validation import check_positive
 
 
 class SGD:
@@ -18,7 +18,7 @@ class SGD:
     """
 
     def __init__(self, lr: float, momentum: float = 0.0) -> None:
-        self.lr = check_tau(lr, name="lr")
+        self.lr = check_positive(lr, "lr")
         if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real):
             raise TypeError("momentum must be a real number in [0, 1)")
         if not 0.0 <= float(momentum) < 1.0:
@@ -56,12 +56,12 @@ class Adam:
     def __init__(
         self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
-        self.lr = check_tau(lr, name="lr")
+        self.lr = check_positive(lr, "lr")
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if not isinstance(b, numbers.Real) or not 0.0 <= float(b) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {b!r}")
         self.beta1, self.beta2 = float(beta1), float(beta2)
-        self.eps = check_tau(eps, name="eps")
+        self.eps = check_positive(eps, "eps")
         self._m: list[np.ndarray] | None = None
         self._v: list[np.ndarray] | None = None
         self._t = 0
