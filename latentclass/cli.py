@@ -19,6 +19,79 @@ class UserError(Exception):
     """An error in what the user asked for: reported in one line, exit status 2."""
 
 
+def _probe_writable_dir(directory: str, option: str) -> None:
+    """Create and delete a file in ``directory``: the only test of writability that also
+    holds for root and read-only file systems (``os.access`` says yes to root)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".latentclass-probe-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{option}: cannot write in {directory!r} ({exc.strerror})") from None
+
+
+def _check_output_file(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Before any computation: ``path`` names a file (new or existing, not a directory) in an
+    existing, writable directory, with one of ``suffixes`` if given."""
+    import os
+
+    if path is None:
+        return
+    if not path:
+        raise UserError(f"{option} must be a non-empty path")
+    if os.path.isdir(path):
+        raise UserError(f"{option}: {path!r} is a directory, expected a file")
+    if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
+        raise UserError(f"{option} must end in {' or '.join(suffixes)}, got {path!r}")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"{option}: {path!r} exists and is not a regular file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UserError(f"{option}: the directory of {path!r} does not exist")
+    _probe_writable_dir(parent, option)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UserError(f"{option}: {path!r} is not writable")
+
+
+def _check_output_dir(path: str, option: str) -> None:
+    """Before any computation: ``path`` is a writable directory or can be created as one."""
+    import os
+
+    if not path:
+        raise UserError(f"{option} must be a non-empty path")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{option}: {path!r} exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option}: cannot create directory {path!r} ({exc.strerror})") from None
+    _probe_writable_dir(path, option)
+
+
+def _parse_k(text: str, option: str) -> int | float:
+    """``K`` (an integer, also written ``1e18``) or ``inf``; exact, never rounded through a
+    float (``1e400`` is refused by name, not silently taken as infinity)."""
+    import decimal
+    import math
+
+    t = str(text).strip().lower()
+    if t in ("inf", "infinity"):
+        return math.inf
+    rule = f"{option} must be an integer >= 1 or 'inf', got {text!r}"
+    try:
+        d = decimal.Decimal(t)
+    except decimal.InvalidOperation:
+        raise UserError(rule) from None
+    if not d.is_finite() or d != d.to_integral_value() or d < 1:
+        raise UserError(rule)
+    from ._validation import K_MAX
+
+    if d > decimal.Decimal(K_MAX):
+        raise UserError(f"{option} must be at most {K_MAX:.6g} (the largest float), got {text!r}")
+    return int(d)
+
+
 # ----------------------------------------------------------------------------- figures
 def _add_figures(sub) -> None:
     p = sub.add_parser(
@@ -68,6 +141,7 @@ def _run_figures(args: argparse.Namespace) -> int:
             raise UserError(
                 f"--only: unknown figure name(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}"
             )
+    _check_output_dir(args.out, "--out")
     import shlex
 
     records = make_figures(
@@ -153,13 +227,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
     ks = parse_ks(args.negatives, name="--negatives")
     workers = check_integer(args.workers, "--workers", minimum=1)
     fmt = "csv"
+    _check_output_file(args.out, "--out", (".csv", ".json"))
+    _check_output_file(args.checkpoint, "--checkpoint")
     if args.out is not None:
         fmt = os.path.splitext(args.out)[1].lower().lstrip(".")
-        if fmt not in ("csv", "json"):
-            raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
-        parent = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(parent):
-            raise ValueError(f"--out: the directory of {args.out!r} does not exist")
     model = LatentClassModel.one_point_per_class(rho)
     with contextlib.ExitStack() as stack:
         executor = None
@@ -238,16 +309,7 @@ def _run_solve(args: argparse.Namespace) -> int:
     from .optimize import optimal_representation
 
     rho = _parse_class_probs(args.class_probs)
-    text = str(args.negatives).strip().lower()
-    if text in ("inf", "infinity"):
-        k = math.inf
-    else:
-        try:
-            k = float(text) if any(c in text for c in ".e") else int(text)
-        except ValueError:
-            raise ValueError(
-                f"--negatives must be an integer >= 1 or 'inf', got {args.negatives!r}"
-            ) from None
+    k = _parse_k(args.negatives, "--negatives")
     model = LatentClassModel.one_point_per_class(rho)
     res = optimal_representation(
         model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed
@@ -370,6 +432,7 @@ def _add_train(sub) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     from .training import run_training_experiment
 
+    _check_output_file(args.out, "--out", (".json",))
     try:
         ks = [int(tok) for tok in args.negatives.split(",") if tok.strip()]
     except ValueError:
@@ -425,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -434,11 +501,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (UserError, ValueError, TypeError) as exc:
-        print(f"latentclass {args.command}: error: {exc}", file=sys.stderr)
+        print(f"latentclass {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:
+        print(
+            f"latentclass {args.command}: error: out of memory ({_one_line(exc) or 'MemoryError'})",
+            file=sys.stderr,
+        )
         return 2
     except BrokenPipeError:  # e.g. `latentclass solve ... | head`: the reader went away
         sys.stderr.close()
         return 0
+    except OSError as exc:  # files and directories of the user's: one line, not a traceback
+        print(f"latentclass {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"latentclass {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
