@@ -55,6 +55,8 @@ def _centred_start(model: LatentClassModel) -> np.ndarray | None:
     """
     rho = model.class_probs
     S = np.eye(rho.size) - rho[None, :]
+    # scale each row by its largest entry first: ‖e_c − ρ‖² underflows for ρ_c ~ 1 − 1e-300
+    S /= np.max(np.abs(S), axis=1)[:, None]
     S /= np.sqrt(np.einsum("ij,ij->i", S, S))[:, None]
     V = _class_posterior(model).T @ S
     norms = np.sqrt(np.einsum("ij,ij->i", V, V))

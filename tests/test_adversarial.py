@@ -117,3 +117,15 @@ def test_cli_errors_are_one_line_exit_2_before_computing(
     assert len(err) == 1, captured.err
     assert err[0].startswith(f"latentclass {argv[0]}: error:") and words in err[0], err[0]
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("k", [1, 4, 1000])
+def test_extreme_class_probs_solve_without_warnings(k):
+    """ρ = (1e-300, 1 − 1e-300): one class carries all the mass, so every negative collides
+    and the optimum's loss is log(1 + k) exactly; no RuntimeWarning on the way."""
+    model = lc.LatentClassModel.one_point_per_class([1e-300, 1 - 1e-300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = lc.optimal_representation(model, k)
+    assert res.certified
+    assert res.loss == pytest.approx(math.log1p(k), rel=1e-13)
