@@ -69,6 +69,15 @@ def _check_output_dir(path: str, option: str) -> None:
     _probe_writable_dir(path, option)
 
 
+def _stderr_is_terminal() -> bool:
+    return bool(sys.stderr is not None and getattr(sys.stderr, "isatty", lambda: False)())
+
+
+#: ``latentclass solve`` says on a terminal that it started when the problem has this many
+#: points or more (such solves take from seconds to minutes).
+_SOLVE_NOTICE_POINTS = 200
+
+
 def _parse_k(text: str, option: str) -> int | float:
     """``K`` (an integer, also written ``1e18``) or ``inf``; exact, never rounded through a
     float (``1e400`` is refused by name, not silently taken as infinity)."""
@@ -119,7 +128,12 @@ def _add_figures(sub) -> None:
     p.add_argument(
         "--list", action="store_true", help="list the figure names and claims, then exit"
     )
-    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: on a terminal only)",
+    )
     p.set_defaults(run=_run_figures)
 
 
@@ -148,7 +162,7 @@ def _run_figures(args: argparse.Namespace) -> int:
         args.out,
         quick=args.quick,
         only=args.only,
-        progress=True if args.progress else None,
+        progress=_stderr_is_terminal() if args.progress is None else bool(args.progress),
         command=shlex.join(["latentclass", *sys.argv[1:]]),
     )
     width = max(len(r["name"]) for r in records)
@@ -311,6 +325,13 @@ def _run_solve(args: argparse.Namespace) -> int:
     rho = _parse_class_probs(args.class_probs)
     k = _parse_k(args.negatives, "--negatives")
     model = LatentClassModel.one_point_per_class(rho)
+    if model.n_points >= _SOLVE_NOTICE_POINTS and _stderr_is_terminal():
+        print(
+            f"latentclass solve: solving the class-level problem with m={model.n_points} "
+            f"classes, k={k}; problems of this size take from seconds to minutes ...",
+            file=sys.stderr,
+            flush=True,
+        )
     res = optimal_representation(
         model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed
     )
