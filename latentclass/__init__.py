@@ -45,7 +45,8 @@ from .experiments import (
 from .families import parse_class_probs
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
-from .optimize import OptimalRepresentation, optimal_representation
+from .objective import GramObjective
+from .optimize import OptimalRepresentation, optimal_representation, solve_gram
 from .population import NCEObjective, population_loss, population_loss_limit
 from .structure import StructureReport, structure
 from .training import (
@@ -93,6 +94,7 @@ __all__ = [
     "DegradationSearchResult",
     "DownstreamResult",
     "GaussianLatentClassModel",
+    "GramObjective",
     "IllConditionedBoundError",
     "LatentClassModel",
     "LossEstimate",
@@ -131,6 +133,7 @@ __all__ = [
     "simplex",
     "simplex_gram",
     "simplex_loss",
+    "solve_gram",
     "structure",
     "sweep_negatives",
     "symbolic",

@@ -24,16 +24,15 @@ gradient propagated through the normalisation, and
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import optimize
 
 from ._lifted import _gap_inputs, _gram_of, _lifted_fg, _newton_finish
 from ._newton import _hessian_fits
-from ._starts import _random_start, _structured_start
+from ._solver_run import SolverRun
+from ._starts import _random_start
 from .certificate import _EPS, Certificate, _certificate
-from .population import NCEObjective
+from .objective import check_objective, value_fn
 
 #: From this k on, the solver first solves the limit objective (continuation in k).
 _WARM_K = 16
@@ -234,27 +233,42 @@ class _Track:
         self.stall = 0
 
 
-def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_iter, target):
-    """The general solver: ``starts`` runs of :func:`_run_lbfgs` on the lifted sphere (after a
-    solve of the limit objective for ``k >= _WARM_K``); returns the lowest loss as
-    ``(f, V, G, status, certificate or None, iterations)``."""
-    n = model.n_points
-    mass = np.asarray(model.marginal, dtype=float)
-    row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
-    warm = k != math.inf and k >= _WARM_K
-    limit_objective = NCEObjective(model, math.inf, tau) if warm else None
+def _solve_factored(
+    objective,
+    d: int,
+    starts: int,
+    gen: np.random.Generator,
+    tol: float,
+    max_iter: int,
+    target: float | None,
+    *,
+    first_start=None,
+    row_scale: np.ndarray | None = None,
+    warm_objective=None,
+) -> SolverRun:
+    """The general solver: ``starts`` runs of :func:`_run_lbfgs` on the lifted sphere; the
+    lowest loss is kept.  Only the objective protocol is used
+    (:mod:`latentclass.objective`).
+
+    ``first_start(gen) -> W0`` (``(n, d + 1)``) gives the first start (default random);
+    ``row_scale`` (``(n,)``, > 0) the row norms of the parameter (a diagonal preconditioner,
+    default 1); ``warm_objective``, if given, is solved first from each start (continuation:
+    e.g. the limit objective ``L_∞``, whose optimum is within ``O(1/k)`` of that of ``L_k``).
+    """
+    n = check_objective(objective)
+    value = value_fn(objective)
+    if row_scale is None:
+        row_scale = np.ones(n)
     best = None
     total_iter = 0
     for s in range(starts):
-        if s == 0 and init == "structured":
-            W0 = _structured_start(model, d, gen, 1e-3)
+        if s == 0 and first_start is not None:
+            W0 = first_start(gen)
         else:
             W0 = _random_start(n, d, gen)
-        if warm:
-            # continuation: the limit objective L_∞ (no quadrature, cheap) has an optimum
-            # within O(1/k) of the L_k optimum; solve it first and start from there
+        if warm_objective is not None:
             W0, it, _, _ = _run_lbfgs(
-                limit_objective,
+                warm_objective,
                 W0,
                 d,
                 tol,
@@ -276,8 +290,10 @@ def _solve_factored(model, objective, k, tau, d, starts, init, gen, tol, max_ite
         )
         total_iter += it
         V, G = _gram_of(W, d)
-        f = float(objective.value(G))
+        f = float(value(G))
         if best is None or f < best[0]:
             best = (f, V, G, status, cert)
     assert best is not None
-    return (*best, total_iter)
+    f, V, G, status, cert = best
+    solver = "lifted-lbfgs+newton" if "Newton" in status else "lifted-lbfgs"
+    return SolverRun(V, G, f, cert, total_iter, solver, status)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import linalg
 
 from .certificate import _EPS, GRAD_RTOL, _certificate
+from .objective import second_order_cost, value_and_grad_fn
 
 
 def _sphere(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,8 +51,8 @@ def _sphere_gradient(
 def _lifted_fg(objective, n: int, d: int):
     """Loss and gradient as functions of the flattened lifted-sphere parameter ``W``."""
 
-    # NCEObjective: skip re-validating the Gram matrix built here (symmetric by construction)
-    evaluate = getattr(objective, "_evaluate_unchecked", None)
+    # the protocol's unchecked path where offered: the Gram matrix built here is symmetric
+    evaluate = value_and_grad_fn(objective)
 
     def fg(w: np.ndarray):
         r, U = _sphere(w.reshape(n, d + 1))
@@ -59,11 +60,7 @@ def _lifted_fg(objective, n: int, d: int):
         G = V @ V.T
         G += G.T
         G *= 0.5
-        if evaluate is not None:
-            f, g = evaluate(G, True)  # symmetric gradient
-        else:
-            f, g = objective.value_and_grad(G)
-            g = 0.5 * (g + g.T)
+        f, g = evaluate(G)  # symmetric gradient
         return float(f), _sphere_gradient(g, U, V, r, d).ravel()
 
     return fg
@@ -72,8 +69,8 @@ def _lifted_fg(objective, n: int, d: int):
 def _lifted_newton(objective, W: np.ndarray, d: int):
     """Loss, gradient and exact Hessian in the lifted-sphere parameter ``W`` (``(n, d+1)``).
 
-    Needs the objective's entry-wise Hessian (:meth:`NCEObjective._second_order`, multiset
-    engine); returns ``None`` otherwise.  Chain rule through ``G = V Vᵀ``, ``V = U[:, :d]``,
+    Needs the objective's entry-wise Hessian (the protocol's optional ``second_order``, e.g.
+    :meth:`NCEObjective.second_order`, multiset engine); returns ``None`` otherwise.  Chain rule through ``G = V Vᵀ``, ``V = U[:, :d]``,
     ``U_x = W_x / r_x``: with ``Ġ = Ṽ Vᵀ + V Ṽᵀ``,
     ``d²f[Ṽ] = Σ_x Ġ[x, :] H_x Ġ[x, :]ᵀ + 2 ⟨M, Ṽ Ṽᵀ⟩`` (``H_x`` the Hessian block of row
     ``x``, ``M`` the symmetric gradient), then ``dU_x = P_x dW_x / r_x``
@@ -83,7 +80,7 @@ def _lifted_newton(objective, W: np.ndarray, d: int):
     n, q = W.shape
     r, U = _sphere(W)
     V, G = _gram_of(W, d)  # bit-identical to the Gram matrix that is reported and certified
-    so = objective._second_order(G)
+    so = objective.second_order(G)
     if so is None:
         return None
     f, M, anchors, blocks = so
@@ -127,7 +124,7 @@ def _lifted_first_order(objective, W: np.ndarray, d: int):
     """``(f, ∇_W f, G, ∇L(G))`` at ``W`` (``G`` exactly as reported and certified)."""
     r, U = _sphere(W)
     V, G = _gram_of(W, d)
-    f, M = objective._evaluate_unchecked(G, True)
+    f, M = value_and_grad_fn(objective)(G)
     return float(f), _sphere_gradient(M, U, V, r, d).ravel(), G, M
 
 
@@ -152,7 +149,7 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
     ``(W, 0, None)`` if the objective has no Hessian (Laplace engine).
     """
     n, q = W.shape
-    if getattr(objective, "_table", None) is None:
+    if second_order_cost(objective) is None:
         return W, 0, None
     W = _sphere(W)[1]  # gauge: unit rows
     f, g, G, M = _lifted_first_order(objective, W, d)
@@ -227,8 +224,4 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
 def _gap_inputs(objective, W: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     """``(G, ∇L(G))`` at the Gram matrix of ``W`` (feasible, symmetric by construction)."""
     G = _gram_of(W, d)[1]
-    evaluate = getattr(objective, "_evaluate_unchecked", None)
-    if evaluate is None:
-        g = objective.grad(G)
-        return G, 0.5 * (g + g.T)
-    return G, evaluate(G, True)[1]
+    return G, value_and_grad_fn(objective)(G)[1]

@@ -29,8 +29,10 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import lapack
 
+from ._solver_run import SolverRun
 from ._starts import _centred_start
 from .certificate import _certificate
+from .objective import second_order_cost, value_and_grad_fn
 
 __all__ = ["kkt_newton", "offdiag_hessian"]
 
@@ -45,8 +47,8 @@ _GRAM_NEWTON_MAX_VARS = 325
 def _hessian_fits(objective, n: int) -> bool:
     """Whether ``objective`` has the exact entry-wise Hessian (multiset engine) and its per-pair
     blocks for ``n`` points have at most ``_NEWTON_MAX_HESS`` entries."""
-    table = getattr(objective, "_table", None)
-    return table is not None and table.px.size * n * n <= _NEWTON_MAX_HESS
+    cost = second_order_cost(objective)
+    return cost is not None and cost <= _NEWTON_MAX_HESS
 
 
 @lru_cache(maxsize=64)
@@ -88,7 +90,7 @@ def _coupling(n: int):
 def offdiag_hessian(anchors: np.ndarray, blocks: np.ndarray, n: int) -> np.ndarray:
     """Hessian of ``L`` in the entries ``x_p = G[i, j] = G[j, i]`` (``i < j``, row-major order
     of ``np.triu_indices(n, 1)``) from the row blocks ``blocks[r] = ∂²L/∂G[x_r, :] ∂G[x_r, :]``
-    (entry-wise, as returned by ``NCEObjective._second_order``).
+    (entry-wise, as returned by the protocol's ``second_order``).
 
     ``L = Σ_x ℓ_x(G[x, :])`` and ``x_p`` enters row ``i`` at column ``j`` and row ``j`` at
     column ``i``, so ``∂²L/∂x_p ∂x_q = Σ_x blocks[x][a_p, a_q]`` over the rows ``x`` holding
@@ -111,7 +113,7 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
     Parameters
     ----------
     second_order : callable
-        ``G ↦ (L, ∇L, anchors, blocks)`` (``NCEObjective._second_order``).
+        ``G ↦ (L, ∇L, anchors, blocks)`` (the protocol's ``second_order``).
     G0 : ndarray (n, n)
         Start with unit diagonal and (close to) corank one; ``z`` starts as ``s u`` with ``u``
         the eigenvector of its smallest eigenvalue and ``s² = ⟨offdiag ∇L, offdiag u uᵀ⟩ /
@@ -206,7 +208,7 @@ def _gram_newton(model, objective, target):
     G0 = _centred_start(model)
     if G0 is None:
         return None
-    out = kkt_newton(objective._second_order, G0)
+    out = kkt_newton(objective.second_order, G0)
     if out is None:
         return None
     G, steps = out
@@ -215,8 +217,10 @@ def _gram_newton(model, objective, target):
     F /= np.sqrt(np.einsum("ij,ij->i", F, F))[:, None]
     G = F @ F.T
     G = 0.5 * (G + G.T)
-    f, M = objective._evaluate_unchecked(G, True)
+    f, M = value_and_grad_fn(objective)(G)
     cert = _certificate(G, M)
     if not cert.gap <= target:
         return None
-    return F, G, float(f), cert, steps
+    return SolverRun(
+        F, G, float(f), cert, steps, "gram-newton", f"Gram-space Newton: {steps} steps"
+    )

@@ -33,13 +33,16 @@ convergence flags.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._burer_monteiro import _solve_factored
+from ._burer_monteiro import _WARM_K, _solve_factored
 from ._newton import _gram_newton
+from ._solver_run import SolverRun
+from ._starts import _structured_start
 from ._validation import (
     as_generator,
     check_choice,
@@ -58,9 +61,16 @@ from .certificate import (  # noqa: F401 (re-exported)
 )
 from .closed_form import simplex, simplex_loss
 from .model import LatentClassModel
+from .objective import check_objective
 from .population import NCEObjective
 
-__all__ = ["Certificate", "OptimalRepresentation", "certify", "optimal_representation"]
+__all__ = [
+    "Certificate",
+    "OptimalRepresentation",
+    "certify",
+    "optimal_representation",
+    "solve_gram",
+]
 
 _METHODS = ("auto", "closed-form", "numerical")
 
@@ -91,6 +101,10 @@ class OptimalRepresentation:
         restarts; 0 for the closed form).
     message : str
         What was done and what the certificate says.
+    solver : str
+        The path that ran: ``"closed-form"``, ``"gram-newton"`` (the Gram-space KKT Newton
+        fast path), ``"lifted-lbfgs"`` or ``"lifted-lbfgs+newton"`` (Burer–Monteiro on the
+        lifted sphere, with or without Newton steps).
     """
 
     F: np.ndarray
@@ -102,12 +116,14 @@ class OptimalRepresentation:
     method: str
     n_iter: int
     message: str
+    solver: str = "lifted-lbfgs"
 
     def __repr__(self) -> str:
         gap = "None" if self.duality_gap is None else f"{self.duality_gap:.3g}"
         return (
             f"OptimalRepresentation(loss={self.loss:.12g}, duality_gap={gap}, "
-            f"certified={self.certified}, method={self.method!r}, F{self.F.shape}, "
+            f"certified={self.certified}, method={self.method!r}, solver={self.solver!r}, "
+            f"F{self.F.shape}, "
             f"gram{self.gram.shape}, n_iter={self.n_iter})"
         )
 
@@ -203,32 +219,107 @@ def optimal_representation(
     convex = d >= n
     starts = 1 if convex else n_restarts
     target = polish_target * certify_tol if convex else None
-    fast = _gram_newton(model, objective, target) if convex and init == "structured" else None
-    if fast is not None:
-        V, G, f, cert, total_iter = fast
-        status = f"Gram-space Newton: {total_iter} steps"
-    else:
-        f, V, G, status, cert, total_iter = _solve_factored(
-            model, objective, k, tau, d, starts, init, gen, tol, max_iter, target
+    run = _gram_newton(model, objective, target) if convex and init == "structured" else None
+    if run is None:
+        mass = np.asarray(model.marginal, dtype=float)
+        structured = init == "structured"
+        run = _solve_factored(
+            objective,
+            d,
+            starts,
+            gen,
+            tol,
+            max_iter,
+            target,
+            first_start=(lambda g: _structured_start(model, d, g, 1e-3)) if structured else None,
+            row_scale=np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0)),
+            warm_objective=(
+                NCEObjective(model, math.inf, tau) if k != math.inf and k >= _WARM_K else None
+            ),
         )
+    return _result(objective, run, certify_tol, d, n, starts)
+
+
+def _result(objective, run: SolverRun, certify_tol: float, d: int, n: int, starts: int):
+    """The public result of a solver run: the certificate judged here, never by the solver."""
+    cert = run.certificate
     if cert is None:
-        cert = certify(objective, G)
+        cert = certify(objective, run.gram)
     # never a certificate for an infeasible matrix, whichever path produced it
     certified = bool(
-        cert.gap <= certify_tol and np.all(cert.multipliers >= 0) and feasibility(G).feasible
+        cert.gap <= certify_tol
+        and np.all(cert.multipliers >= 0)
+        and feasibility(run.gram).feasible
+        and getattr(objective, "convex", None) is True
     )
-    msg = _numerical_message(certified, cert.gap, certify_tol, status, d, n, starts)
+    msg = _numerical_message(certified, cert.gap, certify_tol, run.status, d, n, starts)
     return OptimalRepresentation(
-        readonly(V),
-        readonly(G),
-        f,
+        readonly(run.F),
+        readonly(run.gram),
+        run.loss,
         cert.gap,
         certified,
         cert.multipliers,
         "numerical",
-        total_iter,
+        run.n_iter,
         msg,
+        run.solver,
     )
+
+
+def solve_gram(
+    objective: Any,
+    dim: int | None = None,
+    rng: Any = 0,
+    tol: float = 1e-10,
+    *,
+    n_restarts: int = 5,
+    certify_tol: float = CERTIFY_TOL,
+    max_iter: int = 20000,
+    polish_target: float = 1e-3,
+) -> OptimalRepresentation:
+    """Minimise any convex objective of a Gram matrix over ``{G ⪰ 0, diag(G) ≤ 1}`` and
+    certify the result (SPEC §4).
+
+    The same machinery as :func:`optimal_representation` — Burer–Monteiro on the lifted
+    sphere with L-BFGS, Newton steps where the objective offers second-order information,
+    the gradient-only polish, and the dual certificate of :func:`certify` — for any object of
+    the :class:`~latentclass.GramObjective` protocol (:mod:`latentclass.objective`).
+
+    Parameters
+    ----------
+    objective : GramObjective
+        ``n`` and ``value_and_grad(G) -> (float, ndarray)``; ``convex = True`` is needed for
+        ``certified`` (taken on trust for objects other than the library's).
+    dim : int, optional
+        Rank bound ``d`` (``1 <= d <= n``); ``None``: ``d = n``, the convex problem.
+    rng : seed or numpy.random.Generator
+        Random starts.
+    tol, n_restarts, certify_tol, max_iter, polish_target
+        As in :func:`optimal_representation`.
+
+    Returns
+    -------
+    OptimalRepresentation
+        ``loss`` is ``objective``'s value at ``gram``; ``solver`` names the path that ran.
+    """
+    n = check_objective(objective)
+    if dim is not None:
+        dim = check_integer(dim, "dim", minimum=1)
+        if dim > n:
+            raise ValueError(f"dim must be an integer between 1 and objective.n={n}, got {dim}")
+    tol = check_positive(tol, "tol")
+    certify_tol = check_positive(certify_tol, "certify_tol")
+    polish_target = check_positive(polish_target, "polish_target")
+    n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
+    max_iter = check_integer(max_iter, "max_iter", minimum=1)
+    gen = as_generator(rng)
+    d = n if dim is None else dim
+    convex = d >= n
+    starts = 1 if convex else n_restarts
+    target = polish_target * certify_tol if convex else None
+    run = _solve_factored(objective, d, starts, gen, tol, max_iter, target)
+    return _result(objective, run, certify_tol, d, n, starts)
 
 
 def _closed_form_refusal(model: LatentClassModel, dim: int | None) -> str:
@@ -274,6 +365,7 @@ def _closed_form(model, objective, k, tau, dim, certify_tol) -> OptimalRepresent
         "closed-form",
         0,
         msg,
+        "closed-form",
     )
 
 

@@ -136,6 +136,29 @@ class NCEObjective:
         else:
             self.engine = self.method
 
+    #: The population loss is convex in ``G`` (SPEC §4): the certificate applies.
+    convex = True
+
+    @property
+    def n(self) -> int:
+        """Size of the Gram matrix (the :class:`~latentclass.GramObjective` protocol)."""
+        return self.n_points
+
+    @property
+    def second_order_cost(self) -> int | None:
+        """``pairs · n²``: entries of the row Hessians of :meth:`second_order` (``None``
+        where the engine has no Hessian: only the multiset engine has one)."""
+        if self._table is None:
+            return None
+        return int(self._table.px.size) * self.n_points * self.n_points
+
+    def unchecked_value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`value_and_grad` without validation: ``G`` a float, finite, exactly
+        symmetric ``(n, n)`` array (the solvers' iterates)."""
+        value, M = self._evaluate_unchecked(G, True)
+        assert M is not None
+        return value, M
+
     def __repr__(self) -> str:
         return f"NCEObjective(n_points={self.n_points}, k={self.k}, tau={self.tau}, method={self.method!r})"
 
@@ -182,7 +205,7 @@ class NCEObjective:
         M *= 0.5 / tau
         return value, M
 
-    def _second_order(self, G: np.ndarray):
+    def second_order(self, G: np.ndarray):
         """``(value, M, anchors, blocks)`` with the Hessian of ``L`` in the entries of ``G``.
 
         Only for the multiset engine (``None`` otherwise).  ``M`` is the symmetric gradient;

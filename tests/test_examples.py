@@ -7,7 +7,14 @@ import pathlib
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-NAMES = ("quickstart", "uniform_simplex", "nonuniform_sweep", "point_collapse", "bounds_vs_truth")
+NAMES = (
+    "quickstart",
+    "uniform_simplex",
+    "nonuniform_sweep",
+    "point_collapse",
+    "bounds_vs_truth",
+    "custom_objective",
+)
 _RESULTS = {}
 
 
