@@ -290,3 +290,17 @@ def test_solver_figure_without_cvxpy_draws_our_side_and_says_so(tmp_path, monkey
     fig = figs.draw_solver_certificates(data, passed, details)
     files = figs.save_figure(fig, tmp_path, "solver_no_cvxpy")
     assert all((tmp_path / f.split("/")[-1]).stat().st_size > 1000 for f in files)
+
+
+def test_readme_figure_table_is_the_registry():
+    """Each figure's claim is written once (its FigureSpec); README.md carries the table
+    generated from the registry, verbatim."""
+    import pathlib
+
+    from latentclass.figures import readme_table
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    assert readme_table() in readme
+    for name, spec in REGISTRY.items():
+        assert f"| `{name}` |" in readme_table()
+        assert " ".join(spec.claim.split()).replace("|", "\\|") in readme_table()

@@ -14,30 +14,12 @@ seconds}`` (``files`` relative to the output directory) — and returns the reco
 ``quick=True`` uses small grids (the whole set in well under a minute); the full run
 uses the grids of the paper-style figures (minutes on 2 cores).
 
-The figures (SPEC sections in brackets), by module:
-
-=========================  =================  ==============================================
-``population_loss``        ``uniform``        L_k at the uniform optimum: closed form =
-                                              certified numerical optimum = Monte-Carlo (§3, §5)
-``gram_across_k``          ``uniform``        optimal Gram matrices across k: uniform =
-                                              simplex at every k; non-uniform ones move (§5)
-``downstream_uniform``     ``uniform``        uniform ρ: downstream loss/accuracy flat in k,
-                                              equal to the closed form; the four published
-                                              bounds overlaid (§6, §7)
-``nonuniform_families``    ``nonuniform``     non-uniform ρ: downstream loss vs k at certified
-                                              optima under both weightings; largest rise
-                                              found (§5 conjecture)
-``large_k_limit``          ``limits``         L_k − log k − L_∞ = O(1/k): fitted log-log
-                                              slope −1 (§3)
-``symbolic_certificates``  ``certificates``   exact KKT certificates of the simplex over a
-                                              grid of (m, k)
-``point_collapse``         ``collapse``       point level: disjoint supports collapse at every
-                                              k; overlapping supports reported as measured (§5)
-``solver_certificates``    ``certificates``   duality gaps of the solver; time and optimum vs
-                                              CVXPY + Clarabel (§4)
-``training``               ``training``       sampled-negative training vs the certified
-                                              optimum (issue 8)
-=========================  =================  ==============================================
+The figures, by module: ``uniform`` (``population_loss``, ``gram_across_k``,
+``downstream_uniform``), ``nonuniform`` (``nonuniform_families``), ``limits``
+(``large_k_limit``), ``certificates`` (``symbolic_certificates``, ``solver_certificates``),
+``collapse`` (``point_collapse``) and ``training`` (``training``).  Each figure's claim and
+check are written once, in its :class:`FigureSpec`; :func:`readme_table` renders them for the
+README (a test keeps the two equal).
 
 The other modules: ``spec`` (what a figure is), ``registry`` (the figures in drawing order),
 ``runner`` (running them and writing the manifest), ``records`` (JSON details),
@@ -79,7 +61,7 @@ from .nonuniform import (
     compute_nonuniform_families,
     draw_nonuniform_families,
 )
-from .registry import REGISTRY, figure_names
+from .registry import README_TABLE_END, README_TABLE_START, REGISTRY, figure_names, readme_table
 from .runner import make_figures, run_figure
 from .spec import FigureSpec
 from .training import (
