@@ -108,13 +108,20 @@ def test_harmonic_number_exact(n):
     assert harmonic_number(n) == pytest.approx(float(exact), rel=2e-16, abs=0)
 
 
-def test_harmonic_number_digamma_branch_is_continuous():
-    # above 10^6 the digamma branch is used; H_{n+1} - H_n = 1/(n+1) across the switch
+def test_harmonic_number_euler_maclaurin_branch_is_continuous():
+    # above 10^6 the Euler-Maclaurin branch is used; H_{n+1} - H_n = 1/(n+1) across the switch
     n = 1_000_000
     assert harmonic_number(n + 1) - harmonic_number(n) == pytest.approx(1.0 / (n + 1), rel=1e-8)
     assert harmonic_number(n + 1) == pytest.approx(
         math.fsum(1.0 / np.arange(1, n + 2, dtype=float)), rel=1e-15
     )
+
+
+def test_harmonic_number_exact_rational_above_switch():
+    n = 1_000_003
+    exact = sum((Fraction(1, i) for i in range(n - 2, n + 1)), Fraction(0))  # H_n - H_{n-3}
+    head = math.fsum(1.0 / np.arange(1, n - 2, dtype=float))  # H_{n-3}, below the switch
+    assert harmonic_number(n) == pytest.approx(head + float(exact), rel=2e-16)
 
 
 # --------------------------------------------------------------------------- collision probability
@@ -156,6 +163,34 @@ def test_expected_log_collisions_explicit_sum(rho, k):
     assert expected_log_collisions(_floats(rho), k) == pytest.approx(
         _coll_exact_sum(rho, k), rel=1e-14
     )
+
+
+def test_expected_log_collisions_dominant_class_mirror_image():
+    """ρ_c > 1/2 is summed as E log1p(k - N'), N' ~ Bin(k, Σ of the others): same value."""
+    rho = [Fraction(9, 10), Fraction(3, 40), Fraction(1, 40)]
+    for k in (1, 2, 7, 60):
+        assert expected_log_collisions(_floats(rho), k) == pytest.approx(
+            _coll_exact_sum(rho, k), rel=1e-14
+        )
+
+
+def test_expected_log_collisions_independent_of_scipy_stats(monkeypatch):
+    """No scipy.stats pmf anywhere (old scipy's binom.pmf is inaccurate)."""
+    import scipy.stats
+
+    class Broken:
+        def __getattr__(self, name):
+            raise AssertionError("scipy.stats.binom used")
+
+    monkeypatch.setattr(scipy.stats, "binom", Broken())
+    from latentclass.bounds import _coll_cached
+
+    _coll_cached.cache_clear()
+    rho = [Fraction(1, 3)] * 3
+    assert expected_log_collisions(_floats(rho), 40) == pytest.approx(
+        _coll_exact_sum(rho, 40), rel=1e-14
+    )
+    assert expected_log_collisions(3, 10**9) > 0
 
 
 def test_expected_log_collisions_frullani_quadrature_large_k():
@@ -255,6 +290,32 @@ def test_coverage_bonferroni_shortcut_matches_saddlepoint():
         )
 
 
+@pytest.mark.parametrize(
+    "rho,n",
+    [
+        ([0.5, 0.3, 0.2 - 1e-4, 1e-4], 20_000),
+        ([0.4, 0.3, 0.2, 0.1 - 3e-4, 1e-4, 2e-4], 30_000),
+        ([0.6, 0.2, 0.2 - 1e-3, 1e-3], 3_000),
+    ],
+)
+def test_coverage_split_method_matches_saddlepoint(rho, n):
+    """The common/rare split of "auto" against the plain saddle-point method (both exact)."""
+    from latentclass.bounds import _complements, _coverage_split
+
+    rho = np.array(rho)
+    assert _coverage_split(rho, _complements(rho)[1], n) is not None  # the split path runs
+    assert coverage_probability(rho, n) == pytest.approx(
+        coverage_probability(rho, n, method="saddlepoint"), rel=1e-13
+    )
+
+
+def test_coverage_split_exact_rational():
+    rho = [Fraction(1, 2), Fraction(1, 4), Fraction(1, 4) - Fraction(1, 1024), Fraction(1, 1024)]
+    n = 10_000
+    ref = float(_coverage_ie_exact(rho, n))
+    assert coverage_probability(_floats(rho), n) == pytest.approx(ref, rel=1e-14)
+
+
 def test_coverage_edge_cases():
     rho = _floats(RATIONAL_RHO)
     assert coverage_probability(rho, 3) == 0.0
@@ -349,6 +410,34 @@ def test_bounds_ill_conditioned_refused():
     assert pb.saunshi is None and pb.ash is None and len(pb.notes) == 2
     # well-separated R is fine even with the huge coefficient
     assert saunshi_bound(2, 64, coll + 1.0) > 1e18
+
+
+def test_bounds_refuse_R_below_the_least_contrastive_loss():
+    """R = L_k(F) >= Coll_k >= 0 for every representation: a smaller R is not a loss value."""
+    C, k = 3, 16
+    coll = expected_log_collisions(C, k)
+    for R in (-1.0, 0.0, 0.5 * coll, coll - 1e-9):
+        for fn in (saunshi_bound, ash_bound, nozawa_sato_bound, bao_bound, bao_lower_bound):
+            with pytest.raises(ValueError, match="Coll_k"):
+                fn(C, k, R)
+        with pytest.raises(ValueError, match="Coll_k"):
+            published_bounds(C, k, R)
+    # within rounding of Coll_k: not refused as "too small" (ill-conditioned instead)
+    with pytest.raises(IllConditionedBoundError):
+        saunshi_bound(2, 64, expected_log_collisions(2, 64) * (1 - 2e-16))
+    # R = Coll_k exactly is the least loss: every bound is defined
+    pb = published_bounds(C, k, coll + 1e-3)
+    assert pb.saunshi > 0 and pb.ash > 0 and pb.nozawa_sato > 0
+
+
+def test_ash_bound_uses_exact_harmonic_not_the_code_approximation():
+    """Bao et al.'s code: harmonic(c - 1) = log(c - 1) + 0.577; here H_{C-1} exactly (C = 2: 1)."""
+    C, k, R = 2, 1, 2.0
+    coll = math.log(2) / 2  # E log(1 + Bin(1, 1/2))
+    exact = 2 * max(1.0, 2 * (C - 1) * 1.0 / k) / 0.5 * (R - coll)
+    code = 2 * max(1.0, 2 * (C - 1) * (math.log(C - 1) + 0.577) / k) / 0.5 * (R - coll)
+    assert ash_bound(C, k, R) == pytest.approx(exact, rel=1e-14)
+    assert abs(ash_bound(C, k, R) - code) > 0.1 * exact
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,30 @@ def test_simplex_loss_properties():
     assert simplex_loss(4, 1e6, 1.0) == simplex_loss(4, 10**6, 1.0)
 
 
+def test_simplex_loss_independent_of_scipy_stats(monkeypatch):
+    """No scipy.stats pmf (old scipy's binom.pmf gave 20.157047119 at m = 2, k = 1e9)."""
+    import scipy.stats
+
+    class Broken:
+        def __getattr__(self, name):
+            raise AssertionError("scipy.stats.binom used")
+
+    monkeypatch.setattr(scipy.stats, "binom", Broken())
+    assert simplex_loss(2, 10**9, 1.0) == pytest.approx(20.157046668901019669, rel=1e-14)
+    assert simplex_loss(5, 17, 1.0) == pytest.approx(_exact_full_sum(5, 17, 1.0), rel=1e-14)
+
+
+@pytest.mark.parametrize("m,tau", [(2, 1.0), (3, 0.1), (8, 5.0), (100, 0.5)])
+def test_simplex_loss_both_methods_across_the_switch(m, tau):
+    """Window sum (variance < 1000) and moment expansion (>= 1000) against quadrature on both sides."""
+    p = 1.0 / m
+    for var in (990.0, 1000.0, 1010.0, 3000.0):
+        k = int(var / (p * (1 - p)))
+        assert simplex_loss(m, k, tau) == pytest.approx(
+            _frullani_two_atoms(m, k, tau), rel=1e-12, abs=0
+        ), (m, k, tau)
+
+
 def test_simplex_loss_bad_input():
     with pytest.raises(ValueError, match="k"):
         simplex_loss(3, 0)
@@ -168,3 +192,7 @@ def test_simplex_loss_bad_input():
         simplex_loss(1, 4)
     with pytest.raises(TypeError, match="k"):
         simplex_loss(3, True)
+    with pytest.raises(ValueError, match="k must be at most"):
+        simplex_loss(3, 10**400)
+    with pytest.raises(ValueError, match="tau"):
+        simplex_loss(3, 4, tau=10**400)
