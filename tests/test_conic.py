@@ -7,38 +7,18 @@ form ``simplex_loss`` for uniform classes; exact multinomial probabilities.
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 
 import numpy as np
 import pytest
+from oracles import brute_force_limit, brute_force_loss_tuples
 
 from latentclass.closed_form import simplex_gram, simplex_loss
 from latentclass.conic import conic_optimum, multiset_terms
 from latentclass.model import LatentClassModel
 
-
-def brute_force_loss(model, G, k, tau):
-    """L_k(G) = Σ P(x,x⁺) Σ_{(y_1..y_k)} Π D(y_i) log(1 + Σ_i a_{y_i}) over ordered tuples."""
-    n = model.n_points
-    D, P = model.marginal, model.pair_probs
-    total = 0.0
-    tuples = np.array(list(itertools.product(range(n), repeat=k)))  # (n^k, k)
-    probs = np.prod(D[tuples], axis=1)
-    for x in range(n):  # reference only, tiny n
-        for xp in range(n):
-            if P[x, xp] == 0:
-                continue
-            a = np.exp((G[x] - G[x, xp]) / tau)
-            total += P[x, xp] * float(probs @ np.log1p(a[tuples].sum(axis=1)))
-    return total
-
-
-def brute_force_limit(model, G, tau):
-    D, P = model.marginal, model.pair_probs
-    A = np.exp((G[:, None, :] - G[:, :, None]) / tau)  # A[x, x+, y]
-    return float(np.sum(P * np.log(A @ D)))
+brute_force_loss = brute_force_loss_tuples
 
 
 def test_multiset_terms():

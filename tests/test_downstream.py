@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from oracles import simplex_vertices as regular_simplex
 
 from latentclass.downstream import (
     DownstreamResult,
@@ -26,12 +27,6 @@ from latentclass.model import LatentClassModel
 
 
 # --------------------------------------------------------------------------- references
-def regular_simplex(m: int) -> np.ndarray:
-    """Centred identity rows scaled to unit norm: v_i·v_j = -1/(m-1)."""
-    V = np.eye(m) - 1.0 / m
-    return V / np.linalg.norm(V, axis=1, keepdims=True)
-
-
 def direct(model, F, tau=1.0, t=None, weighting="class_probs"):
     """Plain loops over tasks, labels and points (the definition of SPEC §6, written out)."""
     rho = np.asarray(model.class_probs)

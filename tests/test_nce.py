@@ -6,15 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from oracles import random_representation
 
 import latentclass as lc
 from latentclass.nce import per_example_nce_loss
-
-
-def random_representation(n, d, rng):
-    F = rng.standard_normal((n, d))
-    F /= np.linalg.norm(F, axis=1, keepdims=True)
-    return F * rng.uniform(0.3, 1.0, size=(n, 1))
 
 
 def loop_loss(F, s, tau):

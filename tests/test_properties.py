@@ -2,13 +2,13 @@
 brute-force enumeration, invariants of the sampled loss and of the sampler, and the collision
 probability against exact rational arithmetic."""
 
-import itertools
 import math
 from fractions import Fraction
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import brute_force_loss_tuples
 
 import latentclass as lc
 
@@ -36,19 +36,8 @@ def unit_ball_rows(draw, n, d):
 
 
 def brute_force_loss(model, F, k, tau):
-    """E log(1 + Σ_i exp((f(x)·f(y_i) − f(x)·f(x⁺))/τ)) over every (x, x⁺, y_1..y_k)."""
-    G = F @ F.T
-    n = model.n_points
-    total = 0.0
-    for x, xp in itertools.product(range(n), repeat=2):
-        pxx = model.pair_probs[x, xp]
-        if pxx == 0:
-            continue
-        for ys in itertools.product(range(n), repeat=k):
-            w = pxx * math.prod(model.marginal[y] for y in ys)
-            if w:
-                total += w * math.log1p(sum(math.exp((G[x, y] - G[x, xp]) / tau) for y in ys))
-    return total
+    """Ordered tuples of negatives (the other enumeration of tests/oracles.py)."""
+    return brute_force_loss_tuples(model, np.asarray(F) @ np.asarray(F).T, k, tau)
 
 
 @SETTINGS

@@ -5,16 +5,11 @@ import math
 
 import numpy as np
 import pytest
+from oracles import simplex_vertices as unit_simplex
 
 import latentclass as lc
 from latentclass.closed_form import simplex_gram
 from latentclass.structure import structure
-
-
-def unit_simplex(m):
-    """Independent construction: centred identity rows, normalised (a regular simplex in R^m)."""
-    V = np.eye(m) - 1.0 / m
-    return V / np.linalg.norm(V, axis=1, keepdims=True)
 
 
 def loop_report(model, F):

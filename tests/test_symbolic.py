@@ -18,6 +18,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sympy as sp
+from oracles import simplex_gram as _simplex_gram
 from scipy import stats
 
 from latentclass import symbolic
@@ -61,10 +62,6 @@ def _enum_loss(pair_probs, marginal, G, k, tau):
 def _uniform_class_level(m):
     model = LatentClassModel.one_point_per_class(np.full(m, 1.0 / m))
     return model
-
-
-def _simplex_gram(m):
-    return m / (m - 1) * (np.eye(m) - np.ones((m, m)) / m)
 
 
 def _complex_step_gradient(model, G, k, tau, h=1e-30):

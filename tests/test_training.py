@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+from oracles import simplex_gram as _simplex_gram
 from scipy.stats import norm
 
 from latentclass.closed_form import simplex_loss
@@ -38,12 +39,6 @@ def _ball_table(n, d, rng, lo=0.3, hi=0.9):
     F = rng.standard_normal((n, d))
     F /= np.linalg.norm(F, axis=1, keepdims=True)
     return F * rng.uniform(lo, hi, size=(n, 1))
-
-
-def _simplex_gram(m):
-    G = np.full((m, m), -1.0 / (m - 1))
-    np.fill_diagonal(G, 1.0)
-    return G
 
 
 def _central_fd(fun, x, h=1e-6):
