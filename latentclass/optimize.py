@@ -16,13 +16,13 @@ feasible ``G`` into a rigorous upper bound on ``L_k(G) − L_k*`` (weak duality)
   ``init="structured"``): class-level optima typically have ``diag(G) = 1`` and corank one
   with strict complementarity (non-uniform ρ as well as the regular simplex).  Assuming that,
   Newton's method on the optimality conditions in Gram space
-  (:func:`latentclass._newton.kkt_newton`), started from the simplex centred at the
-  ρ-weighted mean (:func:`latentclass._starts._centred_start`), converges in three to five
+  (:func:`latentclass._solvers.gram_newton.kkt_newton`), started from the simplex centred at the
+  ρ-weighted mean (:func:`latentclass._solvers.starts._centred_start`), converges in three to five
   steps; its result is projected onto the feasible set and kept only if the certificate's gap
-  bound is ``<= polish_target · certify_tol`` (:func:`latentclass._newton._gram_newton`);
+  bound is ``<= polish_target · certify_tol`` (:func:`latentclass._solvers.gram_newton._gram_newton`);
 - otherwise the general solver (``method="numerical"``): Burer–Monteiro factorisation on a
   lifted sphere with L-BFGS, Newton or gradient-only polish and restarts
-  (:mod:`latentclass._burer_monteiro`, :mod:`latentclass._lifted`).  It runs as if the fast
+  (:mod:`latentclass._solvers.burer_monteiro`, :mod:`latentclass._solvers.lifted_sphere`).  It runs as if the fast
   path did not exist wherever that declines (a point inside the ball, an optimum of larger
   corank, no convergence).
 
@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from ._burer_monteiro import _WARM_K, _solve_factored
-from ._newton import _gram_newton
-from ._solver_run import SolverRun
-from ._starts import _structured_start
+from ._solvers.burer_monteiro import _WARM_K, _solve_factored
+from ._solvers.gram_newton import _gram_newton
+from ._solvers.run import SolverRun
+from ._solvers.starts import _structured_start
 from ._validation import (
     as_generator,
     check_choice,

@@ -1,4 +1,4 @@
-"""Tests of the Gram-space Newton fast path of ``optimal_representation`` (latentclass._newton).
+"""Tests of the Gram-space Newton fast path of ``optimal_representation`` (latentclass._solvers.gram_newton).
 
 Independent references: central finite differences of the objective's gradient (Hessian in
 the off-diagonal entries), CVXPY + Clarabel on the same convex program (latentclass.conic),
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import latentclass._newton as newton
-from latentclass._newton import kkt_newton, offdiag_hessian
-from latentclass._starts import _centred_start
+import latentclass._solvers.gram_newton as newton
+from latentclass._solvers.gram_newton import kkt_newton, offdiag_hessian
+from latentclass._solvers.starts import _centred_start
 from latentclass.conic import conic_optimum
 from latentclass.model import LatentClassModel
 from latentclass.optimize import certify, optimal_representation

@@ -426,7 +426,7 @@ def _zipf(m):
 def test_newton_hessian_matches_finite_differences():
     """The exact Hessian on the lifted sphere (chain rule through G = V Vᵀ and the row
     normalisation) against central differences of the solver's own gradient."""
-    from latentclass._lifted import _lifted_fg, _lifted_newton
+    from latentclass._solvers.lifted_sphere import _lifted_fg, _lifted_newton
 
     rng = np.random.default_rng(31)
     for rho, cond, k, tau in (NONUNIFORM[1], NONUNIFORM[5]):

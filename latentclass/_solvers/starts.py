@@ -2,18 +2,18 @@
 
 - :func:`_structured_start`: each point at the class-posterior mixture of the regular simplex
   vertices (the uniform-ρ optimum of SPEC §5), in the lifted-sphere parameter of
-  :mod:`latentclass._lifted`, slightly perturbed;
+  :mod:`latentclass._solvers.lifted_sphere`, slightly perturbed;
 - :func:`_random_start`: a Gaussian lifted-sphere parameter near the unit sphere;
 - :func:`_centred_start`: the Gram matrix of the class-posterior mixture of the ρ-centred
-  simplex vertices, the start of the Gram-space Newton fast path (:mod:`latentclass._newton`).
+  simplex vertices, the start of the Gram-space Newton fast path (:mod:`latentclass._solvers.gram_newton`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .closed_form import simplex
-from .model import LatentClassModel
+from ..closed_form import simplex
+from ..model import LatentClassModel
 
 
 def _class_posterior(model: LatentClassModel) -> np.ndarray:

@@ -29,14 +29,14 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import lapack
 
-from ._solver_run import SolverRun
-from ._starts import _centred_start
-from .certificate import _certificate
-from .objective import second_order_cost, value_and_grad_fn
+from ..certificate import _certificate
+from ..objective import second_order_cost, value_and_grad_fn
+from .run import SolverRun
+from .starts import _centred_start
 
 __all__ = ["kkt_newton", "offdiag_hessian"]
 
-#: Newton's methods (here and on the lifted sphere, :mod:`latentclass._lifted`) are used up
+#: Newton's methods (here and on the lifted sphere, :mod:`latentclass._solvers.lifted_sphere`) are used up
 #: to this many entries of the objective's per-pair Hessian blocks (pairs × n²).
 _NEWTON_MAX_HESS = 4_000_000
 #: The Gram-space fast path up to this many unknowns ``n(n+1)/2`` (n <= 25; beyond, its
@@ -198,7 +198,7 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
 
 def _gram_newton(model, objective, target):
     """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
-    :func:`latentclass._starts._centred_start`, then the feasible factor ``F`` (eigenvalues of
+    :func:`latentclass._solvers.starts._centred_start`, then the feasible factor ``F`` (eigenvalues of
     ``G`` clipped at 0, rows normalised), ``gram = F Fᵀ`` and its certificate.  Returns
     ``(F, gram, loss, certificate, steps)`` if the gap bound is ``<= target``, else ``None``
     (the general solver takes over; also for objectives without a Hessian or too large)."""

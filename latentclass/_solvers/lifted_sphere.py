@@ -16,8 +16,8 @@ import math
 import numpy as np
 from scipy import linalg
 
-from .certificate import _EPS, GRAD_RTOL, _certificate
-from .objective import second_order_cost, value_and_grad_fn
+from ..certificate import _EPS, GRAD_RTOL, _certificate
+from ..objective import second_order_cost, value_and_grad_fn
 
 
 def _sphere(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

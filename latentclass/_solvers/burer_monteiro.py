@@ -1,7 +1,7 @@
 """The general solver: Burer–Monteiro factorisation on the lifted sphere (SPEC §4).
 
 ``G = V Vᵀ`` with ``V`` the first ``d`` columns of the row-normalised ``W ∈ R^{n×(d+1)}``
-(:mod:`latentclass._lifted`).  L-BFGS (``scipy.optimize.minimize``) runs on ``W`` with the
+(:mod:`latentclass._solvers.lifted_sphere`).  L-BFGS (``scipy.optimize.minimize``) runs on ``W`` with the
 gradient propagated through the normalisation, and
 
 - row norms of ``W`` are set to ``sqrt(D(x) / max D)`` (a diagonal preconditioner: the
@@ -11,7 +11,7 @@ gradient propagated through the normalisation, and
 - when the objective has an exact Hessian (the dense multiset engine that
   ``NCEObjective(method="auto")`` picks for small ``n`` and ``k``), the first L-BFGS round is
   cut after a few iterations and regularised Newton steps with the exact Hessian on the
-  lifted sphere (:func:`latentclass._lifted._newton_finish`) take over once the certificate's
+  lifted sphere (:func:`latentclass._solvers.lifted_sphere._newton_finish`) take over once the certificate's
   gap bound is below ``1e-4``: they converge quadratically, so two or three steps reach the
   target;
 - otherwise (or if Newton stalls) a gradient-only L-BFGS "polish" (:func:`_polish`, secant
@@ -27,12 +27,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from ._lifted import _gap_inputs, _gram_of, _lifted_fg, _newton_finish
-from ._newton import _hessian_fits
-from ._solver_run import SolverRun
-from ._starts import _random_start
-from .certificate import _EPS, Certificate, _certificate
-from .objective import check_objective, value_fn
+from ..certificate import _EPS, Certificate, _certificate
+from ..objective import check_objective, value_fn
+from .gram_newton import _hessian_fits
+from .lifted_sphere import _gap_inputs, _gram_of, _lifted_fg, _newton_finish
+from .run import SolverRun
+from .starts import _random_start
 
 #: From this k on, the solver first solves the limit objective (continuation in k).
 _WARM_K = 16
@@ -41,7 +41,7 @@ _NEWTON_AFTER = 10
 #: ... and Newton steps start once the certificate's gap bound is at most this.
 _NEWTON_GAP = 1e-4
 #: The Newton phase is used up to this many parameters (dense solve, O(N³)) and Hessian
-#: blocks of at most ``latentclass._newton._NEWTON_MAX_HESS`` entries.
+#: blocks of at most ``latentclass._solvers.gram_newton._NEWTON_MAX_HESS`` entries.
 _NEWTON_MAX_VARS = 420
 
 

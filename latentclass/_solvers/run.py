@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .certificate import Certificate
+from ..certificate import Certificate
 
 
 @dataclass(frozen=True, eq=False)
