@@ -2,7 +2,7 @@
 
 ``simplex_loss(m, k)`` (SPEC §5) and the §7 quantities of ``latentclass.bounds`` at
 ``k = 10^6 … 10^300`` cost ``O(1)``: a binomial window of at most ~1000 terms (variance below
-1000) or a moment expansion of order <= 13 (``latentclass._binomial``).  Before, the window
+1000) or a moment expansion of order <= 13 (``latentclass._engines.binomial``).  Before, the window
 sum held ``O(√k)`` terms (``k = 10^15``: 69 s and 12 GB; ``k = 10^18``: ``MemoryError``).
 
 Each row: the minimum per-call time over interleaved repeats of the call and of the floor

@@ -15,7 +15,7 @@
    deviation); the time to draw and evaluate them is compared with one exact evaluation.
 
 4. Engine choice of ``method="auto"``: ``value_and_grad`` of the dense multiset sum
-   (:class:`latentclass._multiset.MultisetTable`) and of the Laplace quadrature on class-level
+   (:class:`latentclass._engines.multiset.MultisetTable`) and of the Laplace quadrature on class-level
    models of several ``(m, k)``, against the work measure ``P · C(k+s−1, s−1) · (s+2)``; the
    threshold ``MULTISET_MAX_WORK`` must sit below the measured crossover.
 
@@ -131,7 +131,7 @@ def engine_crossover(
     repeats=5,
 ) -> list[dict]:
     """value_and_grad of the multiset engine vs the Laplace engine, and which one "auto" picks."""
-    from latentclass._multiset import MULTISET_MAX_WORK, MultisetTable, multiset_work
+    from latentclass._engines.multiset import MULTISET_MAX_WORK, MultisetTable, multiset_work
 
     rng = np.random.default_rng(3)
     print(f"engine of method='auto' (multiset if work <= MULTISET_MAX_WORK = {MULTISET_MAX_WORK}):")

@@ -100,7 +100,7 @@ def check_k(k: Any, *, allow_inf: bool = False, name: str = "k") -> int | float:
     if integral and not isinstance(k, (bool, np.bool_)) and int(k) > K_MAX:
         raise ValueError(
             f"{name} must be at most {K_MAX:.6g} (the largest float; every engine uses float(k)), "
-            f"got an integer with {len(str(int(k)))} digits"
+            f"got an integer of about 10^{int(int(k).bit_length() * 0.30103)}"
         )
     return check_integer(k, name, minimum=1)
 

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from ._binomial import MAX_K, checked_k, checked_tau, expected_log1p_affine
+from ._engines.binomial import MAX_K, checked_k, checked_tau, expected_log1p_affine
 from ._validation import check_choice, check_class_probs, check_integer
 
 __all__ = [
@@ -261,7 +261,7 @@ def expected_log_collisions(class_probs: Any, k: Any) -> float:
 
     For uniform ``ρ`` over ``C`` classes this is the ``E log(1 + N)``, ``N ~ Binomial(k, 1/C)``,
     of the public code of Bao, Nagano & Nozawa (ICML 2022) ("collision term").  Each
-    expectation is :func:`latentclass._binomial.expected_log1p_affine` with ``α = 0, β = 1``
+    expectation is :func:`latentclass._engines.binomial.expected_log1p_affine` with ``α = 0, β = 1``
     (for ``ρ_c > 1/2``: ``E log1p(k - N')``, ``N' ~ Binomial(k, Σ_{c'≠c} ρ_{c'})``): an exact
     binomial window sum (variance ``< 1000``) or the binomial-moment expansion of
     ``log(1 + kρ_c + (N_c - kρ_c))`` around the mean with its proven remainder bound, both

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from . import _binomial
-from ._binomial import (
+from ._engines import binomial as _binomial
+from ._engines.binomial import (
     TAIL_RTOL,
     as_ratio,
     check_k_range,
@@ -84,7 +84,7 @@ def simplex_loss(m: int, k: Any, tau: Any = 1.0) -> float:
     Exact to rounding (measured ``<= 1.3e-16`` relative against mpmath Laplace integrals and
     binomial sums, ``tests/test_extreme_k.py``) for every integer ``1 <= k <= 1.8e308``, in
     ``O(1)`` memory and about a millisecond at most, independent of the scipy version (no
-    ``scipy.stats``): :func:`latentclass._binomial.expected_log1p_affine`.
+    ``scipy.stats``): :func:`latentclass._engines.binomial.expected_log1p_affine`.
 
     - ``kp(1 − p) < 1000``: the binomial window ``[lo, hi]`` whose Chernoff tails are both
       ``<= δ``, weights from the ratio recurrence

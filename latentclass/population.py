@@ -8,7 +8,7 @@ matrix ``G`` (``G = F Fᵀ``) at temperature ``τ``::
     φ(t)   = Σ_y D(y) e^{-t a_y}.
 
 and the large-``k`` limit ``L_∞ = lim_k (L_k − log k) = Σ P(x,x⁺) log Σ_y D(y) a_y``.
-The integral is evaluated by :mod:`latentclass._laplace`; ``method="enumerate"`` sums the
+The integral is evaluated by :mod:`latentclass._engines.laplace`; ``method="enumerate"`` sums the
 multinomial law of the negatives exactly instead (small ``k`` and ``n`` only).
 """
 
@@ -21,8 +21,13 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from ._laplace import family_loss
-from ._multiset import MULTISET_MAX_WORK, MultisetTable, enumerate_family_loss, multiset_work
+from ._engines.laplace import family_loss
+from ._engines.multiset import (
+    MULTISET_MAX_WORK,
+    MultisetTable,
+    enumerate_family_loss,
+    multiset_work,
+)
 from ._validation import check_choice, check_gram, check_k, check_representation, check_tau
 from .model import LatentClassModel
 
@@ -83,9 +88,9 @@ class NCEObjective:
         ``"laplace"``: Frullani/Laplace quadrature (cost independent of ``k``);
         ``"enumerate"``: exact sum over multisets of negatives, pair by pair (tiny cases only;
         the reference implementation); ``"auto"``: the cheaper of two exact engines — the dense
-        multiset sum of :class:`latentclass._multiset.MultisetTable` when its work
+        multiset sum of :class:`latentclass._engines.multiset.MultisetTable` when its work
         ``P · C(k + s − 1, s − 1) · (s + 2)`` (``P`` pairs, ``s`` points with ``D > 0``) is at
-        most :data:`latentclass._multiset.MULTISET_MAX_WORK` (measured crossover), the Laplace
+        most :data:`latentclass._engines.multiset.MULTISET_MAX_WORK` (measured crossover), the Laplace
         quadrature otherwise.  The engine used is the attribute ``engine``
         (``"multiset"``, ``"laplace"``, ``"enumerate"`` or ``"limit"``).
 

@@ -13,7 +13,7 @@ References (all in mpmath at 20–60 significant digits, never the library's own
 
 The work the library does is bounded by construction (window sums of at most ~1000 terms,
 expansions of order <= 13): the tests check the counts reported by
-``latentclass._binomial.expected_log1p_affine`` instead of timing anything.
+``latentclass._engines.binomial.expected_log1p_affine`` instead of timing anything.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from latentclass import _binomial
+from latentclass._engines import binomial as _binomial
 from latentclass.bounds import (
     ash_bound,
     bao_bound,

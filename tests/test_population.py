@@ -1,6 +1,6 @@
 """Exact population NCE loss (SPEC §3): against independent oracles.
 
-Oracles used here, each written independently of ``latentclass._laplace``:
+Oracles used here, each written independently of ``latentclass._engines.laplace``:
 - brute-force enumeration of the multisets of negatives (compositions by recursion, exact
   integer multinomial coefficients, ``math.log`` per term);
 - ``scipy.integrate.quad`` of the Frullani integral in ``t`` with breakpoints;
@@ -481,10 +481,10 @@ def test_point_level_collapsed_equals_class_level():
 
 @pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 def test_trapezoid_error_follows_the_strip_bound():
-    """The error analysis of latentclass._laplace: trapezoid error ≈ C e^{-π²/h} (analytic strip
+    """The error analysis of latentclass._engines.laplace: trapezoid error ≈ C e^{-π²/h} (analytic strip
     |Im u| < π/2).  Coarse steps must show that decay, and the default step h = 0.25 must sit at
     rounding level (the bound there is 7e-18)."""
-    from latentclass._laplace import STEP, family_loss
+    from latentclass._engines.laplace import STEP, family_loss
 
     rng = np.random.default_rng(16)
     cases = []

@@ -64,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_k, check_tau
+from .._validation import check_k, check_tau
 
 __all__ = [
     "MAX_K",

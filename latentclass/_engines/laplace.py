@@ -72,8 +72,8 @@ import math
 
 import numpy as np
 
-from ._scores import _TINY, MAX_LOG_SCORE, _segment_sum, _starts, scores_too_large
-from ._series import _SIGNED_INV_FACT, _cauchy, _series_exp, _series_log
+from .scores import _TINY, MAX_LOG_SCORE, _row_starts, _segment_sum, scores_too_large
+from .series import _SIGNED_INV_FACT, _cauchy, _series_exp, _series_log
 
 __all__ = ["family_loss", "scores_too_large"]
 
@@ -251,7 +251,7 @@ def family_loss(
     D = np.asarray(D, dtype=float)
     A, n = base.shape
     P = anchor.size
-    starts = _starts(anchor)
+    starts = _row_starts(anchor)
     if k == 1 and P < 2 * A:  # closed form costs O(P n); the integral O(A n Q + P Q)
         return _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad)
     JMAX, JT, h = NODE_ORDER, TAIL_ORDER, step

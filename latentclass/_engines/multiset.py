@@ -3,7 +3,7 @@
 The ``k`` negatives drawn from ``D`` have count vectors ``ν`` (``Σ ν = k``) over the support of
 ``D`` with multinomial weights, so ``I_k(a) = Σ_ν Mult(ν; k, D) log(1 + Σ_y ν_y a_y)`` is a
 finite sum.  :func:`enumerate_family_loss` evaluates it for anchor families (the contract of
-:func:`latentclass._laplace.family_loss`; ``method="enumerate"``); :class:`MultisetTable` caches
+:func:`latentclass._engines.laplace.family_loss`; ``method="enumerate"``); :class:`MultisetTable` caches
 the count table for one model and ``k`` and returns the loss, its Gram-matrix gradient and the
 block-diagonal Hessian (``method="auto"`` below :data:`MULTISET_MAX_WORK`).
 """
@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-from ._scores import _TINY, MAX_LOG_SCORE, _segment_sum, _starts, scores_too_large
+from .scores import _TINY, MAX_LOG_SCORE, _row_starts, _segment_sum, scores_too_large
 
 __all__ = [
     "MULTISET_MAX_WORK",
@@ -44,7 +44,7 @@ def compositions(n: int, k: int) -> np.ndarray:
 def enumerate_family_loss(
     base, D, k, anchor, shift, weight, *, need_grad=True, max_terms=2_000_000
 ):
-    """Same contract as :func:`latentclass._laplace.family_loss`, by exact enumeration of the
+    """Same contract as :func:`latentclass._engines.laplace.family_loss`, by exact enumeration of the
     multisets of negatives.
 
     ``I_k(a) = Σ_ν Mult(ν; k, D) log(1 + Σ_y ν_y a_y)``; cost ``C(k+n'-1, k)`` terms per pair
@@ -67,7 +67,7 @@ def enumerate_family_loss(
     logw = gammaln(k + 1.0) - gammaln(nu + 1.0).sum(axis=1) + xlogy(nu, Ds).sum(axis=1)
     wts = np.exp(logw)
     P = anchor.size
-    starts = _starts(anchor)
+    starts = _row_starts(anchor)
     la = base[anchor][:, supp] + shift[:, None]  # (P, nn) log a
     c = la.max(axis=1)
     bsc = np.exp(la - c[:, None])  # a / max a

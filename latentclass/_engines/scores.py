@@ -1,6 +1,6 @@
 """Conventions shared by the two exact engines of the population loss (SPEC §3).
 
-Both :mod:`latentclass._laplace` (Frullani/Laplace quadrature) and :mod:`latentclass._multiset`
+Both :mod:`latentclass._engines.laplace` (Frullani/Laplace quadrature) and :mod:`latentclass._engines.multiset`
 (dense sums over the multisets of negatives) take log-scores ``log a_{p,y}`` of pairs grouped
 by anchor ("anchor families", pairs sorted by anchor).  This module holds what they share: the
 largest supported log-score and its error, and the anchor-run bookkeeping.
@@ -28,7 +28,7 @@ def scores_too_large(value: float) -> ValueError:
     )
 
 
-def _starts(anchor: np.ndarray) -> np.ndarray:
+def _row_starts(anchor: np.ndarray) -> np.ndarray:
     """First index of every run of equal values in the sorted ``anchor`` array."""
     if anchor.size == 0:
         return np.zeros(0, np.int64)

@@ -1,4 +1,4 @@
-"""Truncated power-series arithmetic used by the tails of the quadrature in :mod:`latentclass._laplace`.
+"""Truncated power-series arithmetic used by the tails of the quadrature in :mod:`latentclass._engines.laplace`.
 
 Series are stored row-wise as coefficient arrays ``(rows, J+1)``, column ``i`` holding the
 coefficient of ``t^i``; every routine works on all rows at once.
