@@ -17,12 +17,12 @@ def _versions() -> tuple[tuple[str, str], ...]:
     import numpy
     import scipy
 
-    try:
-        from . import __version__ as lc_version
-    except ImportError:  # pragma: no cover - package partly initialised
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:  # the installed distribution's version, as latentclass.__version__ (no package import)
         lc_version = version("latentclass")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        lc_version = "0.1.0"
     return (
         ("latentclass", str(lc_version)),
         ("python", platform.python_version()),

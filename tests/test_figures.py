@@ -262,7 +262,7 @@ def test_figures_leave_pyplot_backend_and_rcparams_alone(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
-    from latentclass.plots import new_figure, style
+    from latentclass.figures.house_style import new_figure, style
 
     with style():
         fig = new_figure("double", 2.0)

@@ -6,7 +6,7 @@ A figure here is a check.  Every entry of :data:`REGISTRY` is a :class:`FigureSp
 - ``verify(data) -> (passed, details)``: the check, a pure function of ``data`` that can
   fail (tests feed it deliberately wrong data); ``details`` are the key numbers, JSON-able;
 - ``draw(data, passed, details) -> Figure``: the picture, in the house style of
-  :mod:`latentclass.plots`, titled with the claim.
+  :mod:`latentclass.figures.house_style`, titled with the claim.
 
 :func:`make_figures` runs them, writes ``<name>.png`` and ``<name>.pdf`` and
 ``manifest.json`` — a list of records ``{name, files, claim, check, passed, details,
@@ -17,20 +17,18 @@ uses the grids of the paper-style figures (minutes on 2 cores).
 The figures, by module: ``uniform`` (``population_loss``, ``gram_across_k``,
 ``downstream_uniform``), ``nonuniform`` (``nonuniform_families``), ``limits``
 (``large_k_limit``), ``certificates`` (``symbolic_certificates``, ``solver_certificates``),
-``collapse`` (``point_collapse``) and ``training`` (``training``).  Each figure's claim and
+``collapse`` (``point_collapse``) and ``sampled_training`` (``training``).  Each figure's claim and
 check are written once, in its :class:`FigureSpec`; :func:`readme_table` renders them for the
 README (a test keeps the two equal).
 
 The other modules: ``spec`` (what a figure is), ``registry`` (the figures in drawing order),
 ``runner`` (running them and writing the manifest), ``records`` (JSON details),
-``models`` (the models the figures use) and ``drawing`` (shared axes helpers).
+``example_models`` (the models the figures use), ``drawing`` (shared axes helpers) and
+``house_style`` (the plotting style of every figure).
 """
 
 from __future__ import annotations
 
-# Besides __all__, each figure's compute_/check_/draw_ functions and tolerances are importable
-# from here (tests feed the checks wrong data; scripts redraw single figures).
-from ..plots import save_figure
 from .certificates import (
     CVXPY_TOL,
     GAP_TOL,
@@ -47,6 +45,11 @@ from .collapse import (
     compute_point_collapse,
     draw_point_collapse,
 )
+from .example_models import collapse_models
+
+# Besides __all__, each figure's compute_/check_/draw_ functions and tolerances are importable
+# from here (tests feed the checks wrong data; scripts redraw single figures).
+from .house_style import save_figure
 from .limits import (
     SLOPE_FIT_KMIN,
     SLOPE_TOL,
@@ -54,7 +57,6 @@ from .limits import (
     compute_large_k_limit,
     draw_large_k_limit,
 )
-from .models import collapse_models
 from .nonuniform import (
     RISE_ROUNDING,
     check_nonuniform_families,
@@ -63,8 +65,7 @@ from .nonuniform import (
 )
 from .registry import README_TABLE_END, README_TABLE_START, REGISTRY, figure_names, readme_table
 from .runner import make_figures, run_figure
-from .spec import FigureSpec
-from .training import (
+from .sampled_training import (
     TRAIN_BELOW_OPT_TOL,
     TRAIN_DOWN_TOL,
     TRAIN_GAP_TOL,
@@ -72,6 +73,7 @@ from .training import (
     compute_training,
     draw_training,
 )
+from .spec import FigureSpec
 from .uniform import (
     DOWN_TOL,
     GRAM_NONUNIFORM_RHO,

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import COLORS, MARKERS, new_figure, status_footer, style
 from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
-from .models import collapse_models
+from .example_models import collapse_models
+from .house_style import COLORS, MARKERS, new_figure, status_footer, style
 from .records import all_true, k_label
 from .spec import define_figure
 

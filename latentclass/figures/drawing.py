@@ -1,4 +1,4 @@
-"""Drawing helpers shared by the figures, on top of the house style of :mod:`latentclass.plots`."""
+"""Drawing helpers shared by the figures, on top of the house style of :mod:`latentclass.figures.house_style`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..plots import PALETTE
+from .house_style import PALETTE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

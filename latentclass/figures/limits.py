@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..plots import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .drawing import K_LABEL, floor_abs
-from .models import NONUNIFORM_RHO, class_level_model
+from .example_models import NONUNIFORM_RHO, class_level_model
+from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .spec import define_figure
 
 if TYPE_CHECKING:

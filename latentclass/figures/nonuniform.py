@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..downstream import WEIGHTINGS
-from ..plots import COLORS, MARKERS, new_figure, status_footer, style
 from .drawing import K_LABEL, k_axis
+from .house_style import COLORS, MARKERS, new_figure, status_footer, style
 from .records import k_label
 from .spec import define_figure
 

@@ -9,8 +9,8 @@ from .certificates import SOLVER_CERTIFICATES, SYMBOLIC_CERTIFICATES
 from .collapse import POINT_COLLAPSE
 from .limits import LARGE_K_LIMIT
 from .nonuniform import NONUNIFORM_FAMILIES
+from .sampled_training import TRAINING
 from .spec import FigureSpec
-from .training import TRAINING
 from .uniform import DOWNSTREAM_UNIFORM, GRAM_ACROSS_K, POPULATION_LOSS
 
 __all__ = ["REGISTRY", "figure_names", "readme_table", "select_figures"]

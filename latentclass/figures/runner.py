@@ -8,7 +8,7 @@ import time
 import traceback
 from typing import Any
 
-from ..plots import save_figure
+from .house_style import save_figure
 from .records import jsonable
 from .registry import REGISTRY, select_figures
 

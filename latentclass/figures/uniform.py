@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
-from .models import NONUNIFORM_RHO, class_level_model, uniform_model
+from .example_models import NONUNIFORM_RHO, class_level_model, uniform_model
+from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .records import all_true, gaps_or_inf, k_label
 from .spec import define_figure
 

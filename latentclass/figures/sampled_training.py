@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .drawing import K_LABEL, tolerance_line
+from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
 from .records import all_true
 from .spec import define_figure
 

@@ -45,7 +45,6 @@ __all__ = [
     "new_figure",
     "save_figure",
     "status_footer",
-    "status_text",
     "style",
 ]
 
@@ -223,30 +222,4 @@ def status_footer(fig: Figure, passed: bool, text: str = "") -> None:
         fontsize=6.5,
         color=color,
         bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6),
-    )
-
-
-def status_text(ax: Axes, passed: bool, text: str = "", loc: str = "lower right") -> None:
-    """Stamp a small ``check passed`` / ``CHECK FAILED`` box in a corner of ``ax``."""
-    corners = {
-        "lower right": (0.98, 0.03, "right", "bottom"),
-        "lower left": (0.02, 0.03, "left", "bottom"),
-        "upper right": (0.98, 0.97, "right", "top"),
-        "upper left": (0.02, 0.97, "left", "top"),
-        "center right": (0.98, 0.5, "right", "center"),
-    }
-    x, y, ha, va = corners[loc]
-    label = ("check passed" if passed else "CHECK FAILED") + (f": {text}" if text else "")
-    color = PALETTE["green"] if passed else PALETTE["vermillion"]
-    ax.text(
-        x,
-        y,
-        label,
-        transform=ax.transAxes,
-        ha=ha,
-        va=va,
-        fontsize=6.5,
-        color=color,
-        bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=color, lw=0.6, alpha=0.9),
-        zorder=10,
     )
