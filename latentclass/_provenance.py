@@ -14,10 +14,10 @@ __all__ = ["versions"]
 
 @functools.lru_cache(maxsize=1)
 def _versions() -> tuple[tuple[str, str], ...]:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import scipy
-
-    from importlib.metadata import PackageNotFoundError, version
 
     try:  # the installed distribution's version, as latentclass.__version__ (no package import)
         lc_version = version("latentclass")

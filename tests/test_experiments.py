@@ -18,7 +18,6 @@ import csv
 import io
 import itertools
 import json
-import logging
 import math
 import os
 import re
@@ -35,6 +34,7 @@ from scipy.special import logsumexp
 import latentclass.experiments.degradation as degradation
 from latentclass.cli import main
 from latentclass.experiments import (
+    DEGRADATION_COLUMNS,
     SWEEP_COLUMNS,
     largest_rise,
     parse_ks,
@@ -159,7 +159,9 @@ def test_nonuniform_rows_against_independent_computations(model, serial):
         # the row's optimum is optimal_representation(model, k, rng=0): recompute it and
         # evaluate the mean classifier from its Gram matrix with plain logsumexp
         opt = optimal_representation(model, k, rng=0)
-        assert row["loss"] == opt.loss
+        # L_k and L_inf in separate columns: the other one is None
+        own, other = ("loss_limit", "loss") if k == math.inf else ("loss", "loss_limit")
+        assert row[own] == opt.loss and row[other] is None
         G = np.asarray(opt.gram)
         per_class = logsumexp(G, axis=1) - np.diag(G)  # class level: logits G[c, :] / tau
         assert row["mean_classifier_loss"] == pytest.approx(float(RHO @ per_class), rel=1e-12)
@@ -183,22 +185,7 @@ def test_result_is_frozen_and_has_columns(serial):
         serial.column("nope")
 
 
-# ----------------------------------------------------------------------------- executors
-def test_process_pool_equals_serial_bit_for_bit(model, serial):
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:
-        par = sweep_negatives(model, KS, executor=ex, progress=False)
-    assert_same_rows(par.rows, serial.rows)
-
-
-def test_dask_executor_equals_serial_bit_for_bit(model, serial):
-    distributed = pytest.importorskip("distributed")
-    for name in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.core"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    with distributed.Client(
-        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
-    ) as client:
-        par = sweep_negatives(model, KS, executor=client.get_executor(), progress=False)
-    assert_same_rows(par.rows, serial.rows)
+# executors: tests/test_reproducibility.py (serial, threads, process pools, a Dask cluster)
 
 
 # ----------------------------------------------------------------------------- checkpoint
@@ -260,10 +247,11 @@ def test_checkpoint_refuses_other_sweeps_and_corruption(model, tmp_path):
                 args["model"], [1], args["tau"], dim=args["dim"], checkpoint=path, progress=False
             )
         assert str(path) in str(exc.value) and "different sweep" in str(exc.value)
+    # a damaged line inside the file is not a row: never reused, reported, its k recomputed
     lines = path.read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join([lines[0], "garbage", lines[1]]) + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="corrupt"):
-        sweep_negatives(model, [1], checkpoint=path, progress=False)
+    res = sweep_negatives(model, [1], checkpoint=path, progress=False)
+    assert res.checkpoint_rejected == ({"line": 2, "k": None, "reason": "not a JSON object"},)
     path.write_text('{"something": "else"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="not a latentclass sweep checkpoint"):
         sweep_negatives(model, [1], checkpoint=path, progress=False)
@@ -339,10 +327,21 @@ def test_sigkill_mid_sweep_then_resume_equals_uninterrupted(model, tmp_path):
 
 
 # ----------------------------------------------------------------------------- output files
+def _csv_table(path):
+    """The rows of a CSV written by latentclass (``# key: value`` lines skipped)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+
+
+def _csv_comments(path):
+    with open(path, encoding="utf-8") as fh:
+        lines = [ln.rstrip("\n") for ln in fh if ln.startswith("#")]
+    return lines[0], dict(ln[2:].split(": ", 1) for ln in lines[1:])
+
+
 def test_csv_and_json_round_trip(serial, tmp_path):
     serial.to_csv(tmp_path / "s.csv")
-    with open(tmp_path / "s.csv", newline="", encoding="utf-8") as fh:
-        table = list(csv.DictReader(fh))
+    table = _csv_table(tmp_path / "s.csv")
     assert len(table) == len(serial.rows)
     for row, cells in zip(serial.rows, table):
         assert list(cells) == list(SWEEP_COLUMNS)
@@ -360,7 +359,15 @@ def test_csv_and_json_round_trip(serial, tmp_path):
     with open(tmp_path / "s.json", encoding="utf-8") as fh:
         text = fh.read()
     assert "Infinity" not in text and "NaN" not in text  # strict JSON
-    data = json.loads(text)
+    doc = json.loads(text)
+    assert doc["format"] == "latentclass-sweep" and doc["columns"] == list(SWEEP_COLUMNS)
+    assert (doc["model_fingerprint"], doc["tau"], doc["dim"]) == (
+        serial.model_fingerprint,
+        1.0,
+        None,
+    )
+    data = doc["rows"]
+    assert len(data) == len(serial.rows)
     for row, obj in zip(serial.rows, data):
         for c in SWEEP_COLUMNS:
             v = row[c]
@@ -375,11 +382,45 @@ def test_csv_and_json_round_trip(serial, tmp_path):
 def test_pandas_reads_the_outputs(serial, tmp_path):
     pd = pytest.importorskip("pandas")
     serial.to_csv(tmp_path / "s.csv")
-    df = pd.read_csv(tmp_path / "s.csv")
+    df = pd.read_csv(tmp_path / "s.csv", comment="#")
     assert list(df.columns) == list(SWEEP_COLUMNS)
-    assert df["loss"].tolist() == [r["loss"] for r in serial.rows]
+    finite = [r["k"] != math.inf for r in serial.rows]
+    assert df["loss"][finite].tolist() == [r["loss"] for r in serial.rows if r["k"] != math.inf]
+    assert df["loss"].isna().tolist() == [not f for f in finite]
+    assert df["loss_limit"].dropna().tolist() == [serial.rows[-1]["loss_limit"]]
     serial.to_json(tmp_path / "s.json")
-    assert len(pd.read_json(tmp_path / "s.json")) == len(serial.rows)
+    with open(tmp_path / "s.json", encoding="utf-8") as fh:
+        dj = pd.DataFrame(json.load(fh)["rows"])
+    assert list(dj.columns) == list(SWEEP_COLUMNS) and len(dj) == len(serial.rows)
+
+
+# ----------------------------------------------------------------------------- provenance
+def test_written_tables_record_versions(serial, tmp_path):
+    import numpy
+    import scipy
+
+    import latentclass
+    from latentclass._provenance import versions
+
+    v = versions()
+    assert list(v) == ["latentclass", "python", "numpy", "scipy", "platform"]
+    assert v["latentclass"] == latentclass.__version__
+    assert (v["numpy"], v["scipy"]) == (numpy.__version__, scipy.__version__)
+    assert v["python"] == "{}.{}.{}".format(*sys.version_info[:3])
+    assert serial.versions == v
+    v["numpy"] = "edited"  # a fresh dict each call
+    assert versions()["numpy"] == numpy.__version__
+    serial.to_csv(tmp_path / "s.csv")
+    title, meta = _csv_comments(tmp_path / "s.csv")
+    assert "comment=" in title
+    assert meta == {
+        **{key: str(val) for key, val in versions().items()},
+        "model_fingerprint": serial.model_fingerprint,
+        "tau": "1.0",
+        "dim": "None",
+    }
+    serial.to_json(tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["versions"] == versions()
 
 
 # ----------------------------------------------------------------------------- progress
@@ -495,7 +536,7 @@ def test_largest_rise_matches_definition_on_random_curves():
 
 
 # ----------------------------------------------------------------------------- search
-def test_search_degradation_small_budget_is_certified_and_exact():
+def test_search_degradation_small_budget_is_certified_and_exact(tmp_path):
     ks = (1, 2, 4, math.inf)
     res = search_degradation(
         ["zipf:3:1.5", "dominant:4:0.85"],
@@ -544,6 +585,36 @@ def test_search_degradation_small_budget_is_certified_and_exact():
         assert float(case.class_probs @ per_class) == pytest.approx(case.losses[idx], abs=5e-6)
         assert float(per_class.mean()) == pytest.approx(bal.losses[idx], abs=5e-6)
     assert "largest rise" in res.summary()
+    _check_degradation_files(res, tmp_path)
+
+
+def _check_degradation_files(res, tmp_path):
+    """The search's CSV and JSON: versions first, one row per (case, k), L_k and L_inf apart."""
+    from latentclass._provenance import versions
+
+    rows = res.rows()
+    assert len(rows) == len(res.cases) * len(res.ks)
+    assert all(list(r) == list(DEGRADATION_COLUMNS) for r in rows)
+    for r in rows:
+        if r["k"] == math.inf:
+            assert r["contrastive_loss"] is None and r["contrastive_loss_limit"] is not None
+        else:
+            assert r["contrastive_loss"] is not None and r["contrastive_loss_limit"] is None
+    res.to_csv(tmp_path / "d.csv")
+    title, meta = _csv_comments(tmp_path / "d.csv")
+    assert "degradation" in title and meta["numpy"] == versions()["numpy"]
+    assert meta["tau"] == repr(res.tau) and meta["all_certified"] == str(res.all_certified)
+    table = _csv_table(tmp_path / "d.csv")
+    assert len(table) == len(rows)
+    for r, cells in zip(rows, table):
+        assert float(cells["mean_classifier_loss"]) == r["mean_classifier_loss"]  # exact
+        assert cells["name"] == r["name"] and cells["weighting"] == r["weighting"]
+    res.to_json(tmp_path / "d.json")
+    doc = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
+    assert doc["format"] == "latentclass-degradation-search" and doc["versions"] == versions()
+    assert doc["columns"] == list(DEGRADATION_COLUMNS) and len(doc["rows"]) == len(rows)
+    assert doc["rows"][0]["mean_classifier_loss"] == rows[0]["mean_classifier_loss"]
+    assert doc["ks"][-1] == ("inf" if res.ks[-1] == math.inf else res.ks[-1])
 
 
 def test_search_degradation_finds_a_planted_rise(monkeypatch):
@@ -616,12 +687,13 @@ def test_cli_sweep_writes_csv_and_json(tmp_path, capsys):
         == 0
     )
     assert "wrote 4 rows" in capsys.readouterr().out
-    with open(out, newline="", encoding="utf-8") as fh:
-        table = list(csv.DictReader(fh))
+    table = _csv_table(out)
     model = LatentClassModel.one_point_per_class(RHO)
     ref = sweep_negatives(model, KS, progress=False)
     assert [float(r["k"]) for r in table] == [float(k) for k in KS]
-    assert [float(r["loss"]) for r in table] == [r["loss"] for r in ref.rows]
+    assert [r["loss"] for r in table][-1] == "" and ref.rows[-1]["loss"] is None
+    assert [float(r["loss"]) for r in table[:-1]] == [r["loss"] for r in ref.rows[:-1]]
+    assert float(table[-1]["loss_limit"]) == ref.rows[-1]["loss_limit"]
     js = tmp_path / "s.json"
     ck = tmp_path / "ck.jsonl"
     assert (
@@ -645,12 +717,12 @@ def test_cli_sweep_writes_csv_and_json(tmp_path, capsys):
         )
         == 0
     )
-    data = json.loads(js.read_text(encoding="utf-8"))
+    data = json.loads(js.read_text(encoding="utf-8"))["rows"]
     assert [d["k"] for d in data] == [1, 2, 3]
     assert len(_row_lines(ck)) == 3
     capsys.readouterr()
     assert main(["sweep", "--class-probs", "uniform:3", "--negatives", "2"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = [ln for ln in capsys.readouterr().out.strip().splitlines() if not ln.startswith("#")]
     assert lines[0].split(",") == list(SWEEP_COLUMNS) and len(lines) == 2
 
 

@@ -9,7 +9,8 @@ Modules, one concept each:
 
 - :mod:`.k_grid` — the grid of ``k``: validation and :func:`parse_ks`;
 - :mod:`.sweep_rows` — one row of a sweep: its columns, its computation, its JSON/CSV form;
-- :mod:`.task_runner` — running independent tasks serially or on an executor, with progress;
+- :mod:`.task_runner` — running independent tasks serially or on an executor (one BLAS
+  thread per task, workers that die with their parent, :func:`process_pool`), with progress;
 - :mod:`.checkpoint` — the crash-safe JSON-lines checkpoint of a sweep;
 - :mod:`.output_files` — atomic writes of result files;
 - :mod:`.sweep` — :func:`sweep_negatives` and :class:`SweepResult`;
@@ -19,20 +20,28 @@ Modules, one concept each:
 """
 
 from .degradation import DEFAULT_FAMILIES, DEFAULT_KS, search_degradation
-from .degradation_results import DegradationCase, DegradationSearchResult, largest_rise
+from .degradation_results import (
+    DEGRADATION_COLUMNS,
+    DegradationCase,
+    DegradationSearchResult,
+    largest_rise,
+)
 from .k_grid import parse_ks
 from .sweep import SweepResult, sweep_negatives
 from .sweep_rows import SWEEP_COLUMNS
+from .task_runner import process_pool
 
 __all__ = [
     "DEFAULT_FAMILIES",
     "DEFAULT_KS",
+    "DEGRADATION_COLUMNS",
     "SWEEP_COLUMNS",
     "DegradationCase",
     "DegradationSearchResult",
     "SweepResult",
     "largest_rise",
     "parse_ks",
+    "process_pool",
     "search_degradation",
     "sweep_negatives",
 ]

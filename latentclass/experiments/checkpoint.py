@@ -2,37 +2,81 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import json
 import os
+import weakref
+from typing import Any
 
+from .._provenance import versions
 from .sweep_rows import SWEEP_COLUMNS, _decode, _encode_row
 
 _CHECKPOINT_MAGIC = "latentclass-sweep-checkpoint"
-_CHECKPOINT_FORMAT = 1
-
-
-def _code_version() -> str:
-    try:
-        from .. import __version__
-
-        return str(__version__)
-    except ImportError:  # pragma: no cover - package partly initialised
-        from importlib.metadata import version
-
-        return version("latentclass")
+_CHECKPOINT_FORMAT = 2
+#: Header fields that identify a sweep: a checkpoint whose header differs in one of them is
+#: refused (rows of different sweeps, or of different code or numerics, are never mixed).
+#: ``versions`` (all of :func:`versions`, with the platform) is recorded, not compared.
+_IDENTITY_KEYS = (
+    "format",
+    "model_fingerprint",
+    "tau",
+    "dim",
+    "code_version",
+    "python",
+    "numpy",
+    "scipy",
+    "columns",
+)
+#: Key of a row line holding the row's integrity check.
+_DIGEST_KEY = "sha256"
 
 
 def _checkpoint_header(model_fingerprint: str, tau: float, dim: int | None) -> dict:
     """The first line of a checkpoint: what identifies the sweep whose rows follow."""
+    v = versions()
     return {
         "magic": _CHECKPOINT_MAGIC,
         "format": _CHECKPOINT_FORMAT,
         "model_fingerprint": model_fingerprint,
         "tau": tau,
         "dim": dim,
-        "code_version": _code_version(),
+        "code_version": v["latentclass"],
+        "python": v["python"],
+        "numpy": v["numpy"],
+        "scipy": v["scipy"],
         "columns": list(SWEEP_COLUMNS),
+        "versions": v,
     }
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=True
+    ).encode("ascii")
+
+
+def _run_id(header: dict) -> str:
+    """SHA-256 of the identifying header fields: binds every row to its sweep."""
+    return hashlib.sha256(_canonical({k: header[k] for k in _IDENTITY_KEYS})).hexdigest()
+
+
+def _row_digest(encoded_row: dict, run_id: str) -> str:
+    """SHA-256 of ``run_id`` and the row's canonical JSON (sorted keys, no spaces)."""
+    return hashlib.sha256(run_id.encode("ascii") + b"\n" + _canonical(encoded_row)).hexdigest()
+
+
+_open_checkpoints: weakref.WeakSet = weakref.WeakSet()
+
+
+def _drop_locks_in_child() -> None:
+    for ck in list(_open_checkpoints):
+        ck._drop_lock_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_locks_in_child)
 
 
 class _Checkpoint:
@@ -41,21 +85,40 @@ class _Checkpoint:
     Each row is written with one ``write`` of ``json + "\\n"``, then ``flush`` and
     ``os.fsync``, so after a ``kill -9`` the file holds every completed row plus at most one
     torn (newline-less or unparsable) last line, which :meth:`open` drops (truncating the
-    file back to the last complete line before appending).  An advisory ``flock`` (POSIX)
-    refuses a second sweep writing the same file concurrently.
+    file back to the last complete line before appending).
+
+    Every row line carries ``"sha256"``: the SHA-256 of the run id (the SHA-256 of the
+    header's identifying fields) and of the row's canonical JSON.  A complete line that is
+    not a row of this sweep with a matching digest (damaged, edited by hand, not JSON) is
+    never reused: it is listed in :attr:`rejected` (line number, ``k`` when readable,
+    reason), left in the file, and its ``k`` is computed again.  The digest detects
+    accidental damage and edits; it is not a signature.
+
+    Locking: an advisory ``flock`` (POSIX) on a file descriptor of its own refuses a second
+    sweep writing the same file.  The lock is the opening process's alone: the descriptor
+    is close-on-exec (not inherited by ``spawn``/``forkserver``/``subprocess`` children),
+    and a child made by ``fork`` (a fork-based process pool started during the sweep)
+    closes its copy at once (``os.register_at_fork``) — a ``flock`` lives as long as any
+    copy of its descriptor, so otherwise a worker surviving its parent would keep the lock.
+    When the process dies (``kill -9`` included) the kernel releases the lock.
     """
 
-    def __init__(self, path: str, fh, rows: dict):
-        self.path, self._fh, self.rows = path, fh, rows
+    def __init__(self, path: str, fh, lock_fd: int, rows: dict, rejected: list[dict]):
+        self.path, self._fh, self._lock_fd = path, fh, lock_fd
+        self.rows, self.rejected = rows, rejected
+        self._run_id = ""
+        self._owner = os.getpid()
+        _open_checkpoints.add(self)
 
     @classmethod
     def open(cls, path: str, header: dict) -> _Checkpoint:
-        fh = open(path, "a+b")  # noqa: SIM115 -- owned by the returned checkpoint, closed by it
+        lock_fd = cls._lock(path)
+        fh = None
         try:
-            cls._lock(fh, path)
+            fh = open(path, "a+b")  # noqa: SIM115 -- owned by the returned checkpoint, closed by it
             fh.seek(0)
             data = fh.read()
-            rows, keep, has_header = cls._parse(data, path, header)
+            rows, keep, has_header, rejected = cls._parse(data, path, header)
             if keep < len(data):  # drop a torn last line
                 fh.truncate(keep)
                 fh.flush()
@@ -67,22 +130,38 @@ class _Checkpoint:
                 os.fsync(fh.fileno())
                 cls._fsync_dir(path)
         except BaseException:
-            fh.close()
+            if fh is not None:
+                fh.close()
+            if lock_fd >= 0:
+                os.close(lock_fd)
             raise
-        return cls(path, fh, rows)
+        ck = cls(path, fh, lock_fd, rows, rejected)
+        ck._run_id = _run_id(header)
+        return ck
 
     @staticmethod
-    def _lock(fh, path: str) -> None:
+    def _lock(path: str) -> int:
+        """Open ``path`` for locking only (creating it) and ``flock`` it; ``-1`` off POSIX."""
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
-            return
+            return -1
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            os.close(fd)
             raise ValueError(
                 f"checkpoint {path!r} is in use by another running sweep (file lock held)"
             ) from None
+        return fd
+
+    def _drop_lock_in_child(self) -> None:
+        """In a forked child: close the inherited lock descriptor (the parent keeps the lock)."""
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = -1
 
     @staticmethod
     def _fsync_dir(path: str) -> None:
@@ -98,62 +177,77 @@ class _Checkpoint:
             os.close(fd)
 
     @staticmethod
-    def _parse(data: bytes, path: str, header: dict) -> tuple[dict, int, bool]:
-        """Completed rows by k, the byte length to keep, and whether a valid header is kept."""
+    def _parse(data: bytes, path: str, header: dict) -> tuple[dict, int, bool, list[dict]]:
+        """Verified rows by k, the byte length to keep, whether a valid header is kept, and
+        the rejected lines."""
         lines = data.split(b"\n")  # the last element is b"" iff the file ends with "\n"
         offsets = []
         pos = 0
         for ln in lines:
             offsets.append(pos)
             pos += len(ln) + 1
-        parsed = []
-        for i, ln in enumerate(lines):
-            last = i == len(lines) - 1
-            if last and ln == b"":
+        complete, tail = lines[:-1], lines[-1]
+        # the byte length to keep: a newline-less tail is a torn write
+        keep = offsets[-1] if tail else len(data)
+        if not complete:
+            _Checkpoint._check_torn_header(tail, path, header)
+            return {}, 0, False, []
+        head = _Checkpoint._json_object(complete[0])
+        if head is None:
+            if len(complete) == 1 and not tail:  # only a header, unparsable: torn?
+                _Checkpoint._check_torn_header(complete[0], path, header)
+                return {}, 0, False, []
+            raise ValueError(
+                f"checkpoint {path!r} is not a latentclass sweep checkpoint (line 1 is not a header)"
+            )
+        _Checkpoint._check_header(head, path, header)
+        run_id = _run_id(header)
+        rows: dict = {}
+        rejected: list[dict] = []
+        for i, ln in enumerate(complete[1:], start=2):
+            obj = _Checkpoint._json_object(ln)
+            if obj is None and i == len(complete) and not tail:
+                # the last line, complete but unparsable: a torn write (e.g. zeros after a
+                # machine crash); dropped like a newline-less one
+                keep = offsets[i - 1]
                 break
-            try:
-                obj = json.loads(ln.decode("utf-8"))
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-                if last:  # complete JSON but no newline: a write cut exactly before "\n"
-                    raise ValueError("no newline")
-            except (ValueError, UnicodeDecodeError):
-                is_last_line = last or (i == len(lines) - 2 and lines[-1] == b"")
-                if is_last_line and not parsed:
-                    # only a torn copy of *this* sweep's header may be dropped: never truncate
-                    # a file that is not ours
-                    ours = (json.dumps(header, allow_nan=False) + "\n").encode("utf-8")
-                    if not ours.startswith(ln):
-                        raise ValueError(
-                            f"checkpoint {path!r} is not a latentclass sweep checkpoint of this sweep "
-                            "(its first line is neither a header nor a torn copy of this sweep's header)"
-                        ) from None
-                if is_last_line:
-                    return _Checkpoint._rows_of(parsed, path, header), offsets[i], bool(parsed)
-                if not parsed:
-                    raise ValueError(
-                        f"checkpoint {path!r} is not a latentclass sweep checkpoint (line 1 is not a header)"
-                    ) from None
-                raise ValueError(
-                    f"checkpoint {path!r} is corrupt: line {i + 1} is not a JSON object "
-                    "(only a torn last line is tolerated)"
-                ) from None
-            parsed.append(obj)
-        keep = len(data)
-        return _Checkpoint._rows_of(parsed, path, header), keep, bool(parsed)
+            row, reason = _Checkpoint._verified_row(obj, run_id)
+            if row is None:
+                k = obj.get("k") if isinstance(obj, dict) else None
+                k = _decode("k", k) if isinstance(k, (int, str)) else None
+                rejected.append({"line": i, "k": k, "reason": reason})
+                continue
+            rows.setdefault(row["k"], row)  # a duplicate (never written by us) keeps the first
+        return rows, keep, True, rejected
 
     @staticmethod
-    def _rows_of(objs: list, path: str, header: dict) -> dict:
-        if not objs:
-            return {}
-        head = objs[0]
+    def _json_object(ln: bytes) -> dict | None:
+        try:
+            obj = json.loads(ln.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return obj if isinstance(obj, dict) else None
+
+    @staticmethod
+    def _check_torn_header(fragment: bytes, path: str, header: dict) -> None:
+        """Only a torn copy of *this* sweep's header may be dropped: never truncate a file
+        that is not ours."""
+        ours = (json.dumps(header, allow_nan=False) + "\n").encode("utf-8")
+        if not ours.startswith(fragment):
+            raise ValueError(
+                f"checkpoint {path!r} is not a latentclass sweep checkpoint of this sweep "
+                "(its first line is neither a header nor a torn copy of this sweep's header)"
+            )
+
+    @staticmethod
+    def _check_header(head: dict, path: str, header: dict) -> None:
         if head.get("magic") != _CHECKPOINT_MAGIC:
             raise ValueError(
                 f"checkpoint {path!r} is not a latentclass sweep checkpoint (bad header line)"
             )
         diffs = [
             f"{key}: file has {head.get(key)!r}, this sweep has {header[key]!r}"
-            for key in ("format", "model_fingerprint", "tau", "dim", "code_version", "columns")
+            for key in _IDENTITY_KEYS
             if head.get(key) != header[key]
         ]
         if diffs:
@@ -161,21 +255,39 @@ class _Checkpoint:
                 f"checkpoint {path!r} belongs to a different sweep and is not mixed with this one "
                 f"({'; '.join(diffs)}); use another checkpoint path or delete the file"
             )
-        rows: dict = {}
-        for i, obj in enumerate(objs[1:], start=2):
-            if set(obj) != set(SWEEP_COLUMNS):
-                raise ValueError(f"checkpoint {path!r} is corrupt: line {i} is not a sweep row")
-            row = {c: _decode(c, obj[c]) for c in SWEEP_COLUMNS}
-            k = row["k"]
-            rows.setdefault(k, row)  # a duplicate (never written by us) keeps the first
-        return rows
+
+    @staticmethod
+    def _verified_row(obj: dict | None, run_id: str) -> tuple[dict | None, str]:
+        """The decoded row of a row line whose digest matches, else ``(None, reason)``."""
+        if obj is None:
+            return None, "not a JSON object"
+        if set(obj) != {*SWEEP_COLUMNS, _DIGEST_KEY}:
+            return None, "not a sweep row (wrong fields)"
+        digest = obj[_DIGEST_KEY]
+        encoded = {c: obj[c] for c in SWEEP_COLUMNS}
+        try:
+            expected = _row_digest(encoded, run_id)
+        except (TypeError, ValueError):  # pragma: no cover - json.loads output always encodes
+            return None, "not a sweep row (unencodable values)"
+        if not isinstance(digest, str) or not hmac.compare_digest(digest, expected):
+            return None, "integrity check failed (sha256 does not match: damaged or edited)"
+        return {c: _decode(c, encoded[c]) for c in SWEEP_COLUMNS}, ""
 
     def append(self, row: dict) -> None:
-        line = json.dumps(_encode_row(row), allow_nan=False) + "\n"
+        if os.getpid() != self._owner:  # pragma: no cover - a forked child never writes
+            raise RuntimeError("a checkpoint is written only by the process that opened it")
+        encoded = _encode_row(row)
+        line = json.dumps(
+            {**encoded, _DIGEST_KEY: _row_digest(encoded, self._run_id)}, allow_nan=False
+        )
         self._fh.seek(0, os.SEEK_END)
-        self._fh.write(line.encode("utf-8"))
+        self._fh.write((line + "\n").encode("utf-8"))
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        self._fh.close()  # also releases the lock
+        _open_checkpoints.discard(self)
+        self._fh.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = -1

@@ -78,7 +78,7 @@ def _degradation_point(
     """Certified optimum of the class-level model at one ``k`` and its downstream metrics."""
     model = LatentClassModel.one_point_per_class(np.asarray(class_probs, dtype=float))
     opt = optimal_representation(model, k, tau=tau, rng=seed, init=init)
-    out = {
+    out: dict[str, Any] = {
         "contrastive_loss": float(opt.loss),
         "duality_gap": math.inf if opt.duality_gap is None else float(opt.duality_gap),
         "certified": bool(opt.certified),

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .._provenance import versions
+from .output_files import _csv_comment_lines, _write_text
+from .sweep_rows import _csv_cell, _encode
+
+#: Columns of :meth:`DegradationSearchResult.rows` (one row per case and ``k``), in order.
+DEGRADATION_COLUMNS: tuple[str, ...] = (
+    "name",
+    "weighting",
+    "class_probs",
+    "k",
+    "mean_classifier_loss",
+    "mean_classifier_accuracy",
+    "contrastive_loss",
+    "contrastive_loss_limit",
+    "duality_gap",
+    "certified",
+    "rise",
+    "rise_from",
+    "rise_to",
+    "certified_rise",
+    "resolution",
+)
+#: ``"format"`` of the JSON object written by :meth:`DegradationSearchResult.to_json`.
+DEGRADATION_JSON_FORMAT = "latentclass-degradation-search"
 
 
 def largest_rise(values: Any) -> tuple[float, int, int]:
@@ -145,6 +174,9 @@ class DegradationSearchResult:
     n_distributions : int
     all_certified : bool
         Every point of every curve is a certified optimum.
+    versions : dict
+        :func:`latentclass._provenance.versions` of the process that ran the search;
+        written into the files of :meth:`to_csv` and :meth:`to_json`.
     """
 
     cases: tuple
@@ -154,6 +186,98 @@ class DegradationSearchResult:
     tau: float
     n_distributions: int
     all_certified: bool
+    versions: dict = field(default_factory=versions)
+
+    def rows(self) -> list[dict]:
+        """One row per (case, ``k``), cases in the order of :attr:`cases`; keys
+        :data:`DEGRADATION_COLUMNS`.
+
+        ``mean_classifier_loss`` / ``mean_classifier_accuracy`` are the downstream loss and
+        accuracy under the case's ``weighting``; ``contrastive_loss`` is ``L_k`` of the
+        optimum for finite ``k`` (``None`` at ``k = inf``) and ``contrastive_loss_limit``
+        is ``L_∞`` at ``k = inf`` (``None`` otherwise), as in a sweep table; ``duality_gap``
+        is ``inf`` where no certificate exists.  ``class_probs`` is the class law as a
+        space-separated list of ``repr`` floats; ``rise`` … ``resolution`` are the case's
+        (repeated on each of its rows; ``None`` when not measured).
+        """
+        out = []
+        for c in self.cases:
+            rho = " ".join(repr(float(p)) for p in c.class_probs)
+            for i, k in enumerate(c.ks):
+                closs = float(c.contrastive_losses[i])
+                out.append(
+                    {
+                        "name": c.name,
+                        "weighting": c.weighting,
+                        "class_probs": rho,
+                        "k": k,
+                        "mean_classifier_loss": float(c.losses[i]),
+                        "mean_classifier_accuracy": float(c.accuracies[i]),
+                        "contrastive_loss": None if k == math.inf else closs,
+                        "contrastive_loss_limit": closs if k == math.inf else None,
+                        "duality_gap": float(c.duality_gaps[i]),
+                        "certified": bool(c.certified[i]),
+                        "rise": float(c.rise),
+                        "rise_from": c.rise_from,
+                        "rise_to": c.rise_to,
+                        "certified_rise": c.certified_rise,
+                        "resolution": c.resolution,
+                    }
+                )
+        return out
+
+    def _metadata(self) -> dict:
+        return {
+            **self.versions,
+            "tau": self.tau,
+            "n_distributions": self.n_distributions,
+            "all_certified": self.all_certified,
+        }
+
+    def to_csv(self, path: Any) -> None:
+        """Write :meth:`rows` as CSV to a path (atomic write) or text stream.
+
+        As :meth:`SweepResult.to_csv`: first ``# key: value`` comment lines (the versions
+        that computed the search — ``latentclass``, ``python``, ``numpy``, ``scipy``,
+        ``platform`` — then ``tau``, ``n_distributions``, ``all_certified``), read with
+        ``pandas.read_csv(path, comment="#")``; then the column names and one line per row
+        (``None`` empty, floats with ``repr``, ``inf`` for infinity).
+        """
+        buf = io.StringIO()
+        buf.write(
+            _csv_comment_lines(
+                'latentclass degradation search; read with pandas.read_csv(path, comment="#")',
+                self._metadata(),
+            )
+        )
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(DEGRADATION_COLUMNS)
+        for r in self.rows():
+            w.writerow([_csv_cell(r[c]) for c in DEGRADATION_COLUMNS])
+        _write_text(path, buf.getvalue())
+
+    def to_json(self, path: Any) -> None:
+        """Write the search as one strict-JSON object to a path (atomic write) or text stream.
+
+        Keys: ``"format"`` (``"latentclass-degradation-search"``), ``"versions"``,
+        ``"tau"``, ``"ks"``, ``"n_distributions"``, ``"all_certified"``, ``"max_rise"``,
+        ``"worst"`` (weighting -> the names of its worst cases, worst first), ``"columns"``
+        and ``"rows"`` (:meth:`rows`).  Infinity is the string ``"inf"``, ``None`` is
+        ``null``.
+        """
+        obj = {
+            "format": DEGRADATION_JSON_FORMAT,
+            "versions": dict(self.versions),
+            "tau": self.tau,
+            "ks": [_encode(k) for k in self.ks],
+            "n_distributions": self.n_distributions,
+            "all_certified": self.all_certified,
+            "max_rise": {w: float(v) for w, v in self.max_rise.items()},
+            "worst": {w: [c.name for c in cases] for w, cases in self.worst.items()},
+            "columns": list(DEGRADATION_COLUMNS),
+            "rows": [{c: _encode(r[c]) for c in DEGRADATION_COLUMNS} for r in self.rows()],
+        }
+        _write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
     def summary(self) -> str:
         """A plain-text table of the worst cases."""

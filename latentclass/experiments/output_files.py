@@ -21,6 +21,20 @@ def _check_out_path(path: Any, name: str) -> str:
     return p
 
 
+def _csv_comment_lines(title: str, items: dict) -> str:
+    """``# title`` then one ``# key: value`` line per item: the provenance block of a CSV.
+
+    ``pandas.read_csv(path, comment="#")`` skips these lines (as do ``numpy.genfromtxt``
+    and R's ``read.csv(comment.char = "#")``); with the standard ``csv`` module, skip the
+    lines that start with ``#``.  Values are written with ``str`` on one line.
+    """
+    out = [f"# {title}\n"]
+    for key, value in items.items():
+        text = " ".join(str(value).split())  # one line, whatever the value
+        out.append(f"# {key}: {text}\n")
+    return "".join(out)
+
+
 def _write_text(target: Any, text: str) -> None:
     if not isinstance(target, (str, os.PathLike)) and callable(getattr(target, "write", None)):
         target.write(text)

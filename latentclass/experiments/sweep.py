@@ -15,19 +15,25 @@ import concurrent.futures
 import csv
 import io
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .._provenance import versions
 from .._validation import check_choice, check_integer, check_tau
 from ..model import LatentClassModel
 from .checkpoint import _Checkpoint, _checkpoint_header
 from .k_grid import _check_ks
-from .output_files import _check_out_path, _write_text
+from .output_files import _check_out_path, _csv_comment_lines, _write_text
 from .sweep_rows import SWEEP_COLUMNS, _csv_cell, _encode_row, _sweep_row
 from .task_runner import _check_executor, _check_progress, _Progress, _run_tasks
+
+_log = logging.getLogger("latentclass.experiments")
+#: ``"format"`` of the JSON object written by :meth:`SweepResult.to_json`.
+SWEEP_JSON_FORMAT = "latentclass-sweep"
 
 
 def _check_dim(dim: Any, model: LatentClassModel) -> int | None:
@@ -56,10 +62,23 @@ class SweepResult:
     dim : int or None
     model_fingerprint : str
         :meth:`LatentClassModel.fingerprint` of the swept model.
+    versions : dict
+        :func:`latentclass._provenance.versions` of the process that ran the sweep
+        (``latentclass``, ``python``, ``numpy``, ``scipy``, ``platform``); written into
+        every file :meth:`to_csv` / :meth:`to_json` produce.  Rows reused from a checkpoint
+        were computed with the same versions (the checkpoint is refused otherwise).
+    checkpoint_rejected : tuple of dict
+        Lines of the checkpoint that were not reused: ``{"line", "k", "reason"}`` (``k``
+        ``None`` when unreadable) — damaged or edited rows whose integrity check failed.
+        Their ``k`` were computed again; also logged as warnings on the
+        ``latentclass.experiments`` logger.  Empty without a checkpoint.
 
-    Column meanings: ``loss`` is the exact population loss ``L_k`` of the optimum
-    (``L_∞`` for ``k = inf``), ``duality_gap`` its certified sub-optimality bound and
-    ``certified`` whether it is within tolerance (SPEC §4); ``mean_classifier_*`` are SPEC
+    Column meanings: ``loss`` is the exact population loss ``L_k`` of the optimum for a
+    finite ``k`` and ``None`` in the ``k = inf`` row; ``loss_limit`` is the limit objective
+    ``L_∞`` of the optimum in the ``k = inf`` row and ``None`` in the others (``L_k`` grows
+    like ``log k``, so the two are kept in separate columns: ``L_k − log k → L_∞``).
+    ``duality_gap`` is the certified sub-optimality bound of whichever objective the row
+    optimises and ``certified`` whether it is within tolerance (SPEC §4); ``mean_classifier_*`` are SPEC
     §6 with ``ρ``-weighted classes, ``balanced_*`` with uniform weights;
     ``collision_probability`` is ``τ_k``, ``coverage_probability`` is ``υ_{k+1}``
     (``k + 1`` draws), ``expected_log_collisions`` is ``Coll_k`` and ``bound_*`` are the
@@ -73,6 +92,8 @@ class SweepResult:
     tau: float
     dim: int | None
     model_fingerprint: str
+    versions: dict = field(default_factory=versions)
+    checkpoint_rejected: tuple = ()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -87,15 +108,34 @@ class SweepResult:
         check_choice(name, "name", self.columns)
         return tuple(r[name] for r in self.rows)
 
-    def to_csv(self, path: Any) -> None:
-        """Write the table as CSV (header line of column names) to a path or text stream.
+    def _metadata(self) -> dict:
+        return {
+            **self.versions,
+            "model_fingerprint": self.model_fingerprint,
+            "tau": self.tau,
+            "dim": self.dim,
+        }
 
+    def to_csv(self, path: Any) -> None:
+        """Write the table as CSV to a path or text stream, provenance first.
+
+        The file starts with comment lines ``# key: value``: the versions that computed the
+        table (``latentclass``, ``python``, ``numpy``, ``scipy``, ``platform``), then
+        ``model_fingerprint``, ``tau`` and ``dim``.  Read it with
+        ``pandas.read_csv(path, comment="#")``; with the standard :mod:`csv` module, skip
+        the lines starting with ``#``.  Then a line of column names and one line per row:
         ``None`` is an empty cell, floats are written with ``repr`` (they read back
         exactly; ``inf`` for infinity), booleans as ``True``/``False``.  A path is written
         to a temporary file and renamed into place; an object with a ``write`` method
         (e.g. ``sys.stdout``) is written to directly.
         """
         buf = io.StringIO()
+        buf.write(
+            _csv_comment_lines(
+                'latentclass sweep over k; read with pandas.read_csv(path, comment="#")',
+                self._metadata(),
+            )
+        )
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.columns)
         for r in self.rows:
@@ -103,12 +143,25 @@ class SweepResult:
         _write_text(path, buf.getvalue())
 
     def to_json(self, path: Any) -> None:
-        """Write the table as a strict-JSON list of row objects (``pandas.read_json`` reads it).
+        """Write the table as one strict-JSON object: versions, metadata and the rows.
 
-        Infinite values (``k = inf``, vacuous bounds) are the strings ``"inf"``/``"-inf"``,
-        ``None`` is ``null``.  ``path`` is a path (atomic write) or a text stream.
+        Keys: ``"format"`` (``"latentclass-sweep"``), ``"versions"`` (the versions that
+        computed it, as in :attr:`versions`), ``"model_fingerprint"``, ``"tau"``,
+        ``"dim"``, ``"columns"`` and ``"rows"``, a list of row objects.  Infinite values
+        (``k = inf``, vacuous bounds) are the strings ``"inf"``/``"-inf"``, ``None`` is
+        ``null``.  With pandas: ``pandas.DataFrame(json.load(fh)["rows"])``.  ``path`` is
+        a path (atomic write) or a text stream.
         """
-        text = json.dumps([_encode_row(r) for r in self.rows], indent=1, allow_nan=False)
+        obj = {
+            "format": SWEEP_JSON_FORMAT,
+            "versions": dict(self.versions),
+            "model_fingerprint": self.model_fingerprint,
+            "tau": self.tau,
+            "dim": self.dim,
+            "columns": list(self.columns),
+            "rows": [_encode_row(r) for r in self.rows],
+        }
+        text = json.dumps(obj, indent=1, allow_nan=False)
         _write_text(path, text + "\n")
 
     def __repr__(self) -> str:
@@ -159,9 +212,14 @@ def sweep_negatives(
         ``dim``, code version, columns), then one line per completed row, each appended
         with ``flush`` + ``os.fsync`` as soon as it is known.  If the file exists, its rows
         are reused (the ``k`` it holds are not recomputed), a torn last line left by a
-        ``kill -9`` is dropped, and a header from a different sweep raises ``ValueError``
-        naming the checkpoint.  The result equals that of an uninterrupted run.  ``ks`` may
-        differ between runs; only the requested ``k`` are returned.
+        ``kill -9`` is dropped, and a header from a different sweep (or of other versions
+        of latentclass, Python, numpy or scipy) raises ``ValueError`` naming the
+        checkpoint.  Every row line carries a SHA-256 integrity check; a row that fails it
+        (damaged, edited) is never reused: its ``k`` is computed again and the line is
+        reported in ``checkpoint_rejected`` and logged.  The result equals that of an
+        uninterrupted run.  ``ks`` may differ between runs; only the requested ``k`` are
+        returned.  The file is locked (``flock``) by this process alone: workers never
+        hold it.
     progress : bool or callable, optional
         ``True``: a tqdm bar on stderr; ``False``: none; ``None`` (default): a bar only when
         stderr is a terminal and the sweep runs longer than 2 s; a callable is called as
@@ -193,6 +251,17 @@ def sweep_negatives(
     try:
         rows = {k: ck.rows[k] for k in ks if k in ck.rows} if ck is not None else {}
         todo = [k for k in ks if k not in rows]
+        rejected = tuple(dict(r) for r in ck.rejected) if ck is not None else ()
+        for r in rejected:
+            again = " (its k is computed again)" if r["k"] in todo else ""
+            _log.warning(
+                "checkpoint %r: line %d (k=%s) not reused: %s%s",
+                ck.path if ck is not None else None,
+                r["line"],
+                r["k"],
+                r["reason"],
+                again,
+            )
         bar = _Progress(progress, len(ks), len(rows), len(todo), "sweep over k")
 
         def record(i: int, row: dict) -> None:
@@ -208,4 +277,12 @@ def sweep_negatives(
     finally:
         if ck is not None:
             ck.close()
-    return SweepResult(tuple(rows[k] for k in ks), SWEEP_COLUMNS, tau, dim, fingerprint)
+    return SweepResult(
+        tuple(rows[k] for k in ks),
+        SWEEP_COLUMNS,
+        tau,
+        dim,
+        fingerprint,
+        versions=versions(),
+        checkpoint_rejected=rejected,
+    )

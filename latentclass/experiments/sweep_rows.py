@@ -18,6 +18,7 @@ from .task_runner import _SOLVER_SEED
 SWEEP_COLUMNS: tuple[str, ...] = (
     "k",
     "loss",
+    "loss_limit",
     "duality_gap",
     "certified",
     "method",
@@ -43,7 +44,9 @@ def _sweep_row(model: LatentClassModel, k: int | float, tau: float, dim: int | N
     """One row of :func:`sweep_negatives` (module level so that it pickles to workers).
 
     A deterministic function of ``(model, k, tau, dim)``: the optimiser gets the fixed seed
-    ``_SOLVER_SEED``, so every executor returns the bits of the serial run.
+    ``_SOLVER_SEED`` (and the task runner pins one BLAS thread), so every executor returns
+    the bits of the serial run.  ``loss`` is ``L_k`` for finite ``k`` (``None`` at
+    ``k = inf``); ``loss_limit`` is ``L_∞`` at ``k = inf`` (``None`` for finite ``k``).
     """
     t0 = time.perf_counter()
     opt = optimal_representation(model, k, tau=tau, dim=dim, rng=_SOLVER_SEED)
@@ -52,7 +55,8 @@ def _sweep_row(model: LatentClassModel, k: int | float, tau: float, dim: int | N
     rho = np.asarray(model.class_probs, dtype=float)
     row: dict[str, Any] = {
         "k": k if k == math.inf else int(k),
-        "loss": float(opt.loss),
+        "loss": None if k == math.inf else float(opt.loss),
+        "loss_limit": float(opt.loss) if k == math.inf else None,
         "duality_gap": None if opt.duality_gap is None else float(opt.duality_gap),
         "certified": bool(opt.certified),
         "method": str(opt.method),
@@ -75,12 +79,12 @@ def _sweep_row(model: LatentClassModel, k: int | float, tau: float, dim: int | N
             bound_bao_lower=None,
         )
     else:
-        b = published_bounds(rho, k, row["loss"], tau)
+        b = published_bounds(rho, k, float(opt.loss), tau)
         row.update(
             collision_probability=float(b.collision),
             coverage_probability=float(b.coverage),
             expected_log_collisions=float(b.coll_k),
-            bound_saunshi=float(b.saunshi),
+            bound_saunshi=None if b.saunshi is None else float(b.saunshi),
             bound_ash=None if b.ash is None else float(b.ash),
             bound_nozawa_sato=float(b.nozawa_sato),
             bound_bao=float(b.bao),
