@@ -22,6 +22,16 @@ enumerating all ``C(m, t)`` tasks in vectorised chunks, when ``C(m, t) <= max_en
 (default ``10^5``); otherwise ``n_tasks`` tasks are drawn exactly from the task law (a
 sequential conditional-Poisson sampler built on elementary symmetric polynomials) and the
 mean is reported with its standard error.  ``t = m`` is the full task.
+
+**Task laws** (``task_law=``): ``"class_probs"`` (the law above, Saunshi et al.) or
+``"uniform"`` (every ``t``-subset equally likely); :func:`task_size_profile` reports every
+``t = 2 … m`` at once (SPEC §9.1).
+
+**The binary-task identity** (SPEC §9.2, ``proofs/binary_tasks.md``).  At class level, with
+the ``ρ``-conditioned task law, the average 2-way loss is
+``(L_1(G) − log 2 · Σρ_c²) / (1 − Σρ_c²)``: for every ``G`` under ``weighting="balanced"``,
+for unit-diagonal ``G`` under ``weighting="class_probs"``.  :func:`binary_task_identity`
+evaluates both sides; :func:`binary_task_ordering` compares certified optima across ``k``.
 """
 
 from __future__ import annotations
@@ -40,11 +50,18 @@ from ._validation import (
     check_integer,
     check_representation,
     check_tau,
+    readonly,
 )
 from .model import LatentClassModel
 
 __all__ = [
+    "BinaryTaskIdentity",
+    "BinaryTaskOrdering",
     "DownstreamResult",
+    "TaskProfile",
+    "binary_task_identity",
+    "binary_task_ordering",
+    "task_size_profile",
     "mean_classifier_accuracy",
     "mean_classifier_loss",
     "mean_classifier_metrics",
@@ -60,6 +77,8 @@ N_TASKS = 20_000
 _BLOCK = 1 << 21
 #: Ways of weighting the classes in the downstream average (``ρ`` or uniform).
 WEIGHTINGS = ("class_probs", "balanced")
+#: Laws of the task (the set of ``t`` classes): ``∝ Π_{c∈T} ρ_c`` or uniform over subsets.
+TASK_LAWS = ("class_probs", "uniform")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -248,6 +267,7 @@ def mean_classifier_metrics(
     rng: Any = None,
     n_tasks: int = N_TASKS,
     max_enumerate: int = MAX_ENUMERATE,
+    task_law: str = "class_probs",
 ) -> DownstreamResult:
     """Mean-classifier loss and accuracy of ``F`` on ``model`` (SPEC §6), with provenance.
 
@@ -268,11 +288,15 @@ def mean_classifier_metrics(
         Tasks drawn when sampling.
     max_enumerate : int
         Largest ``C(m, t)`` evaluated exactly.
+    task_law : {"class_probs", "uniform"}
+        Law of the task: ``P(T) ∝ Π_{c∈T} ρ_c`` (Saunshi et al.) or uniform over the
+        ``C(m, t)`` subsets (SPEC §9.1).  Irrelevant for the full task.
 
     Returns
     -------
     DownstreamResult
     """
+    check_choice(task_law, "task_law", TASK_LAWS)
     if not isinstance(model, LatentClassModel):
         raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
     f = check_representation(F, model.n_points)
@@ -313,7 +337,7 @@ def mean_classifier_metrics(
     total = math.comb(m, t)
     if total <= max_enumerate:
         # exact: online weighted average with log-weights Σ_{c∈T} log ρ_c
-        log_rho = np.log(rho)
+        log_rho = np.log(rho) if task_law == "class_probs" else np.zeros(m)
         shift = -math.inf
         sw = sl = sa = sb = 0.0
         for tasks in _chunks(itertools.combinations(range(m), t), chunk):
@@ -332,7 +356,8 @@ def mean_classifier_metrics(
         return DownstreamResult(sl / sw, sa / (sa + sb), 0.0, 0.0, True, total, t, weighting)
 
     gen = as_generator(rng)
-    tasks_all = _sample_tasks(rho, t, n_tasks, gen)
+    law = rho if task_law == "class_probs" else np.full(m, 1.0 / m)
+    tasks_all = _sample_tasks(law, t, n_tasks, gen)
     losses = np.empty(n_tasks)
     accs = np.empty(n_tasks)
     for start in range(0, n_tasks, chunk):
@@ -354,6 +379,7 @@ def mean_classifier_loss(
     rng: Any = None,
     n_tasks: int = N_TASKS,
     max_enumerate: int = MAX_ENUMERATE,
+    task_law: str = "class_probs",
 ) -> float:
     """Mean-classifier supervised loss (SPEC §6); see :func:`mean_classifier_metrics`.
 
@@ -362,7 +388,15 @@ def mean_classifier_loss(
     ``C(m, t) > max_enumerate``; use :func:`mean_classifier_metrics` for the standard error).
     """
     return mean_classifier_metrics(
-        model, F, tau, task_size, weighting, rng=rng, n_tasks=n_tasks, max_enumerate=max_enumerate
+        model,
+        F,
+        tau,
+        task_size,
+        weighting,
+        rng=rng,
+        n_tasks=n_tasks,
+        max_enumerate=max_enumerate,
+        task_law=task_law,
     ).loss
 
 
@@ -375,6 +409,7 @@ def mean_classifier_accuracy(
     rng: Any = None,
     n_tasks: int = N_TASKS,
     max_enumerate: int = MAX_ENUMERATE,
+    task_law: str = "class_probs",
 ) -> float:
     """Mean-classifier accuracy (SPEC §6), ties counted as errors; independent of ``τ``.
 
@@ -382,5 +417,360 @@ def mean_classifier_accuracy(
     :func:`mean_classifier_metrics`.
     """
     return mean_classifier_metrics(
-        model, F, 1.0, task_size, weighting, rng=rng, n_tasks=n_tasks, max_enumerate=max_enumerate
+        model,
+        F,
+        1.0,
+        task_size,
+        weighting,
+        rng=rng,
+        n_tasks=n_tasks,
+        max_enumerate=max_enumerate,
+        task_law=task_law,
     ).accuracy
+
+
+# --------------------------------------------------------------------------- task sizes
+@dataclass(frozen=True, eq=False, repr=False)
+class TaskProfile:
+    """Downstream metrics for every task size ``t`` (SPEC §9.1).
+
+    Attributes
+    ----------
+    task_sizes : tuple of int
+        The ``t`` evaluated (default ``2 … m``).
+    results : tuple of DownstreamResult
+        One per task size, exact or sampled (with standard errors).
+    weighting, task_law : str
+        Label law within a task and law of the task.
+    """
+
+    task_sizes: tuple[int, ...]
+    results: tuple[DownstreamResult, ...]
+    weighting: str
+    task_law: str
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Task-averaged loss per task size."""
+        return np.array([r.loss for r in self.results])
+
+    @property
+    def accuracies(self) -> np.ndarray:
+        """Task-averaged accuracy per task size."""
+        return np.array([r.accuracy for r in self.results])
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One record per task size (``t``, ``loss``, ``loss_stderr``, ``accuracy``, …)."""
+        return [
+            dict(
+                t=t,
+                loss=r.loss,
+                loss_stderr=r.loss_stderr,
+                accuracy=r.accuracy,
+                accuracy_stderr=r.accuracy_stderr,
+                exact=r.exact,
+                n_tasks=r.n_tasks,
+            )
+            for t, r in zip(self.task_sizes, self.results)
+        ]
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"t={t}: {r.loss:.6g}" for t, r in zip(self.task_sizes, self.results))
+        return (
+            f"TaskProfile({body}; weighting={self.weighting!r}, task_law={self.task_law!r})"
+        )
+
+
+def task_size_profile(
+    model: LatentClassModel,
+    F: Any,
+    tau: float = 1.0,
+    task_sizes: Any = None,
+    weighting: str = "class_probs",
+    *,
+    task_law: str = "class_probs",
+    rng: Any = 0,
+    n_tasks: int = N_TASKS,
+    max_enumerate: int = MAX_ENUMERATE,
+) -> TaskProfile:
+    """Mean-classifier loss and accuracy on ``t``-way tasks for every ``t`` (SPEC §6.2, §9.1).
+
+    For each ``t`` the metric is ``Σ_T P(T) ℓ_T(F)`` with ``P(T) ∝ Π_{c∈T} ρ_c``
+    (``task_law="class_probs"``) or ``P(T) = 1/C(m, t)`` (``"uniform"``), and ``ℓ_T`` the
+    mean-classifier loss restricted to the classes of ``T`` (SPEC §6.1); exact by enumeration
+    when ``C(m, t) <= max_enumerate``, otherwise sampled with a standard error.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+    F : array_like, shape (n_points, d)
+    tau : float
+        Temperature of the logits.
+    task_sizes : iterable of int, optional
+        Default ``2, …, m``.
+    weighting : {"class_probs", "balanced"}
+        Label law within a task.
+    task_law : {"class_probs", "uniform"}
+        Law of the task.
+    rng : seed or numpy.random.Generator
+        Used for sampled task sizes (one generator for the whole profile).
+    n_tasks, max_enumerate : int
+        As in :func:`mean_classifier_metrics`.
+
+    Returns
+    -------
+    TaskProfile
+    """
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    m = model.n_classes
+    if m < 2:
+        raise ValueError("model must have at least 2 classes for t-way tasks")
+    if task_sizes is None:
+        sizes = tuple(range(2, m + 1))
+    else:
+        try:
+            raw = list(task_sizes)
+        except TypeError:
+            raise TypeError("task_sizes must be an iterable of integers") from None
+        if not raw:
+            raise ValueError("task_sizes must not be empty")
+        sizes = tuple(check_integer(t, "task_sizes", minimum=2) for t in raw)
+        if max(sizes) > m:
+            raise ValueError(f"task_sizes must lie in 2 … m = {m}, got {max(sizes)}")
+    gen = as_generator(rng)
+    results = tuple(
+        mean_classifier_metrics(
+            model,
+            F,
+            tau,
+            t,
+            weighting,
+            rng=gen,
+            n_tasks=n_tasks,
+            max_enumerate=max_enumerate,
+            task_law=task_law,
+        )
+        for t in sizes
+    )
+    return TaskProfile(sizes, results, weighting, task_law)
+
+
+# --------------------------------------------------------------------------- 2-way tasks
+def _class_level(model: Any, name: str = "model") -> LatentClassModel:
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"{name} must be a LatentClassModel, got {type(model).__name__}")
+    D = np.asarray(model.class_conditionals)
+    if model.n_points != model.n_classes or not np.array_equal(D, np.eye(model.n_classes)):
+        raise ValueError(
+            f"{name} must be a class-level model (LatentClassModel.one_point_per_class): the "
+            "binary-task identity concerns G between class vectors"
+        )
+    if model.n_classes < 2:
+        raise ValueError(f"{name} must have at least 2 classes")
+    return model
+
+
+def _affine_two_way(rho: np.ndarray, l1: float) -> float:
+    s2 = float(np.sum(rho * rho))
+    return (l1 - math.log(2.0) * s2) / (1.0 - s2)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BinaryTaskIdentity:
+    """Both sides of the binary-task identity of SPEC §9.2 at one representation.
+
+    Attributes
+    ----------
+    two_way_loss : float
+        Average 2-way mean-classifier loss (``ρ``-conditioned task law, exact enumeration).
+    affine_value : float
+        ``(L_1(G) − log 2 · Σρ_c²) / (1 − Σρ_c²)``.
+    l1 : float
+        The ``k = 1`` population loss ``L_1(G)`` at the same ``τ``.
+    difference : float
+        ``two_way_loss − affine_value``.
+    applies : bool
+        Whether the theorem asserts equality here: always for ``weighting="balanced"``;
+        for ``"class_probs"`` when ``diag G`` is constant to ``1e-12`` (unit diagonal in
+        particular).
+    weighting : str
+    """
+
+    two_way_loss: float
+    affine_value: float
+    l1: float
+    difference: float
+    applies: bool
+    weighting: str
+
+    def __repr__(self) -> str:
+        return (
+            f"BinaryTaskIdentity(two_way_loss={self.two_way_loss:.12g}, "
+            f"affine_value={self.affine_value:.12g}, difference={self.difference:.3g}, "
+            f"applies={self.applies}, weighting={self.weighting!r})"
+        )
+
+
+def binary_task_identity(
+    model: LatentClassModel, F: Any, tau: float = 1.0, weighting: str = "class_probs"
+) -> BinaryTaskIdentity:
+    """Evaluate both sides of the binary-task identity (SPEC §9.2, ``proofs/binary_tasks.md``).
+
+    For a class-level model with ``ρ``-conditioned tasks and ``S = Σ_c ρ_c²``,
+
+    ``two-way loss(G) = (L_1(G) − S log 2) / (1 − S)``,
+
+    with ``L_1`` the population logistic loss with one negative at the same ``τ``.  It holds
+    for every ``G`` with ``weighting="balanced"`` and for unit-diagonal ``G`` with
+    ``weighting="class_probs"`` (more generally for ``G`` with constant diagonal).
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        Class-level model.
+    F : array_like, shape (m, d)
+        Class vectors.
+    tau : float
+    weighting : {"class_probs", "balanced"}
+
+    Returns
+    -------
+    BinaryTaskIdentity
+    """
+    from .population import population_loss
+
+    model = _class_level(model)
+    f = check_representation(F, model.n_points)
+    tau = check_tau(tau)
+    check_choice(weighting, "weighting", WEIGHTINGS)
+    rho = np.asarray(model.class_probs, dtype=float)
+    two = mean_classifier_metrics(model, f, tau, 2, weighting, max_enumerate=10**9).loss
+    l1 = population_loss(model, f, 1, tau)
+    aff = _affine_two_way(rho, l1)
+    diag = np.einsum("ij,ij->i", f, f)
+    applies = weighting == "balanced" or bool(np.ptp(diag) <= 1e-12)
+    return BinaryTaskIdentity(two, aff, l1, two - aff, applies, weighting)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BinaryTaskOrdering:
+    """2-way downstream loss of the certified optimum across ``k`` (SPEC §9.2).
+
+    Attributes
+    ----------
+    ks : tuple
+        Numbers of negatives (``ks[0]`` is 1).
+    two_way_losses : ndarray
+        Average 2-way loss of the certified optimum at each ``k``.
+    l1_values : ndarray
+        ``L_1`` at each optimum (the identity's right-hand side uses it).
+    certified : ndarray of bool
+        Each optimum certified (duality gap ``<= 1e-7``).
+    duality_gaps : ndarray
+    unit_diagonal : ndarray of bool
+        ``max |diag G − 1| <= 1e-9`` at each optimum.
+    lower_bound : float
+        Certified lower bound on the 2-way loss of *every* unit-diagonal ``G``:
+        ``(L_1(G_1) − gap_1 − S log 2)/(1 − S)``.
+    weighting : str
+    """
+
+    ks: tuple
+    two_way_losses: np.ndarray
+    l1_values: np.ndarray
+    certified: np.ndarray
+    duality_gaps: np.ndarray
+    unit_diagonal: np.ndarray
+    lower_bound: float
+    weighting: str
+
+    @property
+    def excess(self) -> np.ndarray:
+        """``two_way_losses − two_way_losses[0]`` (``≥ 0`` by the theorem, up to the gaps)."""
+        return self.two_way_losses - self.two_way_losses[0]
+
+    @property
+    def holds(self) -> bool:
+        """Every optimum certified and unit-diagonal, and no 2-way loss below ``lower_bound``."""
+        return bool(
+            np.all(self.certified)
+            and np.all(self.unit_diagonal)
+            and np.all(self.two_way_losses >= self.lower_bound - 1e-12)
+        )
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"k={k}: {v:.9g}" for k, v in zip(self.ks, self.two_way_losses))
+        return f"BinaryTaskOrdering({body}; holds={self.holds}, weighting={self.weighting!r})"
+
+
+def binary_task_ordering(
+    model: LatentClassModel,
+    ks: Any,
+    tau: float = 1.0,
+    weighting: str = "class_probs",
+    *,
+    rng: Any = 0,
+) -> BinaryTaskOrdering:
+    """2-way downstream loss of the certified optimum ``G_k*`` for each ``k`` (SPEC §9.2).
+
+    By the binary-task theorem, ``two-way(G_k*) − two-way(G_1*) =
+    (L_1(G_k*) − L_1(G_1*)) / (1 − Σρ_c²) ≥ 0`` whenever ``G_k*`` has unit diagonal, with
+    equality only if ``G_k* = G_1*``.  ``k = 1`` is prepended to ``ks`` if missing.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        Class-level model.
+    ks : iterable of int or math.inf
+    tau : float
+    weighting : {"class_probs", "balanced"}
+    rng : seed or numpy.random.Generator
+        Passed to the solver.
+
+    Returns
+    -------
+    BinaryTaskOrdering
+    """
+    from .optimize import optimal_representation
+    from .population import population_loss
+
+    model = _class_level(model)
+    tau = check_tau(tau)
+    check_choice(weighting, "weighting", WEIGHTINGS)
+    try:
+        raw = list(ks)
+    except TypeError:
+        raise TypeError("ks must be an iterable of integers or math.inf") from None
+    vals: list[Any] = []
+    for k in raw:
+        if isinstance(k, float) and math.isinf(k) and k > 0:
+            vals.append(math.inf)
+        else:
+            vals.append(check_integer(k, "ks", minimum=1))
+    if 1 not in vals:
+        vals.insert(0, 1)
+    vals = sorted(set(vals), key=lambda v: (v == math.inf, v))
+    gen = as_generator(rng)
+    rho = np.asarray(model.class_probs, dtype=float)
+    two, l1s, cert, gaps, unit = [], [], [], [], []
+    for k in vals:  # one certified solve per k
+        opt = optimal_representation(model, k, tau, method="numerical", rng=gen)
+        two.append(mean_classifier_metrics(model, opt.F, tau, 2, weighting).loss)
+        l1s.append(population_loss(model, opt.F, 1, tau))
+        cert.append(bool(opt.certified))
+        gaps.append(math.inf if opt.duality_gap is None else float(opt.duality_gap))
+        unit.append(bool(np.max(np.abs(np.diag(opt.gram) - 1.0)) <= 1e-9))
+    s2 = float(np.sum(rho * rho))
+    lower = (l1s[0] - gaps[0] - math.log(2.0) * s2) / (1.0 - s2)
+    return BinaryTaskOrdering(
+        tuple(vals),
+        readonly(np.array(two)),
+        readonly(np.array(l1s)),
+        readonly(np.array(cert)),
+        readonly(np.array(gaps)),
+        readonly(np.array(unit)),
+        lower,
+        weighting,
+    )
