@@ -61,10 +61,10 @@ __all__ = [
     "TaskProfile",
     "binary_task_identity",
     "binary_task_ordering",
-    "task_size_profile",
     "mean_classifier_accuracy",
     "mean_classifier_loss",
     "mean_classifier_metrics",
+    "task_size_profile",
 ]
 
 #: Relative tolerance below which a logit margin counts as a tie (an error).
@@ -477,9 +477,7 @@ class TaskProfile:
 
     def __repr__(self) -> str:
         body = ", ".join(f"t={t}: {r.loss:.6g}" for t, r in zip(self.task_sizes, self.results))
-        return (
-            f"TaskProfile({body}; weighting={self.weighting!r}, task_law={self.task_law!r})"
-        )
+        return f"TaskProfile({body}; weighting={self.weighting!r}, task_law={self.task_law!r})"
 
 
 def task_size_profile(
