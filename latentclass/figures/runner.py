@@ -11,8 +11,46 @@ from typing import Any
 from .house_style import save_figure
 from .records import jsonable
 from .registry import REGISTRY, select_figures
+from .report import write_report
 
-__all__ = ["MANIFEST_FORMAT", "make_figures", "manifest_document", "run_figure"]
+__all__ = ["MANIFEST_FORMAT", "make_figures", "manifest_document", "run_figure", "write_data"]
+
+
+def write_data(data: Any, out_dir: str | os.PathLike, name: str) -> str:
+    """Write the data behind figure ``name`` as ``out_dir/<name>.json``; return the file name.
+
+    Parameters
+    ----------
+    data : dict
+        What the figure's ``compute(quick)`` returned; any figure's data, generically:
+        numpy arrays become (nested) lists, ``math.inf`` (e.g. ``k = ∞``) the string
+        ``"inf"`` (:func:`latentclass.figures.records.jsonable`), so the file is strict JSON.
+    out_dir : path
+        The directory of the figures.
+    name : str
+        The figure's name (the file stem).
+
+    Returns
+    -------
+    str
+        ``"<name>.json"``, relative to ``out_dir`` (as the manifest records it under
+        ``"data"``).
+    """
+    fname = f"{name}.json"
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(os.fspath(out_dir), fname)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(
+            {"figure": name, "data": jsonable(data)},
+            fh,
+            indent=None,
+            allow_nan=False,
+            ensure_ascii=False,
+        )
+        fh.write("\n")
+    os.replace(tmp, path)
+    return fname
 
 
 def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> dict:
@@ -20,14 +58,18 @@ def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> di
 
     An exception inside the figure does not propagate: the record has ``passed=False`` and
     ``details={"error": ..., "traceback": ...}`` (and whatever files were written).
+    The data behind the figure (what ``compute`` returned) is written as ``<name>.json``
+    (:func:`write_data`) and named in the record under ``"data"`` (``None`` if not written).
     """
     if name not in REGISTRY:
         raise ValueError(f"name: unknown figure {name!r}; known: {', '.join(REGISTRY)}")
     spec = REGISTRY[name]
     t0 = time.perf_counter()
     files: list[str] = []
+    data_file = None
     try:
         data = spec.compute(bool(quick))
+        data_file = write_data(data, out_dir, name)
         passed, details = spec.verify(data)
         fig = spec.draw(data, passed, details)
         files = save_figure(fig, out_dir, name)
@@ -40,6 +82,7 @@ def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> di
     return dict(
         name=name,
         files=[os.path.basename(f) for f in files],
+        data=data_file,
         claim=spec.claim,
         check=spec.check,
         passed=bool(passed),
@@ -72,14 +115,16 @@ def manifest_document(records: list[dict], quick: bool, command: str | None) -> 
     }
 
 
-def _write_manifest(records: list[dict], out_dir: str, quick: bool, command: str | None) -> None:
+def _write_manifest(records: list[dict], out_dir: str, quick: bool, command: str | None) -> dict:
     """``out_dir/manifest.json``: :func:`manifest_document` as strict JSON (no NaN), UTF-8,
-    written to a temporary file and renamed (a reader never sees half a manifest)."""
+    written to a temporary file and renamed (a reader never sees half a manifest); returns
+    the document."""
     path = os.path.join(out_dir, "manifest.json")
     tmp = path + ".tmp"
+    document = manifest_document(records, quick, command)
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(
-            manifest_document(records, quick, command),
+            document,
             fh,
             indent=1,
             allow_nan=False,
@@ -87,6 +132,7 @@ def _write_manifest(records: list[dict], out_dir: str, quick: bool, command: str
         )
         fh.write("\n")
     os.replace(tmp, path)
+    return document
 
 
 def make_figures(
@@ -101,8 +147,10 @@ def make_figures(
     Parameters
     ----------
     out_dir : path
-        Created if missing.  Receives ``<name>.png``, ``<name>.pdf`` per figure and
-        ``manifest.json``.
+        Created if missing.  Receives ``<name>.png``, ``<name>.pdf`` and ``<name>.json``
+        (the data behind the figure, :func:`write_data`) per figure, ``manifest.json`` and
+        ``index.html`` (one self-contained page of every check,
+        :func:`latentclass.figures.report.render_report`).
     quick : bool
         Small grids (the whole set in well under a minute) for tests and CI.
     only : str or sequence of str, optional
@@ -117,8 +165,8 @@ def make_figures(
     Returns
     -------
     list of dict
-        The manifest records ``{name, files, claim, check, passed, details, seconds}`` —
-        ``files`` are relative to ``out_dir``; ``details`` holds the key numbers (JSON).
+        The manifest records ``{name, files, data, claim, check, passed, details,
+        seconds}`` — ``files`` (PNG, PDF) and ``data`` (JSON) are relative to ``out_dir``; ``details`` holds the key numbers (JSON).
         ``manifest.json`` holds them under ``"figures"``, beside the versions that computed
         them (:func:`manifest_document`).
     """
@@ -146,5 +194,6 @@ def make_figures(
     finally:
         if bar is not None:
             bar.close()
-    _write_manifest(records, out_dir, bool(quick), command)
+    document = _write_manifest(records, out_dir, bool(quick), command)
+    write_report(json.loads(json.dumps(document)), out_dir)
     return records
