@@ -11,12 +11,14 @@ The example checks that
 - the Saunshi, Ash and Nozawa–Sato bounds grow again at large k (their value at the largest
   k exceeds their minimum over k): they predict a degradation the truth does not show.
 
-Run: ``python examples/bounds_vs_truth.py``.
+Run: ``python examples/bounds_vs_truth.py`` (``LATENTCLASS_EXAMPLES_QUICK=1`` for the quick
+mode, as the documentation gallery runs it).
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -70,7 +72,7 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    out = main()
+    out = main(quick=os.environ.get("LATENTCLASS_EXAMPLES_QUICK") == "1")
     print(
         f"uniform rho, m={out['m']}: downstream loss of the optimum = {out['truth_closed_form']:.6f} for every k"
     )

@@ -11,10 +11,13 @@ Here the objective is a *margin-weighted* k = 1 contrastive loss written from sc
 weights 1 it is the population NCE loss at k = 1, which the example checks against the
 library's own engine.
 
-Run: ``python examples/custom_objective.py``.
+Run: ``python examples/custom_objective.py`` (``LATENTCLASS_EXAMPLES_QUICK=1`` for the quick
+mode, as the documentation gallery runs it).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from scipy.special import expit
@@ -72,4 +75,4 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    main(quick=os.environ.get("LATENTCLASS_EXAMPLES_QUICK") == "1")

@@ -11,12 +11,14 @@ matrix moves with k; the example checks that
   SPEC §5 holds here; ``search_degradation`` finds class laws where it does not), and its
   value at the largest finite k is within 1e-4 of the k = ∞ value.
 
-Run: ``python examples/nonuniform_sweep.py``.
+Run: ``python examples/nonuniform_sweep.py`` (``LATENTCLASS_EXAMPLES_QUICK=1`` for the quick
+mode, as the documentation gallery runs it).
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 from latentclass.experiments import largest_rise, sweep_negatives
 from latentclass.families import zipf
@@ -58,7 +60,7 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    out = main()
+    out = main(quick=os.environ.get("LATENTCLASS_EXAMPLES_QUICK") == "1")
     print("rho =", [round(p, 4) for p in out["class_probs"]])
     print(f"{'k':>6} {'L_k':>12} {'gap':>9} {'downstream':>12} {'balanced':>12}")
     for i, k in enumerate(out["k"]):

@@ -11,12 +11,14 @@ several k.  The example checks that at every k
 It also reports, without asserting anything (SPEC §5 claims no structure there), the
 collapse error of a model whose class supports overlap.
 
-Run: ``python examples/point_collapse.py``.
+Run: ``python examples/point_collapse.py`` (``LATENTCLASS_EXAMPLES_QUICK=1`` for the quick
+mode, as the documentation gallery runs it).
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -62,7 +64,7 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    out = main()
+    out = main(quick=os.environ.get("LATENTCLASS_EXAMPLES_QUICK") == "1")
     print(
         f"{'k':>6} {'collapse':>10} {'|1-norm|':>10} {'L point':>12} {'L class':>12} {'overlap collapse':>17}"
     )

@@ -10,10 +10,13 @@ random start), and checks it three ways:
 - a Monte-Carlo estimate of the NCE loss on sampled examples agrees with the exact loss
   within 5 standard errors.
 
-Run: ``python examples/quickstart.py``.
+Run: ``python examples/quickstart.py`` (``LATENTCLASS_EXAMPLES_QUICK=1`` for the quick
+mode, as the documentation gallery runs it).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -52,5 +55,5 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    for key, value in main().items():
+    for key, value in main(quick=os.environ.get("LATENTCLASS_EXAMPLES_QUICK") == "1").items():
         print(f"{key:>16}: {value}")

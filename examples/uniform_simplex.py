@@ -7,12 +7,14 @@ mean-classifier loss is ``log(1 + (m−1) exp(−m/((m−1)τ)))`` — the same 
 exact symbolic KKT certificate (``latentclass.symbolic.simplex_kkt``) confirms optimality
 for a few (m, k) for every temperature at once.
 
-Run: ``python examples/uniform_simplex.py``.
+Run: ``python examples/uniform_simplex.py`` (``LATENTCLASS_EXAMPLES_QUICK=1`` for the quick
+mode, as the documentation gallery runs it).
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -60,7 +62,7 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    out = main()
+    out = main(quick=os.environ.get("LATENTCLASS_EXAMPLES_QUICK") == "1")
     print(
         f"m={out['m']}, tau={out['tau']}: downstream loss at the simplex = {out['closed_form_downstream']:.12f}"
     )
