@@ -30,6 +30,7 @@ from .bounds import (
 from .certificate import Certificate, certify
 from .closed_form import simplex, simplex_gram, simplex_loss
 from .conic import ConicSolution, conic_optimum
+from .diagnose import Diagnosis, diagnose
 from .downstream import (
     DownstreamResult,
     mean_classifier_accuracy,
@@ -92,6 +93,7 @@ __all__ = [
     "ConicSolution",
     "ContrastiveSample",
     "DegradationSearchResult",
+    "Diagnosis",
     "DownstreamResult",
     "GaussianLatentClassModel",
     "GramObjective",
@@ -111,6 +113,7 @@ __all__ = [
     "collision_probability",
     "conic_optimum",
     "coverage_probability",
+    "diagnose",
     "expected_log_collisions",
     "families",
     "figure_names",

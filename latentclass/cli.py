@@ -229,12 +229,11 @@ def _add_sweep(sub) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    import concurrent.futures
     import contextlib
     import os
 
     from ._validation import check_integer
-    from .experiments import parse_ks, sweep_negatives
+    from .experiments import parse_ks, process_pool, sweep_negatives
     from .model import LatentClassModel
 
     rho = _parse_class_probs(args.class_probs)
@@ -249,9 +248,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         executor = None
         if workers > 1:
-            executor = stack.enter_context(
-                concurrent.futures.ProcessPoolExecutor(max_workers=workers)
-            )
+            executor = stack.enter_context(process_pool(workers))
         try:
             result = sweep_negatives(
                 model,
@@ -484,6 +481,70 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- diagnose
+def _add_diagnose(sub) -> None:
+    p = sub.add_parser(
+        "diagnose",
+        help="neural-collapse diagnosis of your embeddings against the certified optimum",
+        description=(
+            "Read embeddings EMB (N x d) and labels LABELS (N) from .npy, .npz (one array, or "
+            "FILE.npz:KEY) or .csv (never unpickled) and print a JSON diagnosis (SPEC §10): "
+            "NC1, NC2, simplex error, mean-classifier accuracy (and loss with --tau), effective "
+            "ranks, class frequencies; with --tau and --negatives also the certified optimum "
+            "of the class-level model with those frequencies and the distance to it."
+        ),
+    )
+    p.add_argument("embeddings", metavar="EMB", help="embeddings file (.npy, .npz, .csv)")
+    p.add_argument("labels", metavar="LABELS", help="labels file (.npy, .npz, .csv)")
+    p.add_argument("--tau", type=float, default=None, help="temperature of the logits x.mu/tau")
+    p.add_argument(
+        "--negatives",
+        "-k",
+        default=None,
+        help="number of negatives k (integer >= 1 or 'inf'); with --tau: compare with the optimum",
+    )
+    p.add_argument(
+        "--normalize",
+        default="l2",
+        choices=("l2", "max", "none"),
+        help="l2 (default): unit rows; max: divide by the largest norm; none: as given",
+    )
+    p.add_argument("--out", default=None, metavar="FILE.json", help="write the JSON here too")
+    p.set_defaults(run=_run_diagnose)
+
+
+def _run_diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    from ._provenance import versions
+    from .diagnose import diagnose, read_array
+
+    _check_output_file(args.out, "--out", (".json",))
+    k = None if args.negatives is None else _parse_k(args.negatives, "--negatives")
+    if k is not None and args.tau is None:
+        raise UserError("--negatives needs --tau (the optimum is defined for a temperature)")
+    emb = read_array(args.embeddings, "EMB")
+    labels = read_array(args.labels, "LABELS", text=True)
+    try:
+        result = diagnose(emb, labels, tau=args.tau, k=k, normalize=args.normalize)
+    except (ValueError, TypeError) as exc:  # name the options, not the library's arguments
+        msg = str(exc)
+        for lib, opt in (("embeddings", "EMB"), ("labels", "LABELS"), ("tau", "--tau")):
+            if msg.startswith(lib):
+                msg = opt + msg[len(lib) :]
+                break
+        raise ValueError(msg) from None
+    doc = result.to_dict()
+    doc["files"] = {"embeddings": args.embeddings, "labels": args.labels}
+    doc["versions"] = versions()
+    text = json.dumps(doc, indent=2, allow_nan=False)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    print(text)
+    return 0
+
+
 # ----------------------------------------------------------------------------- entry point
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own errors: one line, exit 2
@@ -504,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the version and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_figures, _add_sweep, _add_solve, _add_check, _add_train):
+    for add in (_add_figures, _add_sweep, _add_solve, _add_check, _add_train, _add_diagnose):
         add(sub)
     return parser
 
