@@ -39,11 +39,11 @@ def main(quick: bool = False) -> dict:
     out = {
         "class_probs": rho.tolist(),
         "k": [r["k"] for r in rows],
-        "loss": [r["loss"] for r in rows],
+        "loss": [r["loss_limit"] if r["k"] == math.inf else r["loss"] for r in rows],
         "duality_gap": [r["duality_gap"] for r in rows],
         "downstream_loss": [r["mean_classifier_loss"] for r in rows],
         "balanced_downstream_loss": [r["balanced_mean_classifier_loss"] for r in rows],
-        "limit_error": [r["loss"] - math.log(r["k"]) - limit["loss"] for r in rows[:-1]],
+        "limit_error": [r["loss"] - math.log(r["k"]) - limit["loss_limit"] for r in rows[:-1]],
     }
     out["largest_rise"] = largest_rise(out["downstream_loss"])[0]
     out["largest_rise_balanced"] = largest_rise(out["balanced_downstream_loss"])[0]
