@@ -129,3 +129,40 @@ def test_extreme_class_probs_solve_without_warnings(k):
         res = lc.optimal_representation(model, k)
     assert res.certified
     assert res.loss == pytest.approx(math.log1p(k), rel=1e-13)
+
+
+# ----------------------------------------------------------------------------- huge k: exact, fast
+def test_huge_k_sweep_row_and_closed_form_path():
+    """k = 10^18: the closed-form optimum and a whole sweep row, no O(sqrt k) work (each call
+    returns in milliseconds; a regression would hang this test, not pass it slowly)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt = lc.optimal_representation(U4, 10**18)
+        row = lc.sweep_negatives(U4, [10**18], progress=False).rows[0]
+    assert opt.certified and opt.method == "closed-form"
+    assert row["certified"] and row["loss"] == opt.loss == lc.simplex_loss(4, 10**18)
+    assert row["collision_probability"] == 1.0 and row["loss_limit"] is None
+    # L_k − log k → L_∞ at rate 1/k: at k = 10^18 equal to double precision
+    assert row["loss"] - math.log(10**18) == pytest.approx(lc.simplex_loss(4, math.inf), abs=1e-12)
+
+
+def test_bounds_refuse_a_loss_below_its_minimum():
+    with pytest.raises(ValueError, match="R must be >= Coll_k"):
+        lc.published_bounds([0.5, 0.5], 16, R=-1.0)
+
+
+def test_extreme_class_probs_sweep_without_warnings():
+    model = lc.LatentClassModel.one_point_per_class([1e-300, 1 - 1e-300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = lc.sweep_negatives(model, [1, 4, math.inf], progress=False).rows
+    assert all(r["certified"] for r in rows)
+
+
+def test_cli_solve_at_k_1e18_is_exact(capsys):
+    import json
+
+    assert main(["solve", "--class-probs", "0.5,0.5", "--negatives", "1e18"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["k"] == 10**18 and out["certified"] is True
+    assert out["loss"] == lc.simplex_loss(2, 10**18)
