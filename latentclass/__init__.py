@@ -12,7 +12,7 @@ Modules, in the order imports flow (SPEC sections in each docstring):
 - ``plots``, ``figures``, ``cli``: theorem-check figures and the command line.
 """
 
-from . import families
+from . import families, losses
 from .bounds import (
     BoundValues,
     IllConditionedBoundError,
@@ -118,6 +118,7 @@ __all__ = [
     "families",
     "figure_names",
     "harmonic_number",
+    "losses",
     "make_figures",
     "mean_classifier_accuracy",
     "mean_classifier_loss",
