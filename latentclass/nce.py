@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._validation import NORM_TOL, check_representation, check_tau
+from .losses.objects import is_logistic, resolve_loss
 from .model import ContrastiveSample
 
 __all__ = ["LossEstimate", "nce_loss", "per_example_nce_loss"]
@@ -46,8 +47,11 @@ class LossEstimate:
         return f"LossEstimate(mean={self.mean:.6g}, stderr={self.stderr:.2g}, n={self.n})"
 
 
-def _scores_to_losses(pos: np.ndarray, neg: np.ndarray, tau: float) -> np.ndarray:
-    """``logsumexp([0, (neg − pos)/τ])`` row by row; ``pos`` (b,), ``neg`` (b, k)."""
+def _scores_to_losses(pos: np.ndarray, neg: np.ndarray, tau: float, loss: Any = None) -> np.ndarray:
+    """``logsumexp([0, (neg − pos)/τ])`` row by row; ``pos`` (b,), ``neg`` (b, k); for another
+    ``loss`` object, ``loss(pos/τ, neg/τ, tau)`` (SPEC §8.1)."""
+    if loss is not None:
+        return loss._value_and_grad(pos / tau, neg / tau, tau, False)[0]
     z = np.empty((neg.shape[0], neg.shape[1] + 1))
     z[:, 0] = 0.0
     np.subtract(neg, pos[:, None], out=z[:, 1:])
@@ -70,15 +74,21 @@ def _encode(F: Callable, X: np.ndarray, name: str = "F") -> np.ndarray:
     return out
 
 
-def per_example_nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) -> np.ndarray:
+def per_example_nce_loss(
+    F: Any, sample: ContrastiveSample, tau: float = 1.0, *, loss: Any = None
+) -> np.ndarray:
     """The loss ``ℓ`` of every example of ``sample``, shape ``(size,)`` (SPEC §2).
 
     ``F`` is an ``(n, d)`` array with rows in the unit ball for a finite model, or a
     callable encoder mapping ``(N, p)`` inputs to ``(N, d)`` for a continuous model.
+    ``loss`` (object or name, default logistic) is any loss of :mod:`latentclass.losses`
+    (SPEC §8.1).
     """
     if not isinstance(sample, ContrastiveSample):
         raise TypeError(f"sample must be a ContrastiveSample, got {type(sample).__name__}")
     tau = check_tau(tau)
+    lo = resolve_loss(loss)
+    other = None if is_logistic(lo) else lo
     size, k = sample.size, sample.k
     out = np.empty(size)
     if sample.n_points is not None:
@@ -94,7 +104,7 @@ def per_example_nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) ->
             fa = F[sample.anchors[sl]]
             pos = np.einsum("bd,bd->b", fa, F[sample.positives[sl]])
             neg = np.einsum("bd,bkd->bk", fa, F[sample.negatives[sl]])
-            out[sl] = _scores_to_losses(pos, neg, tau)
+            out[sl] = _scores_to_losses(pos, neg, tau, other)
         return out
     if not callable(F):
         raise TypeError("F must be a callable encoder for a sample from a continuous model")
@@ -110,11 +120,13 @@ def per_example_nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) ->
             raise ValueError("F must return the same output dimension for every input")
         pos = np.einsum("bd,bd->b", fa, fp)
         neg = np.einsum("bd,bkd->bk", fa, fn)
-        out[sl] = _scores_to_losses(pos, neg, tau)
+        out[sl] = _scores_to_losses(pos, neg, tau, other)
     return out
 
 
-def nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) -> LossEstimate:
+def nce_loss(
+    F: Any, sample: ContrastiveSample, tau: float = 1.0, *, loss: Any = None
+) -> LossEstimate:
     """Empirical NCE loss of ``F`` on ``sample`` with its standard error (SPEC §2).
 
     Parameters
@@ -126,6 +138,9 @@ def nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) -> LossEstimat
         At least two examples (the standard error needs two).
     tau : float
         Temperature ``τ > 0``.
+    loss : loss object or name, optional
+        Default the logistic (InfoNCE) loss; any loss of :mod:`latentclass.losses` (SPEC §8.1),
+        applied to the scores divided by ``τ``.
 
     Returns
     -------
@@ -136,6 +151,6 @@ def nce_loss(F: Any, sample: ContrastiveSample, tau: float = 1.0) -> LossEstimat
         raise ValueError(
             f"sample must have at least 2 examples to estimate a standard error, got {sample.size}"
         )
-    losses = per_example_nce_loss(F, sample, tau)
+    losses = per_example_nce_loss(F, sample, tau, loss=loss)
     n = losses.size
     return LossEstimate(float(losses.mean()), float(losses.std(ddof=1) / math.sqrt(n)), int(n))

@@ -29,6 +29,8 @@ from ._engines.multiset import (
     multiset_work,
 )
 from ._validation import check_choice, check_gram, check_k, check_representation, check_tau
+from .losses.objects import is_logistic, resolve_loss
+from .losses.population import LossObjective
 from .model import LatentClassModel
 
 __all__ = [
@@ -108,10 +110,36 @@ class NCEObjective:
     Temporaries are chunked (a few tens of MiB whatever ``n``).  Log-score differences
     ``(G[x,y] − G[x,x⁺]) / τ`` above 650 (beyond double precision) raise ``ValueError``; with
     ``|G| <= 1`` this never happens for ``τ >= 0.0031``.
+
+    ``loss=`` (SPEC §8): any loss of :mod:`latentclass.losses` or its name; the default
+    ``None``/``"logistic"`` is this class, unchanged.  Any other loss returns a
+    :class:`latentclass.losses.LossObjective` (its exact population form, with ``convex``
+    equal to the loss's; ``method`` is passed on) — never an ``NCEObjective``, so that
+    :func:`latentclass.certify` trusts convexity only for the logistic loss.
     """
 
+    def __new__(
+        cls,
+        model: LatentClassModel,
+        k: int | float,
+        tau: float = 1.0,
+        *,
+        method: str = "auto",
+        loss: Any = None,
+    ) -> Any:
+        lo = resolve_loss(loss)
+        if not is_logistic(lo):
+            return LossObjective(_check_model(model), k, tau, lo, method=method)
+        return super().__new__(cls)
+
     def __init__(
-        self, model: LatentClassModel, k: int | float, tau: float = 1.0, *, method: str = "auto"
+        self,
+        model: LatentClassModel,
+        k: int | float,
+        tau: float = 1.0,
+        *,
+        method: str = "auto",
+        loss: Any = None,
     ) -> None:
         self.model = _check_model(model)
         self.k = check_k(k, allow_inf=True)
@@ -243,7 +271,13 @@ class NCEObjective:
 
 
 def population_loss(
-    model: LatentClassModel, F: Any, k: int, tau: float = 1.0, *, method: str = "auto"
+    model: LatentClassModel,
+    F: Any,
+    k: int,
+    tau: float = 1.0,
+    *,
+    method: str = "auto",
+    loss: Any = None,
 ) -> float:
     """Exact population NCE loss ``L_k(F)`` for any integer ``k >= 1`` (SPEC §3).
 
@@ -257,13 +291,18 @@ def population_loss(
     tau : float
         Temperature ``> 0``.
     method : {"auto", "laplace", "enumerate"}
+        For other losses also the engines of :class:`latentclass.losses.LossObjective`.
+    loss : loss object or name, optional
+        Default the logistic loss (SPEC §3); any loss of :mod:`latentclass.losses` (SPEC §8.2).
 
     Returns
     -------
     float
-        ``Σ_{x,x⁺} P(x,x⁺) E log(1 + Σ_i exp((f(x)·f(x⁻_i) − f(x)·f(x⁺))/τ))``.
+        ``Σ_{x,x⁺} P(x,x⁺) E log(1 + Σ_i exp((f(x)·f(x⁻_i) − f(x)·f(x⁺))/τ))`` (logistic), or
+        ``Σ_{x,x⁺} P(x,x⁺) E ℓ(s⁺, s)`` for ``loss``.
     """
     model = _check_model(model)
+    lo = resolve_loss(loss)
     if isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral) and k == math.inf:
         raise ValueError(
             "k must be an integer >= 1 here; L_k grows like log k, so for k = math.inf call "
@@ -271,20 +310,33 @@ def population_loss(
         )
     k = check_k(k)
     tau = check_tau(tau)
-    method = check_choice(method, "method", _METHODS)
+    if is_logistic(lo):
+        method = check_choice(method, "method", _METHODS)
     F = check_representation(F, model.n_points)
     G = F @ F.T
     G = 0.5 * (G + G.T)
+    if not is_logistic(lo):
+        return LossObjective(model, k, tau, lo, method=method).value(G)
     return NCEObjective(model, k, tau, method=method).value(G)
 
 
-def population_loss_limit(model: LatentClassModel, F: Any, tau: float = 1.0) -> float:
-    """``L_∞(F) = lim_{k→∞} (L_k(F) − log k) = Σ P(x,x⁺) log Σ_y D(y) a_y`` (SPEC §3)."""
+def population_loss_limit(
+    model: LatentClassModel, F: Any, tau: float = 1.0, *, loss: Any = None
+) -> float:
+    """``L_∞(F) = lim_{k→∞} (L_k(F) − log k) = Σ P(x,x⁺) log Σ_y D(y) a_y`` (SPEC §3).
+
+    ``loss="decoupled"`` has the same limit (SPEC §8.2); ``loss="hinge"`` (or a
+    :class:`~latentclass.losses.Hinge`) gives ``lim_k L^hinge_k = Σ P(x,x⁺)
+    max(0, margin + max_{y: D(y)>0} f(x)·f(y)/τ − f(x)·f(x⁺)/τ)`` (no ``log k`` to remove).
+    """
     model = _check_model(model)
     tau = check_tau(tau)
+    lo = resolve_loss(loss)
     F = check_representation(F, model.n_points)
     G = F @ F.T
     G = 0.5 * (G + G.T)
+    if not is_logistic(lo):
+        return LossObjective(model, math.inf, tau, lo).value(G)
     return NCEObjective(model, math.inf, tau).value(G)
 
 
