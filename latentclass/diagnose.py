@@ -2,11 +2,12 @@
 
 Given ``N`` embeddings ``x_i ∈ R^d`` with class labels ``y_i`` (SPEC §10):
 
-- class frequencies ``ρ̂_c = n_c / N``, class means ``μ_c``, the global mean
-  ``μ_G = (1/N) Σ_i x_i`` (Papyan, Han & Donoho 2020, PNAS 117(40));
+- class frequencies ``ρ̂_c = n_c / N``, class means ``μ_c`` and their centre
+  ``μ_G = (1/C) Σ_c μ_c`` — the global mean of Papyan, Han & Donoho (2020, PNAS 117(40))
+  for balanced classes; with unbalanced classes the class-mean centre keeps an exact simplex
+  at NC1 = NC2 = 0 (the sample mean ``Σ_c ρ̂_c μ_c`` would not);
 - **NC1** ``= (1/C) tr(Σ_W Σ_B⁺)`` with ``Σ_W = (1/N) Σ_i (x_i − μ_{y_i})(x_i − μ_{y_i})ᵀ``
-  and ``Σ_B = (1/C) Σ_c (μ_c − μ_G)(μ_c − μ_G)ᵀ`` — Papyan et al.'s definitions, used as
-  written also for unbalanced classes;
+  and ``Σ_B = (1/C) Σ_c (μ_c − μ_G)(μ_c − μ_G)ᵀ`` (Papyan et al.'s definitions);
 - **NC2** ``= ‖Ĝ − G_Δ‖_F / ‖G_Δ‖_F``, ``Ĝ`` the cosine Gram matrix of the *centred* means
   ``μ_c − μ_G`` and ``G_Δ = C/(C−1) (I − 11ᵀ/C)`` the regular simplex; Papyan et al.'s
   equinorm (coefficient of variation of ``‖μ_c − μ_G‖``), equiangularity (standard deviation
@@ -468,7 +469,7 @@ def _diagnose(X, y, classes, counts, normalize, inv, tau, k) -> Diagnosis:
     rho = counts / N
 
     # NC1 through the SVD of the centred means: Σ_B = (1/C) McᵀMc, Σ_B⁺ = C V S⁻² Vᵀ
-    mu_g = rho @ means
+    mu_g = means.mean(axis=0)  # the centre of the class means (SPEC §10)
     Mc = means - mu_g
     _, s, Vt = np.linalg.svd(Mc, full_matrices=False)
     keep = s > s.max(initial=0.0) * max(C, d) * np.finfo(float).eps
@@ -575,7 +576,8 @@ def read_array(path: str, what: str = "array", *, text: bool = False) -> np.ndar
         What the array is, for error messages (``"EMB"``, ``"LABELS"``).
     text : bool
         ``.csv`` only: read the cells as strings (labels); whole numbers become integers.
-        Otherwise cells are floats.  A first row that does not parse is taken as a header.
+        Otherwise cells are floats.  A first row that does not parse as numbers is taken as
+        a header (for string labels a header cannot be told from a label: write none).
 
     Returns
     -------

@@ -93,3 +93,36 @@ def simplex_vertices(m: int) -> np.ndarray:
     """Rows ``(e_c − 1/m) / ‖e_c − 1/m‖`` in ``R^m`` (independent of ``lc.simplex``)."""
     V = np.eye(m) - 1.0 / m
     return V / np.linalg.norm(V, axis=1, keepdims=True)
+
+
+def neural_collapse_oracle(X, y) -> dict:
+    """NC1, NC2 and the mean classifier of labelled embeddings from the definitions of
+    SPEC §10 (Papyan, Han & Donoho 2020), sample by sample in Python loops, with
+    ``numpy.linalg.pinv`` for ``Σ_B⁺`` (the library uses an SVD of the centred means).
+
+    ``X`` is used as given (no normalisation); ``y`` are integer labels ``0..C−1``; the
+    centre is the unweighted mean of the class means (Papyan's global mean when balanced).
+    """
+    X = np.asarray(X, dtype=float)
+    y = [int(v) for v in y]
+    N, d = X.shape
+    C = max(y) + 1
+    members = [[i for i in range(N) if y[i] == c] for c in range(C)]
+    means = np.array([sum(X[i] for i in idx) / len(idx) for idx in members])
+    mu_g = sum(means[c] for c in range(C)) / C  # centre of the class means (SPEC §10)
+    SW = np.zeros((d, d))
+    for i in range(N):
+        r = X[i] - means[y[i]]
+        SW += np.outer(r, r)
+    SW /= N
+    SB = sum(np.outer(means[c] - mu_g, means[c] - mu_g) for c in range(C)) / C
+    nc1 = float(np.trace(SW @ np.linalg.pinv(SB, rcond=1e-10, hermitian=True)) / C)
+    cen = [means[c] - mu_g for c in range(C)]
+    cos = np.array(
+        [[float(a @ b) / math.sqrt(float(a @ a) * float(b @ b)) for b in cen] for a in cen]
+    )
+    target = simplex_gram(C)
+    nc2 = math.sqrt(math.fsum(float(v) ** 2 for v in (cos - target).ravel())) / math.sqrt(
+        math.fsum(float(v) ** 2 for v in target.ravel())
+    )
+    return dict(nc1=nc1, nc2=nc2, means=means, within=SW, between=SB)
