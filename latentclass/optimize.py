@@ -60,6 +60,9 @@ from .certificate import (  # noqa: F401 (re-exported)
     feasibility,
 )
 from .closed_form import simplex, simplex_loss
+from .losses.hinge_dual import hinge_dual_bound
+from .losses.objects import Hinge, _Loss, is_logistic, resolve_loss
+from .losses.population import LossObjective
 from .model import LatentClassModel
 from .objective import check_objective
 from .population import NCEObjective
@@ -143,6 +146,7 @@ def optimal_representation(
     max_iter: int = 20000,
     init: str = "structured",
     polish_target: float = 1e-3,
+    loss: Any = None,
 ) -> OptimalRepresentation:
     """Representation minimising the population NCE loss ``L_k`` (SPEC §4, §5).
 
@@ -183,12 +187,23 @@ def optimal_representation(
     polish_target : float
         The solver keeps refining (L-BFGS rounds and a gradient-only polish) until the gap
         bound is ``<= polish_target · certify_tol`` or it stops improving.
+    loss : loss object or name, optional
+        The contrastive loss (SPEC §8; default logistic, every result unchanged).
+        ``"decoupled"`` (smooth, convex): the same paths, certified by :func:`certify`.
+        ``"hinge"`` (convex, piecewise linear): certified by the piece-weight dual bound of
+        :func:`latentclass.losses.hinge_dual_bound` (an LP over the PSD cone, SPEC §8.4); the
+        candidates are the simplex (uniform ρ; and any ρ at class level, where it attains the
+        lower bound ``margin · P(collision)`` once ``τ · margin <= m/(m−1)``) and L-BFGS on the
+        exact subgradient from the structured start.  ``"debiased"``, ``"hard_negative"``
+        (not convex): ``n_restarts`` starts (structured, random, and the simplex where it
+        applies), the lowest loss found, ``certified=False``, ``duality_gap=None``.
 
     Returns
     -------
     OptimalRepresentation
         ``loss`` is ``NCEObjective.value(gram)`` (numerical) or :func:`simplex_loss`
-        (closed form); ``duality_gap`` is the bound of :func:`certify`.
+        (closed form); ``duality_gap`` is the bound of :func:`certify` (hinge: of
+        :func:`~latentclass.losses.hinge_dual_bound`).
     """
     if not isinstance(model, LatentClassModel):
         raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
@@ -207,10 +222,28 @@ def optimal_representation(
     n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
     max_iter = check_integer(max_iter, "max_iter", minimum=1)
     gen = as_generator(rng)
+    lo = resolve_loss(loss)
 
     closed_ok = model.is_uniform and model.is_disjoint and (dim is None or dim >= m - 1)
     if method == "closed-form" and not closed_ok:
         raise ValueError(_closed_form_refusal(model, dim))
+    if not is_logistic(lo):
+        return _optimal_other_loss(
+            model,
+            k,
+            tau,
+            dim,
+            method,
+            gen,
+            tol,
+            n_restarts,
+            certify_tol,
+            max_iter,
+            init,
+            polish_target,
+            lo,
+            closed_ok,
+        )
     objective = NCEObjective(model, k, tau)
     if method in ("auto", "closed-form") and closed_ok:
         return _closed_form(model, objective, k, tau, dim, certify_tol)
@@ -320,6 +353,188 @@ def solve_gram(
     target = polish_target * certify_tol if convex else None
     run = _solve_factored(objective, d, starts, gen, tol, max_iter, target)
     return _result(objective, run, certify_tol, d, n, starts)
+
+
+def _simplex_gram(model: LatentClassModel, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every point on its class vertex of the regular simplex (``F (n, d)``, ``d >= m − 1``)."""
+    n, m = model.n_points, model.n_classes
+    F = np.zeros((n, d))
+    F[:, : m - 1] = simplex(m)[model.point_classes]
+    G = F @ F.T
+    return F, 0.5 * (G + G.T)
+
+
+def _hinge_result(model, objective, lo, k, tau, F, G, certify_tol, method, solver, n_iter, what):
+    bound = hinge_dual_bound(model, G, k, tau, lo)
+    certified = bool(bound.feasible and bound.gap <= certify_tol)
+    rel = "<=" if certified else ">"
+    msg = (
+        f"{what}; hinge piece-weight dual bound (LP over the PSD cone, SPEC §8.4): gap "
+        f"{bound.gap:.3g} {rel} certify_tol={certify_tol:.3g}"
+    )
+    return OptimalRepresentation(
+        readonly(F),
+        readonly(G),
+        bound.value,
+        bound.gap,
+        certified,
+        bound.multipliers,
+        method,
+        n_iter,
+        msg,
+        solver,
+    )
+
+
+def _optimal_other_loss(
+    model,
+    k,
+    tau,
+    dim,
+    method,
+    gen,
+    tol,
+    n_restarts,
+    certify_tol,
+    max_iter,
+    init,
+    polish_target,
+    lo: _Loss,
+    closed_ok: bool,
+) -> OptimalRepresentation:
+    """``optimal_representation`` for a loss other than the logistic (SPEC §8.4)."""
+    n, m = model.n_points, model.n_classes
+    objective = LossObjective(model, k, tau, lo)
+    d = n if dim is None else dim
+    convex = d >= n
+    structured = init == "structured"
+    first = (lambda g: _structured_start(model, d, g, 1e-3)) if structured else None
+    mass = np.asarray(model.marginal, dtype=float)
+    row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
+    if isinstance(lo, Hinge):
+        cands = []
+        simplex_ok = closed_ok or (model.is_disjoint and (dim is None or dim >= m - 1) and m >= 2)
+        if simplex_ok and method != "numerical":
+            dd = m - 1 if dim is None else dim
+            F, G = _simplex_gram(model, dd)
+            res = _hinge_result(
+                model,
+                objective,
+                lo,
+                k,
+                tau,
+                F,
+                G,
+                certify_tol,
+                "closed-form",
+                "closed-form",
+                0,
+                "every point on its class vertex of the regular simplex",
+            )
+            if res.certified or method == "closed-form":
+                return res
+            cands.append(res)
+        run = _solve_factored(
+            objective,
+            d,
+            1 if convex else n_restarts,
+            gen,
+            tol,
+            max_iter,
+            None,
+            first_start=first,
+            row_scale=row_scale,
+        )
+        res = _hinge_result(
+            model,
+            objective,
+            lo,
+            k,
+            tau,
+            run.F,
+            run.gram,
+            certify_tol,
+            "numerical",
+            run.solver,
+            run.n_iter,
+            f"L-BFGS on the exact subgradient ({run.status})",
+        )
+        cands.append(res)
+        return min(cands, key=lambda r: (not r.certified, r.duality_gap))
+    if lo.convex:  # decoupled: smooth and convex, the certificate of SPEC §4 applies
+        if closed_ok and method != "numerical":
+            F, G = _simplex_gram(model, m - 1 if dim is None else dim)
+            cert = certify(objective, G)
+            ok = bool(cert.gap <= certify_tol and cert.certified)
+            msg = (
+                f"closed form (SPEC §8.4): every point on its class vertex of the regular "
+                f"simplex; duality-gap bound {cert.gap:.3g} {'<=' if ok else '>'} "
+                f"certify_tol={certify_tol:.3g}"
+            )
+            return OptimalRepresentation(
+                readonly(F),
+                readonly(G),
+                objective.value(G),
+                cert.gap,
+                ok,
+                cert.multipliers,
+                "closed-form",
+                0,
+                msg,
+                "closed-form",
+            )
+        starts = 1 if convex else n_restarts
+        target = polish_target * certify_tol if convex else None
+        warm = LossObjective(model, math.inf, tau, lo) if k != math.inf and k >= _WARM_K else None
+        run = _solve_factored(
+            objective,
+            d,
+            starts,
+            gen,
+            tol,
+            max_iter,
+            target,
+            first_start=first,
+            row_scale=row_scale,
+            warm_objective=warm,
+        )
+        return _result(objective, run, certify_tol, d, n, starts)
+    # not convex: restarts, best found, never a certificate
+    run = _solve_factored(
+        objective,
+        d,
+        n_restarts,
+        gen,
+        tol,
+        max_iter,
+        None,
+        first_start=first,
+        row_scale=row_scale,
+    )
+    F, G, value, solver, n_iter = run.F, run.gram, run.loss, run.solver, run.n_iter
+    found = f"best of {n_restarts} starts (structured + random)"
+    if model.is_disjoint and (dim is None or dim >= m - 1):
+        Fs, Gs = _simplex_gram(model, d if d >= m - 1 else m - 1)
+        vs = objective.value(Gs)
+        if vs <= value:
+            F, G, value, solver = Fs, Gs, vs, "simplex-candidate"
+            found += "; the simplex was the lowest"
+    msg = (
+        f"not certified: the {lo.name} loss is not convex, so no certificate of global "
+        f"optimality exists here; {found} (SPEC §8.4)"
+    )
+    return OptimalRepresentation(
+        readonly(F),
+        readonly(G),
+        float(value),
+        None,
+        False,
+        None,
+        "numerical",
+        n_iter,
+        msg,
+        solver,
+    )
 
 
 def _closed_form_refusal(model: LatentClassModel, dim: int | None) -> str:

@@ -102,7 +102,7 @@ class LossObjective:
         self._supp = np.flatnonzero(self._D > 0)
         self.n_points = model.n_points
         self.engine = self._choose_engine()
-        self._table = None
+        self._table: MultisetTable | None = None
         if self.engine in ("laplace", "multiset", "limit"):
             self._setup_decoupled()
 
@@ -247,7 +247,9 @@ class LossObjective:
         if need_grad:
             assert Dg is not None
             Dg[np.ix_(anchors, supp)] += A[anchors][:, None] * D[supp][None, :]
-        k1 = self.k - 1
+        k_int = self.k
+        assert isinstance(k_int, int)  # finite k: check_k returns an int
+        k1 = k_int - 1
         if k1 == 0:
             return value, Dg
         px = np.repeat(anchors, supp.size)
@@ -317,8 +319,8 @@ class LossObjective:
         U = Gs[px][:, supp]  # (P, s)
         hi = U.max(axis=1)
         lo = U.min(axis=1)
-        top = U == hi[:, None]
-        if not np.all(top | (U == lo[:, None])):
+        top = hi[:, None] == U
+        if not np.all(top | (lo[:, None] == U)):
             raise ValueError(
                 f"no exact engine for loss {self.loss.name!r} at k={k} with this G: the "
                 "enumeration is too large and some anchor row takes more than two distinct "
