@@ -142,6 +142,8 @@ def test_write_report_replaces_the_page_atomically(run, tmp_path):
 # ----------------------------------------------------------------------------- in a real browser
 def _browser():
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        if os.environ.get("LATENTCLASS_REQUIRE_CHROMIUM"):  # set by .ci/run: never skip in CI
+            pytest.fail(f"{CHROMIUM} / {CHROMEDRIVER} absent but LATENTCLASS_REQUIRE_CHROMIUM set")
         pytest.skip(
             f"{CHROMIUM} / {CHROMEDRIVER} absent: `apt-get install -y chromium chromium-driver` "
             "(.ci/run installs them, so CI never skips this)"
