@@ -279,6 +279,27 @@ class DegradationSearchResult:
         }
         _write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
+    def to_pandas(self) -> Any:
+        """:meth:`rows` as a :class:`pandas.DataFrame` (needs pandas).
+
+        Columns :data:`DEGRADATION_COLUMNS`, nullable dtypes: ``k``, ``rise_from`` and
+        ``rise_to`` are ``Float64`` (``inf`` for ``k = ∞``), the other numbers ``Float64``,
+        ``certified`` ``boolean``, names ``string``; ``None`` is ``pd.NA``, never NaN.
+        ``DataFrame.attrs`` holds the provenance of :meth:`to_csv`.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from .._tables import rows_to_frame
+
+        return rows_to_frame(
+            self.rows(),
+            DEGRADATION_COLUMNS,
+            float_columns=("k", "rise_from", "rise_to"),
+            attrs=self._metadata(),
+        )
+
     def summary(self) -> str:
         """A plain-text table of the worst cases."""
         lines = [

@@ -164,6 +164,25 @@ class SweepResult:
         text = json.dumps(obj, indent=1, allow_nan=False)
         _write_text(path, text + "\n")
 
+    def to_pandas(self) -> Any:
+        """The table as a :class:`pandas.DataFrame`, one row per ``k`` (needs pandas).
+
+        Columns :attr:`columns`, in order, with nullable dtypes: ``k`` is ``Float64`` (the
+        integers and ``inf`` for ``k = ∞``), numbers ``Float64`` (vacuous bounds ``inf``),
+        ``certified`` ``boolean``, ``n_iter`` ``Int64``, ``method`` ``string``; a ``None``
+        cell (an undefined quantity) is ``pd.NA``, never NaN.  ``DataFrame.attrs`` holds the
+        provenance written into :meth:`to_csv` (versions, ``model_fingerprint``, ``tau``,
+        ``dim``).  The same values as ``pandas.read_csv(path, comment="#")`` of
+        :meth:`to_csv`, with ``None`` kept apart from numbers.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from .._tables import rows_to_frame
+
+        return rows_to_frame(self.rows, self.columns, float_columns=("k",), attrs=self._metadata())
+
     def __repr__(self) -> str:
         ks = ", ".join("inf" if k == math.inf else str(k) for k in self.ks[:8])
         more = ", ..." if len(self.rows) > 8 else ""
