@@ -160,6 +160,22 @@ class Certificate:
             f"feasible={self.feasible}, reason={self.reason!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: verdict, gap and tolerance, feasibility, reason."""
+        from ._tables import html_table
+
+        return html_table(
+            "Certificate",
+            [
+                ("certified", self.certified),
+                ("gap", float(self.gap)),
+                ("tol", float(self.tol)),
+                ("feasible", self.feasible),
+                ("reason", self.reason),
+                ("assumptions", self.assumptions),
+            ],
+        )
+
 
 def _is_library_objective(objective: Any) -> bool:
     from .population import NCEObjective

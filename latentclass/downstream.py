@@ -121,6 +121,24 @@ class DownstreamResult:
             f"n_tasks={self.n_tasks}, task_size={self.task_size}, weighting={self.weighting!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: loss and accuracy (with standard errors when sampled)."""
+        from ._tables import html_table
+
+        return html_table(
+            "DownstreamResult",
+            [
+                ("loss", self.loss),
+                ("accuracy", self.accuracy),
+                ("loss_stderr", self.loss_stderr),
+                ("accuracy_stderr", self.accuracy_stderr),
+                ("exact", self.exact),
+                ("n_tasks", self.n_tasks),
+                ("task_size", self.task_size),
+                ("weighting", self.weighting),
+            ],
+        )
+
 
 # --------------------------------------------------------------------------- core
 def _task_metrics(

@@ -46,6 +46,14 @@ class LossEstimate:
     def __repr__(self) -> str:
         return f"LossEstimate(mean={self.mean:.6g}, stderr={self.stderr:.2g}, n={self.n})"
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: mean, standard error, sample size."""
+        from ._tables import html_table
+
+        return html_table(
+            "LossEstimate", [("mean", self.mean), ("stderr", self.stderr), ("n", self.n)]
+        )
+
 
 def _scores_to_losses(pos: np.ndarray, neg: np.ndarray, tau: float, loss: Any = None) -> np.ndarray:
     """``logsumexp([0, (neg − pos)/τ])`` row by row; ``pos`` (b,), ``neg`` (b, k); for another

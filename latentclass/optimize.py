@@ -130,6 +130,25 @@ class OptimalRepresentation:
             f"gram{self.gram.shape}, n_iter={self.n_iter})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: loss, certificate, method, solver, shapes, message."""
+        from ._tables import html_table
+
+        return html_table(
+            "OptimalRepresentation",
+            [
+                ("loss", self.loss),
+                ("duality_gap", self.duality_gap),
+                ("certified", self.certified),
+                ("method", self.method),
+                ("solver", self.solver),
+                ("F", f"array {self.F.shape}"),
+                ("gram", f"array {self.gram.shape}"),
+                ("n_iter", self.n_iter),
+            ],
+            self.message,
+        )
+
 
 # --------------------------------------------------------------------------- public entry
 def optimal_representation(

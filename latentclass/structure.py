@@ -85,6 +85,24 @@ class StructureReport:
             f"{self.max_angle:.4g}°], effective_rank={self.effective_rank:.4g})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: collapse and simplex errors, angles, effective rank."""
+        from ._tables import html_table
+
+        m, d = self.class_means.shape
+        return html_table(
+            "StructureReport",
+            [
+                ("classes m, dimension d", f"{m}, {d}"),
+                ("collapse_error", float(self.collapse_error)),
+                ("simplex_error", float(self.simplex_error)),
+                ("min_angle (°)", float(self.min_angle)),
+                ("max_angle (°)", float(self.max_angle)),
+                ("effective_rank", float(self.effective_rank)),
+                ("norms (min, max)", f"{self.norms.min():.10g}, {self.norms.max():.10g}"),
+            ],
+        )
+
 
 def structure(model: LatentClassModel, F: Any) -> StructureReport:
     """Class collapse and simplex structure of the representation ``F`` of ``model``.
