@@ -88,3 +88,39 @@ def test_degradation_search_to_pandas():
             got = df[c].iloc[i]
             got = None if pd.isna(got) else got
             assert _same(v, got.item() if hasattr(got, "item") else got), (c, v, got)
+
+
+def _html_fields(text):
+    import re
+
+    return dict(
+        re.findall(
+            r"<th style='text-align:left'>(.*?)</th><td style='text-align:left'>(.*?)</td>", text
+        )
+    )
+
+
+def test_repr_html_of_the_result_objects_shows_their_values():
+    model = lc.LatentClassModel.one_point_per_class([0.5, 0.3, 0.2])
+    opt = lc.optimal_representation(model, 4, method="numerical")
+    f = _html_fields(opt._repr_html_())
+    assert float(f["loss"]) == pytest.approx(opt.loss, rel=1e-9)
+    assert float(f["duality_gap"]) == pytest.approx(opt.duality_gap, rel=1e-9)
+    assert f["certified"] == str(opt.certified) and f["solver"] == opt.solver
+    rep = lc.structure(model, opt.F)
+    f = _html_fields(rep._repr_html_())
+    assert float(f["simplex_error"]) == pytest.approx(rep.simplex_error, rel=1e-9, abs=1e-300)
+    cert = lc.certify(lc.NCEObjective(model, 4), opt.gram)
+    f = _html_fields(cert._repr_html_())
+    assert f["certified"] == str(cert.certified) and float(f["gap"]) == pytest.approx(cert.gap)
+    down = lc.mean_classifier_metrics(model, opt.F)
+    f = _html_fields(down._repr_html_())
+    assert float(f["loss"]) == pytest.approx(down.loss, rel=1e-9)
+    est = lc.nce_loss(opt.F, model.sample(1000, 4, rng=0))
+    f = _html_fields(est._repr_html_())
+    assert float(f["mean"]) == pytest.approx(est.mean, rel=1e-9) and f["n"] == "1000"
+    # text is escaped, infinity is written as such
+    from latentclass._tables import html_table
+
+    t = html_table("<x>", [("a&b", math.inf), ("c", "<script>")])
+    assert "&lt;x&gt;" in t and "a&amp;b" in t and "∞" in t and "<script>" not in t
