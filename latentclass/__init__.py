@@ -32,11 +32,18 @@ from .closed_form import simplex, simplex_gram, simplex_loss
 from .conic import ConicSolution, conic_optimum
 from .diagnose import Diagnosis, diagnose
 from .downstream import (
+    BinaryTaskIdentity,
+    BinaryTaskOrdering,
     DownstreamResult,
+    TaskProfile,
+    binary_task_identity,
+    binary_task_ordering,
     mean_classifier_accuracy,
     mean_classifier_loss,
     mean_classifier_metrics,
+    task_size_profile,
 )
+from .empirical import EmpiricalObjective, EmpiricalOptimum, empirical_optimum
 from .experiments import (
     DegradationSearchResult,
     SweepResult,
@@ -88,6 +95,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "BinaryTaskIdentity",
+    "BinaryTaskOrdering",
     "BoundValues",
     "Certificate",
     "ConicSolution",
@@ -95,6 +104,8 @@ __all__ = [
     "DegradationSearchResult",
     "Diagnosis",
     "DownstreamResult",
+    "EmpiricalObjective",
+    "EmpiricalOptimum",
     "GaussianLatentClassModel",
     "GramObjective",
     "IllConditionedBoundError",
@@ -104,16 +115,20 @@ __all__ = [
     "OptimalRepresentation",
     "StructureReport",
     "SweepResult",
+    "TaskProfile",
     "TrainingExperiment",
     "TrainingResult",
     "ash_bound",
     "bao_bound",
     "bao_lower_bound",
+    "binary_task_identity",
+    "binary_task_ordering",
     "certify",
     "collision_probability",
     "conic_optimum",
     "coverage_probability",
     "diagnose",
+    "empirical_optimum",
     "expected_log_collisions",
     "families",
     "figure_names",
@@ -141,5 +156,6 @@ __all__ = [
     "structure",
     "sweep_negatives",
     "symbolic",
+    "task_size_profile",
     "train",
 ]
