@@ -158,9 +158,24 @@ def hinge_dual_bound(
     gpiece = np.full((px.size, s), -np.inf)
     np.maximum.at(gpiece, (np.repeat(np.arange(px.size), s), gid[inv].ravel()), piece.ravel())
     gval = np.take_along_axis(gpiece, gid[inv], axis=1)
-    a = np.where(gval > act_tol, 1.0, np.where(gval < -act_tol, 0.0, 0.5))
+    best_lower, best_lam = -math.inf, np.zeros(n)
+    for a_mid in (0.0, 0.5, 1.0):  # weight of the pieces within act_tol of 0: any is valid
+        a = np.where(gval > act_tol, 1.0, np.where(gval < -act_tol, 0.0, a_mid))
+        lower, lam = _bound(
+            model, G, px, pp, pw, supp, order, inv, coef, a, lo.margin, tau, value, s
+        )
+        if lower > best_lower:
+            best_lower, best_lam = lower, lam
+        if not np.any(np.abs(gval) <= act_tol):
+            break
+    return HingeDualBound(value, best_lower, max(0.0, value - best_lower), readonly(best_lam), True)
+
+
+def _bound(model, G, px, pp, pw, supp, order, inv, coef, a, margin, tau, value, s):
+    """``c − Σλ`` minus rounding margins for the piece weights ``a`` (module docstring)."""
+    n = G.shape[0]
     wcoef = pw[:, None] * a * coef[inv]  # (P, s): weight of the piece of sorted point j
-    c = float(lo.margin * wcoef.sum())
+    c = float(margin * wcoef.sum())
     Dg = np.zeros((n, n))
     cols = supp[order][inv]  # (P, s) the point at each sorted position
     np.add.at(Dg, (np.repeat(px, s), cols.ravel()), (wcoef / tau).ravel())
@@ -177,10 +192,6 @@ def hinge_dual_bound(
     # rounding margins: the terms of value, c and Σλ
     n_terms = px.size * (s + 2) + n + 4
     err = _gamma(n_terms) * (
-        abs(value)
-        + abs(c)
-        + float(lam.sum())
-        + float(np.abs(wcoef).sum()) * (lo.margin + 2 / tau + 1)
+        abs(value) + abs(c) + float(lam.sum()) + float(np.abs(wcoef).sum()) * (margin + 2 / tau + 1)
     )
-    lower = c - float(lam.sum()) - err
-    return HingeDualBound(value, lower, max(0.0, value - lower), readonly(lam), True)
+    return c - float(lam.sum()) - err, lam

@@ -18,7 +18,8 @@ hinge; SPEC §3.2 convention), by an engine chosen per loss:
   values on the support, the negatives' counts are binomial; the sum over ``j`` is truncated
   to ``|j − kp| <= t`` with ``t = sqrt(k log(2/δ)/2)``, ``δ = 1e-20`` (Hoeffding), and the
   attribute ``truncation_bound`` bounds the neglected part (``δ · max(|ℓ(j=0)|, |ℓ(j=k)|)`` per
-  pair; ``ℓ`` is monotone in ``j``).
+  pair; ``ℓ`` is monotone in ``j``); scores within ``1e-12`` (relative) of the row's largest or
+  smallest value count as that value.
 
 For other cases (debiased/hard-negative with large ``k`` and a general ``G``) no exact engine
 is offered: :func:`latentclass.nce_loss` with ``loss=`` on ``model.sample(N, k, rng)`` is the
@@ -44,6 +45,9 @@ __all__ = ["ENUMERATE_MAX_WORK", "LossObjective"]
 
 #: Largest ``P · T · s`` (pairs × count vectors × support) of the enumeration engine.
 ENUMERATE_MAX_WORK = 20_000_000
+#: Scores of one anchor row within this (relative) distance count as one value in the
+#: binomial engine (the value changes by at most ``_TIE_TOL · Σ|∂ℓ/∂s|``).
+_TIE_TOL = 1e-12
 #: Truncation level of the binomial engine.
 _DELTA = 1e-20
 _ENGINES = ("auto", "enumerate", "order-statistics", "laplace", "multiset", "binomial")
@@ -319,8 +323,9 @@ class LossObjective:
         U = Gs[px][:, supp]  # (P, s)
         hi = U.max(axis=1)
         lo = U.min(axis=1)
-        top = hi[:, None] == U
-        if not np.all(top | (lo[:, None] == U)):
+        tie = _TIE_TOL * np.maximum(1.0, np.abs(U))
+        top = np.abs(hi[:, None] - U) <= tie
+        if not np.all(top | (np.abs(U - lo[:, None]) <= tie)):
             raise ValueError(
                 f"no exact engine for loss {self.loss.name!r} at k={k} with this G: the "
                 "enumeration is too large and some anchor row takes more than two distinct "
