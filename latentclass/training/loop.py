@@ -27,7 +27,7 @@ from .sampled_gradients import _encoder_batch_loss_and_grad, _table_loss_and_gra
 from .unit_ball import _init_table, _project_rows, _tangent_cone
 
 
-def _resolve_optimum(model: LatentClassModel, k: int, tau: float, optimum: Any):
+def _resolve_optimum(model: LatentClassModel, k: int, tau: float, optimum: Any, loss: Any = None):
     """``(loss, certified)`` of the reference optimum, or ``(None, None)``."""
     if optimum is None:
         return None, None
@@ -38,7 +38,7 @@ def _resolve_optimum(model: LatentClassModel, k: int, tau: float, optimum: Any):
             )
         from ..optimize import optimal_representation
 
-        opt = optimal_representation(model, k, tau)
+        opt = optimal_representation(model, k, tau, loss=loss)
         return float(opt.loss), bool(opt.certified)
     if isinstance(optimum, numbers.Real) and not isinstance(optimum, (bool, np.bool_)):
         v = float(optimum)
@@ -95,6 +95,7 @@ def train(
     progress: Any = None,
     eval_every: int | None = None,
     optimum: Any = "auto",
+    loss: Any = None,
 ) -> TrainingResult:
     """Train a representation by stochastic gradient steps on sampled NCE batches.
 
@@ -144,6 +145,10 @@ def train(
         Finite models: the reference optimum for the gap.  ``"auto"`` computes
         ``optimal_representation(model, k, tau)`` (its time is *not* counted in the
         timings); ``None`` records no gap.
+    loss : loss object or name, optional
+        The contrastive loss of :mod:`latentclass.losses` (SPEC §8; default logistic, every
+        result unchanged); its (sub)gradient in the scores drives the steps, and the
+        population loss, optimum and gap are those of this loss.
 
     Returns
     -------
@@ -173,18 +178,22 @@ def train(
     )
     _check_progress(progress)
     gen = as_generator(rng)
+    from ..losses.objects import is_logistic, resolve_loss
+
+    lo = resolve_loss(loss)
+    other = None if is_logistic(lo) else lo
 
     if isinstance(model, LatentClassModel):  # finite
         from ..population import population_loss
 
         d = model.n_points if dim is None else dim
-        opt_loss, certified = _resolve_optimum(model, k, tau, optimum)
+        opt_loss, certified = _resolve_optimum(model, k, tau, optimum, other)
         params = [_init_table(gen, model.n_points, d, 0.5)]
         kind = "table"
 
         def batch_step(batch):
             loss, grad = _table_loss_and_grad(
-                params[0], batch.anchors, batch.positives, batch.negatives, tau
+                params[0], batch.anchors, batch.positives, batch.negatives, tau, loss=other
             )
             return loss, [_tangent_cone(params[0], grad)]
     else:
@@ -196,7 +205,7 @@ def train(
 
         def batch_step(batch):
             return _encoder_batch_loss_and_grad(
-                kind, params, batch.anchors, batch.positives, batch.negatives, tau
+                kind, params, batch.anchors, batch.positives, batch.negatives, tau, other
             )
 
     opt = Adam(lr) if optimizer == "adam" else SGD(lr, momentum=0.9)
@@ -225,7 +234,7 @@ def train(
                 rec_time.append(t_train)
                 window = []
                 if isinstance(model, LatentClassModel):  # finite
-                    rec_pop.append(float(population_loss(model, params[0], k, tau)))
+                    rec_pop.append(float(population_loss(model, params[0], k, tau, loss=other)))
                 t_eval += time.perf_counter() - t1
     finally:
         close()

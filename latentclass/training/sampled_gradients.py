@@ -41,14 +41,23 @@ def _lse_weights(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _features_loss_and_grad(
-    fa: np.ndarray, fp: np.ndarray, fn: np.ndarray, tau: float, total: int
+    fa: np.ndarray, fp: np.ndarray, fn: np.ndarray, tau: float, total: int, loss: Any = None
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """Losses of a block of examples and the gradients of ``(1/total) Σ ℓ`` w.r.t. the features.
 
-    Returns ``(sum of ℓ over the block, ∂/∂fa, ∂/∂fp, ∂/∂fn)``.
+    Returns ``(sum of ℓ over the block, ∂/∂fa, ∂/∂fp, ∂/∂fn)``.  ``loss``: a non-logistic
+    loss object of :mod:`latentclass.losses` (SPEC §8.1; ``None`` is the logistic loss).
     """
     pos = np.einsum("bd,bd->b", fa, fp)
     neg = np.einsum("bd,bkd->bk", fa, fn)
+    if loss is not None:
+        # ℓ(fa·fp/τ, fa·fn/τ): ∂/∂fa = (g⁺ fp + Σ g_i fn_i)/τ, ∂/∂fp = g⁺ fa/τ, ∂/∂fn_i = g_i fa/τ
+        vals, gp, gn = loss._value_and_grad(pos / tau, neg / tau, tau, True)
+        c = 1.0 / (tau * total)
+        g_fa = (np.einsum("bk,bkd->bd", gn, fn) + gp[:, None] * fp) * c
+        g_fp = c * gp[:, None] * fa
+        g_fn = (c * gn)[:, :, None] * fa[:, None, :]
+        return float(vals.sum()), g_fa, g_fp, g_fn
     losses, w = _lse_weights((neg - pos[:, None]) / tau)
     wsum = w.sum(axis=1)
     c = 1.0 / (tau * total)
@@ -71,12 +80,25 @@ def _table_loss_and_grad(
     negatives: np.ndarray,
     tau: float,
     route: str = "auto",
+    loss: Any = None,
 ) -> tuple[float, np.ndarray]:
-    """Mean sampled loss of a table and its gradient ``(n, d)`` (no validation)."""
+    """Mean sampled loss of a table and its gradient ``(n, d)`` (no validation); ``loss`` a
+    non-logistic loss object (``None``: the logistic loss)."""
     n, d = F.shape
     b, k = negatives.shape
     if route == "auto":
         route = "gram" if n <= _GRAM_ROUTE_MAX_N else "rows"
+    if route == "gram" and loss is not None:
+        G = F @ F.T
+        pos = G[anchors, positives]
+        neg = G[anchors[:, None], negatives]
+        vals, gp, gn = loss._value_and_grad(pos / tau, neg / tau, tau, True)
+        cells = np.concatenate(
+            [(anchors[:, None] * n + negatives).ravel(), anchors * n + positives]
+        )
+        weights = np.concatenate([gn.ravel(), gp])
+        dG = np.bincount(cells, weights=weights, minlength=n * n).reshape(n, n) / (tau * b)
+        return float(vals.mean()), (dG + dG.T) @ F
     if route == "gram":
         # ℓ depends on F only through G = F Fᵀ: s_i = (G[a, n_i] − G[a, p]) / τ, so
         # ∂L/∂G is a sparse n × n matrix of softmax weights and ∂L/∂F = (Ĝ + Ĝᵀ) F.
@@ -96,7 +118,7 @@ def _table_loss_and_grad(
     total = 0.0
     for sl in _blocks(b, k, d):
         a, p, neg = anchors[sl], positives[sl], negatives[sl]
-        loss_sum, g_fa, g_fp, g_fn = _features_loss_and_grad(F[a], F[p], F[neg], tau, b)
+        loss_sum, g_fa, g_fp, g_fn = _features_loss_and_grad(F[a], F[p], F[neg], tau, b, loss)
         total += loss_sum
         rows = np.concatenate([a, p, neg.ravel()])
         vals = np.concatenate([g_fa, g_fp, g_fn.reshape(-1, d)])
@@ -146,7 +168,7 @@ def sampled_loss_and_grad(
     return _table_loss_and_grad(F, sample.anchors, sample.positives, sample.negatives, tau)
 
 
-def _encoder_batch_loss_and_grad(kind, params, anchors, positives, negatives, tau):
+def _encoder_batch_loss_and_grad(kind, params, anchors, positives, negatives, tau, loss=None):
     """Mean loss of a batch and its parameter gradients; blocks of examples bound memory."""
     b, k, p = negatives.shape
     width = max([p] + [q.shape[-1] for q in params])
@@ -157,7 +179,7 @@ def _encoder_batch_loss_and_grad(kind, params, anchors, positives, negatives, ta
         X = np.concatenate([anchors[sl], positives[sl], negatives[sl].reshape(nb * k, p)])
         F, cache = _encoder_forward(kind, params, X)
         fa, fp, fn = F[:nb], F[nb : 2 * nb], F[2 * nb :].reshape(nb, k, -1)
-        loss_sum, g_fa, g_fp, g_fn = _features_loss_and_grad(fa, fp, fn, tau, b)
+        loss_sum, g_fa, g_fp, g_fn = _features_loss_and_grad(fa, fp, fn, tau, b, loss)
         total += loss_sum
         gF = np.concatenate([g_fa, g_fp, g_fn.reshape(nb * k, -1)])
         for g, h in zip(grads, _encoder_backward(kind, params, cache, gF)):
