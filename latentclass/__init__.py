@@ -51,6 +51,7 @@ from .experiments import (
     sweep_negatives,
 )
 from .families import parse_class_probs
+from .lowdim import LowDimOptimum, low_dim_optimum, regular_polygon
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
 from .objective import GramObjective
@@ -111,6 +112,7 @@ __all__ = [
     "IllConditionedBoundError",
     "LatentClassModel",
     "LossEstimate",
+    "LowDimOptimum",
     "NCEObjective",
     "OptimalRepresentation",
     "StructureReport",
@@ -134,6 +136,7 @@ __all__ = [
     "figure_names",
     "harmonic_number",
     "losses",
+    "low_dim_optimum",
     "make_figures",
     "mean_classifier_accuracy",
     "mean_classifier_loss",
@@ -145,6 +148,7 @@ __all__ = [
     "population_loss",
     "population_loss_limit",
     "published_bounds",
+    "regular_polygon",
     "run_figure",
     "run_training_experiment",
     "saunshi_bound",
