@@ -276,3 +276,29 @@ def test_every_registered_figure_would_get_a_section():
     text = render_report(doc)
     assert all(f'id="fig-{n}"' in text for n in REGISTRY)
     assert text.count("figure missing") == len(REGISTRY)
+
+
+# ----------------------------------------------------------------------------- ax=
+@pytest.mark.parametrize(("name", "n_panels"), [("large_k_limit", 1), ("downstream_uniform", 2)])
+def test_draw_into_the_caller_s_axes(name, n_panels):
+    from matplotlib.figure import Figure
+
+    spec = REGISTRY[name]
+    data = spec.compute(True)
+    passed, details = spec.verify(data)
+    alone = spec.draw(data, passed, details)
+    fig = Figure()
+    axes = fig.subplots(1, n_panels) if n_panels > 1 else fig.subplots()
+    assert spec.draw(data, passed, details, ax=axes) is fig
+    mine = [axes] if n_panels == 1 else list(axes)
+    theirs = [a for a in alone.axes if a.get_label() != "<colorbar>"]
+    assert len(theirs) == n_panels
+    for a, b in zip(mine, theirs):  # the same data drawn: the same lines with the same points
+        assert len(a.lines) == len(b.lines) > 0
+        for la, lb in zip(a.lines, b.lines):
+            np.testing.assert_array_equal(la.get_xydata(), lb.get_xydata())
+    assert fig._suptitle is None  # the caller's figure keeps its own title and footer
+    with pytest.raises(ValueError, match="ax"):
+        spec.draw(data, passed, details, ax=[*mine, *mine])
+    with pytest.raises(TypeError, match="ax"):
+        spec.draw(data, passed, details, ax=["not an axes"] * n_panels)

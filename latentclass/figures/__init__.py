@@ -5,8 +5,10 @@ A figure here is a check.  Every entry of :data:`REGISTRY` is a :class:`FigureSp
 - ``compute(quick) -> data``: the numbers (solves, closed forms, Monte-Carlo estimates);
 - ``verify(data) -> (passed, details)``: the check, a pure function of ``data`` that can
   fail (tests feed it deliberately wrong data); ``details`` are the key numbers, JSON-able;
-- ``draw(data, passed, details) -> Figure``: the picture, in the house style of
-  :mod:`latentclass.figures.house_style`, titled with the claim.
+- ``draw(data, passed, details, ax=None) -> Figure``: the picture, in the house style of
+  :mod:`latentclass.figures.house_style`, titled with the claim; given ``ax`` (one Axes, or
+  a sequence of as many Axes as the figure has panels) it draws the panels into the caller's
+  axes instead and returns their figure (:func:`~latentclass.figures.house_style.panels`).
 
 :func:`make_figures` runs them, writes ``<name>.png`` and ``<name>.pdf`` and
 ``manifest.json`` — a list of records ``{name, files, claim, check, passed, details,

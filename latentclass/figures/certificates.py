@@ -16,7 +16,7 @@ import numpy as np
 
 from .drawing import K_LABEL, floor_abs, tolerance_line
 from .example_models import NONUNIFORM_RHO, class_level_model, collapse_models, uniform_model
-from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
+from .house_style import COLORS, MARKERS, PALETTE, log2_axis, panels, status_footer, style
 from .records import all_true, gaps_or_inf, k_label
 from .spec import define_figure
 
@@ -51,7 +51,7 @@ def check_symbolic_certificates(data: dict) -> tuple[bool, dict]:
     return bool(passed), details
 
 
-def draw_symbolic_certificates(data: dict, passed: bool, details: dict) -> Figure:
+def draw_symbolic_certificates(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -61,8 +61,7 @@ def draw_symbolic_certificates(data: dict, passed: bool, details: dict) -> Figur
     )
     cmap = ListedColormap([PALETTE["vermillion"], "0.75", PALETTE["green"]])
     with style():
-        fig = new_figure("single", 2.0 + 0.14 * len(ms))
-        ax = fig.subplots()
+        fig, ax, own = panels(ax, (1, 1), width="single", height=2.0 + 0.14 * len(ms))
         ax.imshow(
             code,
             cmap=cmap,
@@ -100,9 +99,10 @@ def draw_symbolic_certificates(data: dict, passed: bool, details: dict) -> Figur
             fontsize=6.5,
             frameon=False,
         )
-        status_footer(
-            fig, passed, f"{details['n_hold']}/{details['n_certificates']} certificates hold"
-        )
+        if own:
+            status_footer(
+                fig, passed, f"{details['n_hold']}/{details['n_certificates']} certificates hold"
+            )
     return fig
 
 
@@ -355,10 +355,9 @@ def _draw_timing(ax, timing: list[dict], details: dict) -> None:
     ax.legend(handles=handles, loc="upper left", fontsize=5.6, ncol=2, columnspacing=0.8)
 
 
-def draw_solver_certificates(data: dict, passed: bool, details: dict) -> Figure:
+def draw_solver_certificates(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     with style():
-        fig = new_figure("double", 2.8)
-        ax, ax2 = fig.subplots(1, 2, width_ratios=[1.15, 1])
+        fig, (ax, ax2), own = panels(ax, (1, 2), width="double", height=2.8, width_ratios=[1.15, 1])
         _draw_gaps(ax, data["gaps"])
         _draw_timing(ax2, data["timing"], details)
         foot = f"max duality gap {details['max_duality_gap']:.1e} ≤ {GAP_TOL:g}"
@@ -366,7 +365,8 @@ def draw_solver_certificates(data: dict, passed: bool, details: dict) -> Figure:
             foot += f"; |ours − CVXPY| ≤ {details['max_abs_loss_diff_vs_cvxpy']:.1e}"
         else:
             foot += "; CVXPY not installed"
-        status_footer(fig, passed, foot)
+        if own:
+            status_footer(fig, passed, foot)
     return fig
 
 

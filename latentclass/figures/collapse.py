@@ -6,13 +6,13 @@ Overlapping supports are reported as measured, not checked.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
 from .example_models import collapse_models
-from .house_style import COLORS, MARKERS, new_figure, status_footer, style
+from .house_style import COLORS, MARKERS, panels, status_footer, style
 from .records import all_true, k_label
 from .spec import define_figure
 
@@ -72,11 +72,10 @@ def check_point_collapse(data: dict) -> tuple[bool, dict]:
     return passed, details
 
 
-def draw_point_collapse(data: dict, passed: bool, details: dict) -> Figure:
+def draw_point_collapse(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     ks = data["ks"]
     with style():
-        fig = new_figure("single", 2.8)
-        ax = fig.subplots()
+        fig, ax, own = panels(ax, (1, 1), width="single", height=2.8)
         xs = k_axis(ax, ks)
         for p, (label, desc) in enumerate(
             (("disjoint", "disjoint supports"), ("overlapping", "overlapping supports"))
@@ -102,20 +101,22 @@ def draw_point_collapse(data: dict, passed: bool, details: dict) -> Figure:
         ax.set_ylim(_COLLAPSE_FLOOR / 3, 100)
         ax.set_xlabel(K_LABEL)
         ax.set_ylabel("collapse error: largest distance\n" + r"$\|f(x)-f(x')\|$ within a class")
-        fig.suptitle(
-            "Point level, ρ=(.5,.3,.2), 7 points: disjoint classes\ncollapse at every k; "
-            "overlapping ones do not",
-            fontsize=8.3,
-        )
+        if own:
+            fig.suptitle(
+                "Point level, ρ=(.5,.3,.2), 7 points: disjoint classes\ncollapse at every k; "
+                "overlapping ones do not",
+                fontsize=8.3,
+            )
         ax.legend(
             loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=6.3, borderaxespad=0.2
         )
-        status_footer(
-            fig,
-            passed,
-            f"disjoint: max {details['disjoint_max_collapse_error']:.1e} "
-            f"≤ {COLLAPSE_TOL:g}; all certified",
-        )
+        if own:
+            status_footer(
+                fig,
+                passed,
+                f"disjoint: max {details['disjoint_max_collapse_error']:.1e} "
+                f"≤ {COLLAPSE_TOL:g}; all certified",
+            )
     return fig
 
 

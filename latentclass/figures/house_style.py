@@ -43,6 +43,7 @@ __all__ = [
     "STYLE",
     "log2_axis",
     "new_figure",
+    "panels",
     "save_figure",
     "status_footer",
     "style",
@@ -149,6 +150,70 @@ def new_figure(width: str | float = "single", height: float = 2.6, **kwargs: Any
         w = float(width)
     kwargs.setdefault("layout", "constrained")
     return Figure(figsize=(w, height), **kwargs)
+
+
+def panels(
+    ax: Any,
+    shape: tuple[int, int],
+    *,
+    width: str | float = "single",
+    height: float = 2.6,
+    **subplots_kw: Any,
+) -> tuple[Any, Any, bool]:
+    """The figure and axes a drawing function draws into: new ones, or the caller's ``ax``.
+
+    Parameters
+    ----------
+    ax : None, Axes or sequence of Axes
+        ``None``: a new house-style figure (:func:`new_figure`) with a ``shape`` grid of
+        axes.  Otherwise the caller's axes: one :class:`~matplotlib.axes.Axes` for a
+        one-panel figure, else a sequence (or array) of ``rows × cols`` axes in row order.
+    shape : (int, int)
+        Rows and columns of panels the drawing needs.
+    width, height
+        Size of a new figure (see :func:`new_figure`).
+    **subplots_kw
+        Passed to :meth:`~matplotlib.figure.Figure.subplots` for a new figure only.
+
+    Returns
+    -------
+    (figure, axes, own)
+        ``axes`` shaped as :meth:`~matplotlib.figure.Figure.subplots` returns them (one
+        Axes, a 1-D or a 2-D array); ``figure`` is the (sub)figure holding them; ``own`` is
+        ``True`` for a new figure, on which the caller may also draw a title and the check
+        footer (on the caller's axes only the panels are drawn).
+
+    Raises
+    ------
+    TypeError
+        ``ax`` holds something that is not an Axes.
+    ValueError
+        ``ax`` holds the wrong number of axes (the message names ``ax`` and the count).
+    """
+    import numpy as np
+    from matplotlib.axes import Axes
+
+    n = shape[0] * shape[1]
+    if ax is None:
+        fig = new_figure(width, height)
+        return fig, fig.subplots(*shape, **subplots_kw), True
+    given = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object)))
+    bad = [type(a).__name__ for a in given if not isinstance(a, Axes)]
+    if bad:
+        raise TypeError(f"ax must be a matplotlib Axes or a sequence of Axes, got {bad[0]}")
+    if len(given) != n:
+        raise ValueError(
+            f"ax: this figure draws {n} panel{'s' if n != 1 else ''} "
+            f"({shape[0]} x {shape[1]}), got {len(given)} axes"
+        )
+    if n == 1:
+        return given[0].get_figure(), given[0], False
+    grid: Any = np.empty(n, dtype=object)
+    grid[:] = given
+    grid = grid.reshape(shape)
+    if 1 in shape:
+        grid = grid.ravel()
+    return given[0].get_figure(), grid, False
 
 
 def save_figure(

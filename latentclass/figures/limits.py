@@ -9,7 +9,7 @@ import numpy as np
 
 from .drawing import K_LABEL, floor_abs
 from .example_models import NONUNIFORM_RHO, class_level_model
-from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
+from .house_style import COLORS, MARKERS, PALETTE, log2_axis, panels, status_footer, style
 from .spec import define_figure
 
 if TYPE_CHECKING:
@@ -84,11 +84,10 @@ def check_large_k_limit(data: dict) -> tuple[bool, dict]:
     return bool(passed), details
 
 
-def draw_large_k_limit(data: dict, passed: bool, details: dict) -> Figure:
+def draw_large_k_limit(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     ks = np.asarray(data["ks"], float)
     with style():
-        fig = new_figure("single", 3.4)
-        ax = fig.subplots()
+        fig, ax, own = panels(ax, (1, 1), width="single", height=3.4)
         for p, (key, s) in enumerate(data["series"].items()):
             v = np.asarray(s["values"], float)
             slope = details["slopes"][key]
@@ -131,7 +130,8 @@ def draw_large_k_limit(data: dict, passed: bool, details: dict) -> Figure:
             color="0.35",
             va="bottom",
         )
-        status_footer(fig, passed, f"|slope + 1| ≤ {SLOPE_TOL:g} for all three series")
+        if own:
+            status_footer(fig, passed, f"|slope + 1| ≤ {SLOPE_TOL:g} for all three series")
     return fig
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..downstream import WEIGHTINGS
 from .drawing import K_LABEL, k_axis
-from .house_style import COLORS, MARKERS, new_figure, status_footer, style
+from .house_style import COLORS, MARKERS, panels, status_footer, style
 from .records import k_label
 from .spec import define_figure
 
@@ -185,11 +185,10 @@ def _draw_sorted_rises(ax, cases: list[dict], n_distributions: int) -> None:
     ax.legend(loc="upper right", fontsize=6.0)
 
 
-def draw_nonuniform_families(data: dict, passed: bool, details: dict) -> Figure:
+def draw_nonuniform_families(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     cases = data["cases"]
     with style():
-        fig = new_figure("double", 3.5)
-        axs = fig.subplots(1, 3, width_ratios=[1, 1, 0.9])
+        fig, axs, own = panels(ax, (1, 3), width="double", height=3.5, width_ratios=[1, 1, 0.9])
         for ax, w, label in zip(axs, WEIGHTINGS, ("ρ-weighted", "class-balanced")):
             cw = [c for c in cases if c["weighting"] == w]
             if not cw:
@@ -198,12 +197,14 @@ def draw_nonuniform_families(data: dict, passed: bool, details: dict) -> Figure:
             title = f"{label} downstream loss\n" + _rise_text(details[w]).replace(": ", ":\n", 1)
             _draw_curves(ax, cw, data["ks"], title)
         _draw_sorted_rises(axs[2], cases, data["n_distributions"])
-        status_footer(fig, passed, "every point a certified optimum")
-        fig.suptitle(
-            "Non-uniform ρ (class level, τ=1): downstream loss of the certified optimum vs k; "
-            "rises are reported as found",
-            fontsize=8.5,
-        )
+        if own:
+            status_footer(fig, passed, "every point a certified optimum")
+        if own:
+            fig.suptitle(
+                "Non-uniform ρ (class level, τ=1): downstream loss of the certified optimum vs k; "
+                "rises are reported as found",
+                fontsize=8.5,
+            )
     return fig
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .drawing import K_LABEL, tolerance_line
-from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
+from .house_style import COLORS, MARKERS, PALETTE, log2_axis, panels, status_footer, style
 from .records import all_true
 from .spec import define_figure
 
@@ -159,30 +159,31 @@ def _draw_heldout_accuracy(ax, data: dict, models: list[str]) -> None:
         ax.legend(loc="lower right", fontsize=6.0)
 
 
-def draw_training(data: dict, passed: bool, details: dict) -> Figure:
+def draw_training(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     rows = data["rows"]
     finite_models = [
         m for m in data["models"] if any(r["model"] == m and r["gap"] is not None for r in rows)
     ]
     gauss_models = [m for m in data["models"] if m not in finite_models]
     with style():
-        fig = new_figure("double", 4.8)
-        axs = fig.subplots(2, 2)
+        fig, axs, own = panels(ax, (2, 2), width="double", height=4.8)
         for a, model in enumerate(finite_models[:2]):
             _draw_gap_curves(axs[0, a], data, model)
         _draw_downstream_diff(axs[1, 0], data, finite_models)
         _draw_heldout_accuracy(axs[1, 1], data, gauss_models)
-        fig.suptitle(
-            f"Training with k sampled negatives (Adam, {data['settings']['steps']} steps, batch "
-            f"{data['settings']['batch_size']}) approaches the certified optimum at every k",
-            fontsize=8.5,
-        )
-        status_footer(
-            fig,
-            passed,
-            f"final gap ≤ {details['max_final_gap']:.1e} (tolerance "
-            f"{TRAIN_GAP_TOL:g}); no run below the optimum",
-        )
+        if own:
+            fig.suptitle(
+                f"Training with k sampled negatives (Adam, {data['settings']['steps']} steps, batch "
+                f"{data['settings']['batch_size']}) approaches the certified optimum at every k",
+                fontsize=8.5,
+            )
+        if own:
+            status_footer(
+                fig,
+                passed,
+                f"final gap ≤ {details['max_final_gap']:.1e} (tolerance "
+                f"{TRAIN_GAP_TOL:g}); no run below the optimum",
+            )
     return fig
 
 

@@ -8,13 +8,22 @@ Three figures: ``population_loss`` (closed form = certified optimum = Monte-Carl
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
 from .example_models import NONUNIFORM_RHO, class_level_model, uniform_model
-from .house_style import COLORS, MARKERS, PALETTE, log2_axis, new_figure, status_footer, style
+from .house_style import (
+    COLORS,
+    MARKERS,
+    PALETTE,
+    log2_axis,
+    new_figure,
+    panels,
+    status_footer,
+    style,
+)
 from .records import all_true, gaps_or_inf, k_label
 from .spec import define_figure
 
@@ -92,12 +101,13 @@ def check_population_loss(data: dict) -> tuple[bool, dict]:
     return passed, details
 
 
-def draw_population_loss(data: dict, passed: bool, details: dict) -> Figure:
+def draw_population_loss(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     rows = data["rows"]
     ks = np.array([r["k"] for r in rows], float)
     with style():
-        fig = new_figure("single", 4.3)
-        axs = fig.subplots(3, 1, sharex=True, height_ratios=[2.2, 1.1, 1.1])
+        fig, axs, own = panels(
+            ax, (3, 1), width="single", height=4.3, sharex=True, height_ratios=[2.2, 1.1, 1.1]
+        )
         ax = axs[0]
         ax.plot(
             data["dense_k"],
@@ -172,12 +182,13 @@ def draw_population_loss(data: dict, passed: bool, details: dict) -> Figure:
             fontsize=6.0,
             color="0.35",
         )
-        status_footer(
-            fig,
-            passed,
-            f"max |numerical − closed| {details['max_abs_numerical_minus_closed']:.1e}, "
-            f"max |z| {details['max_abs_mc_z']:.1f}",
-        )
+        if own:
+            status_footer(
+                fig,
+                passed,
+                f"max |numerical − closed| {details['max_abs_numerical_minus_closed']:.1e}, "
+                f"max |z| {details['max_abs_mc_z']:.1f}",
+            )
         fig.align_ylabels(axs)
     return fig
 
@@ -305,16 +316,24 @@ def _gram_heatmap(ax, G: np.ndarray):
     return im
 
 
-def draw_gram_across_k(data: dict, passed: bool, details: dict) -> Figure:
+def draw_gram_across_k(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     rows = {r["k"]: r for r in data["rows"]}
     shown = data["shown"]
     m = data["m"]
     with style():
-        fig = new_figure("double", 5.0)
-        subfigs = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
-        assert isinstance(subfigs, np.ndarray)  # 2 x 1 (squeezed): an array of 2 subfigures
-        top, bottom = subfigs
-        axs = top.subplots(2, len(shown))
+        if ax is None:
+            fig = new_figure("double", 5.0)
+            subfigs = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
+            assert isinstance(subfigs, np.ndarray)  # 2 x 1 (squeezed): an array of 2 subfigures
+            top, bottom = subfigs
+            axs = top.subplots(2, len(shown))
+            bottom_ax = bottom.subplots(1, 1)
+            own = True
+        else:  # the caller's 2 x len(shown) heat maps, then the curve panel
+            top, given, own = panels(ax, (1, 2 * len(shown) + 1))
+            fig = top
+            axs = np.asarray(given[:-1], dtype=object).reshape(2, len(shown))
+            bottom_ax = given[-1]
         im = None
         for row, key, label in (
             (0, "uniform", "uniform ρ"),
@@ -329,14 +348,15 @@ def draw_gram_across_k(data: dict, passed: bool, details: dict) -> Figure:
                     ax.set_ylabel(label + "\nclass $c$")
                 if row == 1:
                     ax.set_xlabel("class $j$")
-        top.colorbar(im, ax=axs, shrink=0.85, label=r"$G^*_{cj} = v_c\cdot v_j$")
-        top.suptitle(
-            f"Optimal Gram matrices (m={m}, τ=1): uniform ρ gives the same regular simplex at "
-            "every k;\nnon-uniform ρ gives Gram matrices that move with k",
-            fontsize=8.5,
-        )
+        top.colorbar(im, ax=list(axs.ravel()), shrink=0.85, label=r"$G^*_{cj} = v_c\cdot v_j$")
+        if own:
+            top.suptitle(
+                f"Optimal Gram matrices (m={m}, τ=1): uniform ρ gives the same regular simplex at "
+                "every k;\nnon-uniform ρ gives Gram matrices that move with k",
+                fontsize=8.5,
+            )
 
-        ax = bottom.subplots(1, 1)
+        ax = bottom_ax
         ks = data["ks"]
         xs = k_axis(ax, ks)
         pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
@@ -353,13 +373,14 @@ def draw_gram_across_k(data: dict, passed: bool, details: dict) -> Figure:
         ax.set_ylabel("off-diagonal\n$G^*_{cj}$ (non-uniform ρ)")
         ax.set_xlabel(K_LABEL)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=2, fontsize=6.3)
-        status_footer(
-            fig,
-            passed,
-            f"uniform: max |G* − G_simplex| = "
-            f"{details['uniform_max_error_vs_simplex']:.1e} ≤ {GRAM_TOL:g} at all "
-            f"{len(details['ks'])} k",
-        )
+        if own:
+            status_footer(
+                fig,
+                passed,
+                f"uniform: max |G* − G_simplex| = "
+                f"{details['uniform_max_error_vs_simplex']:.1e} ≤ {GRAM_TOL:g} at all "
+                f"{len(details['ks'])} k",
+            )
     return fig
 
 
@@ -482,12 +503,13 @@ def check_downstream_uniform(data: dict) -> tuple[bool, dict]:
     return passed, details
 
 
-def draw_downstream_uniform(data: dict, passed: bool, details: dict) -> Figure:
+def draw_downstream_uniform(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
     rows = data["rows"]
     ks = np.array([r["k"] for r in rows], float)
     with style():
-        fig = new_figure("single", 4.6)
-        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 1.0])
+        fig, (ax, ax2), own = panels(
+            ax, (2, 1), width="single", height=4.6, sharex=True, height_ratios=[2.4, 1.0]
+        )
         ax.plot(
             ks,
             [r["loss"] for r in rows],
@@ -544,11 +566,12 @@ def draw_downstream_uniform(data: dict, passed: bool, details: dict) -> Figure:
             columnspacing=1.0,
             borderaxespad=0.0,
         )
-        fig.suptitle(
-            f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): downstream loss is flat in k;\n"
-            "three of the four published upper bounds grow with k",
-            fontsize=8.3,
-        )
+        if own:
+            fig.suptitle(
+                f"Uniform ρ (m={data['m']}, τ={data['tau']:g}): downstream loss is flat in k;\n"
+                "three of the four published upper bounds grow with k",
+                fontsize=8.3,
+            )
         ax2.plot(
             ks,
             [r["accuracy"] for r in rows],
@@ -569,12 +592,13 @@ def draw_downstream_uniform(data: dict, passed: bool, details: dict) -> Figure:
         ax2.set_ylabel("probability")
         ax2.set_xlabel(K_LABEL)
         ax2.legend(loc="lower right", fontsize=6.0)
-        status_footer(
-            fig,
-            passed,
-            f"max |loss − closed form| = {details['max_abs_loss_minus_closed_form']:.1g}, "
-            f"spread over k {details['loss_spread_over_k']:.1g}",
-        )
+        if own:
+            status_footer(
+                fig,
+                passed,
+                f"max |loss − closed form| = {details['max_abs_loss_minus_closed_form']:.1g}, "
+                f"spread over k {details['loss_spread_over_k']:.1g}",
+            )
         fig.align_ylabels([ax, ax2])
     return fig
 
