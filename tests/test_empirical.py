@@ -176,3 +176,71 @@ def test_errors():
     gauss = lc.GaussianLatentClassModel([0.5, 0.5], np.eye(2)).sample(10, 2, rng=0)
     with pytest.raises(ValueError, match="finite"):
         empirical_optimum(gauss)
+
+
+# --------------------------------------------------------------------------- ERM vs k
+def test_erm_sweep_rows_recomputed_independently(tmp_path):
+    import statistics
+
+    from oracles import brute_force_loss
+
+    from latentclass.finite_sample import erm_sweep
+
+    model = lc.LatentClassModel.one_point_per_class([0.5, 0.3, 0.2])
+    res = erm_sweep(model, [1, 2], 1.0, n_examples=200, budget=1200, seeds=3, rng=5)
+    assert [(r["regime"], r["k"], r["n_examples"]) for r in res.rows] == [
+        ("fixed_M", 1, 200),
+        ("fixed_M", 2, 200),
+        ("fixed_budget", 1, 400),
+        ("fixed_budget", 2, 300),
+    ]
+    row = res.rows[1]
+    opt = lc.optimal_representation(model, 2, 1.0)
+    assert row["optimum_loss"] == pytest.approx(brute_force_loss(model, opt.F, 2, 1.0), abs=1e-12)
+    # redo seed 1 of (fixed_M, k = 2) by hand: same sample, same ERM
+    gen = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(0, 1, 1)))
+    erm = empirical_optimum(model.sample(200, 2, rng=gen), 1.0, model=model)
+    excess = brute_force_loss(model, erm.F, 2, 1.0) - brute_force_loss(model, opt.F, 2, 1.0)
+    assert res.per_seed[("fixed_M", 2)]["excess"][1] == pytest.approx(excess, abs=1e-9)
+    vals = res.per_seed[("fixed_M", 2)]["excess"]
+    assert row["excess_mean"] == pytest.approx(statistics.fmean(vals), abs=1e-15)
+    half = 4.302652729911275 * statistics.stdev(vals) / math.sqrt(3)  # t_{0.975, 2}
+    assert row["excess_hi"] - row["excess_mean"] == pytest.approx(half, rel=1e-9)
+    assert min(vals) >= -1e-7  # never below the certified optimum
+    assert row["all_certified"]
+    res.to_csv(tmp_path / "erm.csv")
+    assert (tmp_path / "erm.csv").read_text().startswith("regime,k,n_examples")
+    assert '"rows"' in res.to_json()
+
+
+def test_erm_sweep_errors():
+    from latentclass.finite_sample import erm_sweep, t_interval
+
+    model = lc.LatentClassModel.one_point_per_class([0.5, 0.5])
+    with pytest.raises(ValueError, match="n_examples"):
+        erm_sweep(model, [1])
+    with pytest.raises(ValueError, match="budget"):
+        erm_sweep(model, [1, 8], budget=15)
+    with pytest.raises(ValueError, match="seeds"):
+        erm_sweep(model, [1], n_examples=10, seeds=1)
+    with pytest.raises(ValueError, match="ks"):
+        erm_sweep(model, [0], n_examples=10)
+    with pytest.raises(ValueError, match="values"):
+        t_interval([1.0])
+
+
+def test_cli_erm(tmp_path, capsys):
+    from latentclass.cli import main
+
+    out = tmp_path / "erm.json"
+    assert main(["erm", "--class-probs", "0.6,0.4", "-k", "1,2", "--examples", "50",
+                 "--seeds", "2", "--out", str(out)]) == 0  # fmt: skip
+    assert out.exists()
+    for argv in (
+        ["erm", "--class-probs", "0.6,0.4", "-k", "1"],
+        ["erm", "--class-probs", "0.6,0.4", "-k", "1,inf", "--examples", "9"],
+        ["erm", "--class-probs", "0.6,0.4", "-k", "1", "--examples", "9", "--seeds", "1"],
+        ["erm", "--class-probs", "0.6,0.4", "-k", "1", "--examples", "9", "--out", str(tmp_path)],
+    ):
+        assert main(argv) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
