@@ -8,6 +8,7 @@ from typing import Any
 from .certificates import SOLVER_CERTIFICATES, SYMBOLIC_CERTIFICATES
 from .collapse import POINT_COLLAPSE
 from .limits import LARGE_K_LIMIT
+from .loss_family import LOSS_FAMILY_AVERAGING, LOSS_FAMILY_DOWNSTREAM, LOSS_FAMILY_SIMPLEX
 from .nonuniform import NONUNIFORM_FAMILIES
 from .sampled_training import TRAINING
 from .spec import FigureSpec
@@ -28,6 +29,9 @@ REGISTRY: dict[str, FigureSpec] = {
         POINT_COLLAPSE,
         SOLVER_CERTIFICATES,
         TRAINING,
+        LOSS_FAMILY_SIMPLEX,
+        LOSS_FAMILY_AVERAGING,
+        LOSS_FAMILY_DOWNSTREAM,
     )
 }
 
