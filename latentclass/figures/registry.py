@@ -7,6 +7,7 @@ from typing import Any
 
 from .certificates import SOLVER_CERTIFICATES, SYMBOLIC_CERTIFICATES
 from .collapse import POINT_COLLAPSE
+from .degradation_sources import BINARY_TASKS, DEGRADATION_SOURCES, LOW_DIM_SEARCH
 from .limits import LARGE_K_LIMIT
 from .loss_family import LOSS_FAMILY_AVERAGING, LOSS_FAMILY_DOWNSTREAM, LOSS_FAMILY_SIMPLEX
 from .nonuniform import NONUNIFORM_FAMILIES
@@ -32,6 +33,9 @@ REGISTRY: dict[str, FigureSpec] = {
         LOSS_FAMILY_SIMPLEX,
         LOSS_FAMILY_AVERAGING,
         LOSS_FAMILY_DOWNSTREAM,
+        BINARY_TASKS,
+        LOW_DIM_SEARCH,
+        DEGRADATION_SOURCES,
     )
 }
 
