@@ -279,7 +279,10 @@ def test_every_registered_figure_would_get_a_section():
 
 
 # ----------------------------------------------------------------------------- ax=
-@pytest.mark.parametrize(("name", "n_panels"), [("large_k_limit", 1), ("downstream_uniform", 2)])
+@pytest.mark.parametrize(
+    ("name", "n_panels"),
+    [("large_k_limit", 2), ("downstream_uniform", 2), ("symbolic_certificates", 1)],
+)
 def test_draw_into_the_caller_s_axes(name, n_panels):
     from matplotlib.figure import Figure
 
