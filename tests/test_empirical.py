@@ -244,3 +244,59 @@ def test_cli_erm(tmp_path, capsys):
     ):
         assert main(argv) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_degradation_figure_check_fails_on_wrong_data():
+    import copy
+
+    from latentclass.figures.degradation_sources import check_degradation_sources
+
+    def erm_row(k, excess):
+        return dict(k=k, all_certified=True, excess_mean=excess, excess_lo=excess - 1e-4,
+                    downstream_loss_mean=0.42)  # fmt: skip
+
+    data = dict(
+        model="m",
+        ks=[1, 4],
+        sizes=[100, 1000],
+        optimum=[0.42, 0.42],
+        erm={
+            "100": [erm_row(1, 1e-3), erm_row(4, 2e-3)],
+            "1000": [erm_row(1, 1e-4), erm_row(4, 2e-4)],
+        },
+        sgd=[dict(k=1, downstream=0.43, gap=1e-3), dict(k=4, downstream=0.43, gap=1e-3)],
+        lowd=[dict(k=1, downstream=0.42, loss=1.0, lower_bound=0.9)] * 2,
+    )
+    assert check_degradation_sources(data)[0]
+    bad = copy.deepcopy(data)
+    bad["erm"]["1000"][0]["excess_mean"] = -1e-3  # an ERM below the certified optimum
+    assert not check_degradation_sources(bad)[0]
+    bad = copy.deepcopy(data)
+    bad["erm"]["1000"] = [erm_row(1, 1e-2), erm_row(4, 1e-2)]  # more data, worse
+    assert not check_degradation_sources(bad)[0]
+    bad = copy.deepcopy(data)
+    bad["sgd"][1]["gap"] = -1e-3
+    assert not check_degradation_sources(bad)[0]
+    bad = copy.deepcopy(data)
+    bad["erm"]["100"][1]["all_certified"] = False
+    assert not check_degradation_sources(bad)[0]
+
+
+def test_sparse_blocks_agree_with_dense(monkeypatch):
+    import latentclass.empirical as emp
+
+    model = lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2])
+    sample = model.sample(3000, 4, rng=8)
+    dense = EmpiricalObjective(sample, 0.6)
+    monkeypatch.setattr(emp, "_DENSE_MAX_N", 0)
+    sparse_obj = EmpiricalObjective(sample, 0.6)
+    assert dense._dense and not sparse_obj._dense
+    G = 0.4 * np.eye(7) + 0.05
+    v1, g1 = dense.value_and_grad(G)
+    v2, g2 = sparse_obj.value_and_grad(G)
+    assert abs(v1 - v2) <= 1e-14 and np.allclose(g1, g2, atol=1e-15)
+    s1, s2 = dense.second_order(G), sparse_obj.second_order(G)
+    assert np.array_equal(s1[2], s2[2]) and np.allclose(s1[3], s2[3], atol=1e-14)
+    res = empirical_optimum(sample, 0.6)
+    monkeypatch.setattr(emp, "_DENSE_MAX_N", 64)
+    assert res.certified

@@ -92,3 +92,25 @@ def test_errors_and_repr():
         low_dim_optimum(model, 2, -1.0, 1)
     res = low_dim_optimum(model, 2, 1.0, 1, n_restarts=1)
     assert "LowDimOptimum(" in repr(res) and res.lower_bound <= res.loss
+
+
+def test_low_dim_figure_check_fails_on_wrong_data():
+    import copy
+
+    from latentclass.figures.degradation_sources import check_low_dim_search
+
+    rows = [
+        dict(m=5, d=2, tau=1.0, k=1, loss=0.5, lower_bound=0.4, polygon=0.5, source="polygon", change=0.0),
+        dict(m=5, d=2, tau=1.0, k=16, loss=2.1, lower_bound=2.0, polygon=2.1, source="polygon", change=0.0),
+    ]  # fmt: skip
+    data = dict(rows=rows, zipf_d1=dict(best=2.29, lower_bound=2.1, default=2.30, source="s"))
+    assert check_low_dim_search(data)[0]
+    bad = copy.deepcopy(data)
+    bad["rows"][1]["loss"] = 2.1 - 1e-6  # beats the polygon: the claim fails
+    assert not check_low_dim_search(bad)[0]
+    bad = copy.deepcopy(data)
+    bad["rows"][0]["lower_bound"] = 0.6  # a "lower bound" above the value
+    assert not check_low_dim_search(bad)[0]
+    bad = copy.deepcopy(data)
+    bad["zipf_d1"]["best"] = 2.31  # the search worse than the default solver
+    assert not check_low_dim_search(bad)[0]

@@ -203,3 +203,25 @@ def test_identity_refuses_point_level():
     model = lc.LatentClassModel.disjoint([0.5, 0.5], [2, 1])
     with pytest.raises(ValueError, match="class-level"):
         binary_task_identity(model, unit_rows(3, 2, 0))
+
+
+# --------------------------------------------------------------------------- figures
+def test_binary_tasks_figure_check_passes_and_fails_on_wrong_data():
+    import copy
+
+    from latentclass.figures.degradation_sources import check_binary_tasks, compute_binary_tasks
+
+    data = compute_binary_tasks(True)
+    ok, details = check_binary_tasks(data)
+    assert ok, details
+    assert details["strict_rise_dominant_k64"] > 1e-3
+    bad = copy.deepcopy(data)  # an identity violated at one optimum
+    bad["models"]["zipf:5:1"]["identity_differences"][1] = 1e-9
+    assert not check_binary_tasks(bad)[0]
+    bad = copy.deepcopy(data)  # a k whose 2-way loss is below the k = 1 value
+    bad["models"]["zipf:5:1"]["two_way"][2] = bad["models"]["zipf:5:1"]["two_way"][0] - 1e-6
+    assert not check_binary_tasks(bad)[0]
+    bad = copy.deepcopy(data)  # no strict rise for the dominant model
+    d = bad["models"]["dominant:4:0.9"]
+    d["two_way"] = [d["two_way"][0]] * len(d["two_way"])
+    assert not check_binary_tasks(bad)[0]
