@@ -434,8 +434,14 @@ def test_simplex_not_optimal_for_hard_negative():
     found = brute_force_population(model, G, k, tau, "hard_negative", **kw)
     assert found < simplex_value - 1e-3
     assert np.max(np.diag(G)) <= 1 + 1e-12 and np.linalg.eigvalsh(G)[0] > -1e-12
-    g = LossObjective(model, k, tau, loss).grad(lc.simplex_gram(m))
+    ob = LossObjective(model, k, tau, loss)
+    S = lc.simplex_gram(m)
+    g = ob.grad(S)
     assert g[0, 1] < 0
+    # proofs/loss_family.md §7: along G_t = (1 − t)G* + t 11ᵀ the slope is β m²
+    t = 1e-6
+    slope = (ob.value((1 - t) * S + t * np.ones((m, m))) - ob.value(S)) / t
+    assert slope == pytest.approx(g[0, 1] * m * m, rel=1e-4)
     # the debiased loss at the same point: the simplex is the best found
     res = lc.optimal_representation(model, k, tau, loss=Debiased(0.1), n_restarts=3, rng=1)
     assert res.loss >= LossObjective(model, k, tau, Debiased(0.1)).value(lc.simplex_gram(m)) - 1e-9
