@@ -296,10 +296,13 @@ def test_draw_into_the_caller_s_axes(name, n_panels):
     mine = [axes] if n_panels == 1 else list(axes)
     theirs = [a for a in alone.axes if a.get_label() != "<colorbar>"]
     assert len(theirs) == n_panels
-    for a, b in zip(mine, theirs):  # the same data drawn: the same lines with the same points
-        assert len(a.lines) == len(b.lines) > 0
+    for a, b in zip(mine, theirs):  # the same data drawn: the same artists, the same points
+        assert len(a.lines) == len(b.lines) and len(a.images) == len(b.images)
+        assert len(a.lines) + len(a.images) + len(a.collections) > 0
         for la, lb in zip(a.lines, b.lines):
             np.testing.assert_array_equal(la.get_xydata(), lb.get_xydata())
+        for ia, ib in zip(a.images, b.images):
+            np.testing.assert_array_equal(ia.get_array(), ib.get_array())
     assert fig._suptitle is None  # the caller's figure keeps its own title and footer
     with pytest.raises(ValueError, match="ax"):
         spec.draw(data, passed, details, ax=[*mine, *mine])
