@@ -14,6 +14,7 @@ NAMES = (
     "point_collapse",
     "bounds_vs_truth",
     "custom_objective",
+    "loss_family",
 )
 _RESULTS = {}
 
