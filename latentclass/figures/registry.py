@@ -8,6 +8,7 @@ from typing import Any
 from .certificates import SOLVER_CERTIFICATES, SYMBOLIC_CERTIFICATES
 from .collapse import POINT_COLLAPSE
 from .degradation_sources import BINARY_TASKS, DEGRADATION_SOURCES, LOW_DIM_SEARCH
+from .digits import DIGITS
 from .limits import LARGE_K_LIMIT
 from .loss_family import LOSS_FAMILY_AVERAGING, LOSS_FAMILY_DOWNSTREAM, LOSS_FAMILY_SIMPLEX
 from .nonuniform import NONUNIFORM_FAMILIES
@@ -36,6 +37,7 @@ REGISTRY: dict[str, FigureSpec] = {
         BINARY_TASKS,
         LOW_DIM_SEARCH,
         DEGRADATION_SOURCES,
+        DIGITS,
     )
 }
 

@@ -13,7 +13,14 @@ from .records import jsonable
 from .registry import REGISTRY, select_figures
 from .report import write_report
 
-__all__ = ["MANIFEST_FORMAT", "make_figures", "manifest_document", "run_figure", "write_data"]
+__all__ = [
+    "MANIFEST_FORMAT",
+    "FigureSkipped",
+    "make_figures",
+    "manifest_document",
+    "run_figure",
+    "write_data",
+]
 
 
 def write_data(data: Any, out_dir: str | os.PathLike, name: str) -> str:
@@ -53,6 +60,14 @@ def write_data(data: Any, out_dir: str | os.PathLike, name: str) -> str:
     return fname
 
 
+class FigureSkipped(Exception):
+    """Raised by a figure's ``compute`` when an optional dependency is missing.
+
+    The message is one line saying how to enable the figure; :func:`run_figure` records it as
+    ``skipped`` (``passed=False``, no files) and the other figures run.
+    """
+
+
 def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> dict:
     """Compute, check, draw and save one figure; return its manifest record.
 
@@ -68,7 +83,20 @@ def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> di
     files: list[str] = []
     data_file = None
     try:
-        data = spec.compute(bool(quick))
+        try:
+            data = spec.compute(bool(quick))
+        except FigureSkipped as exc:  # an optional dependency is missing: say how to enable it
+            return dict(
+                name=name,
+                files=[],
+                data=None,
+                claim=spec.claim,
+                check=spec.check,
+                passed=False,
+                skipped=str(exc),
+                details={"skipped": str(exc)},
+                seconds=round(time.perf_counter() - t0, 3),
+            )
         data_file = write_data(data, out_dir, name)
         passed, details = spec.verify(data)
         fig = spec.draw(data, passed, details)
