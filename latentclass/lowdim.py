@@ -8,7 +8,7 @@ is non-convex: a solver finds local optima only.  :func:`low_dim_optimum` theref
 
 - **structured candidates**: for ``d = 2`` the regular polygons — class ``c`` at angle
   ``2π σ(c)/m`` for cyclic orders ``σ`` (all ``(m−1)!/2`` of them for ``m ≤ 7``, sampled
-  otherwise), each evaluated exactly and then polished by the rank-``d`` solver; for ``d = 1``
+  otherwise), each evaluated exactly, the best six then polished by the rank-``d`` solver; for ``d = 1``
   an exact search over sign patterns: every ``f ∈ {±1}^n`` (up to a global sign, ``n ≤ 16``)
   is evaluated, and the best patterns are polished over the norms ``|f_x| ∈ [0, 1]``
   (L-BFGS-B with the exact gradient);
@@ -42,6 +42,8 @@ __all__ = ["LowDimOptimum", "low_dim_optimum", "regular_polygon"]
 
 #: Cyclic orders enumerated exactly for polygons up to this many classes.
 _POLYGON_ENUM_MAX = 7
+#: Polygon orders (best at the exact polygon) polished by the rank-2 solver.
+_POLYGON_POLISH = 6
 #: Sign patterns enumerated exactly up to this many points (2^(n−1) patterns).
 _SIGN_ENUM_MAX = 16
 #: Sign patterns (best at unit norm) polished over the norms.
@@ -252,9 +254,12 @@ def low_dim_optimum(
     reference = None
     if dim == 2 and m >= 3:
         reference = float(objective.value(_gram(_class_to_points(model, regular_polygon(m)))))
-        for order in _polygon_orders(m, n_orders, gen):
+        exact = []
+        for order in _polygon_orders(m, n_orders, gen):  # every order evaluated exactly
             F0 = _class_to_points(model, regular_polygon(m, order))
-            v0 = float(objective.value(_gram(F0)))
+            exact.append((float(objective.value(_gram(F0))), F0))
+        exact.sort(key=lambda c: c[0])
+        for v0, F0 in exact[:_POLYGON_POLISH]:  # the best orders polished
             F, G, v = _polish(objective, F0, 2, gen, tol, max_iter)
             if v0 <= v:  # keep the exact polygon when polishing does not improve it
                 F, G, v = F0, _gram(F0), v0

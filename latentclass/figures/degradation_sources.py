@@ -164,7 +164,7 @@ def compute_low_dim_search(quick: bool) -> dict:
     from ..optimize import optimal_representation
 
     cases = [(4, 2), (5, 2)] if quick else [(4, 2), (5, 2), (6, 2), (7, 2), (5, 3), (6, 3)]
-    ks = [1, 16, math.inf] if quick else [1, 2, 4, 16, 64, 1024, math.inf]
+    ks = [1, 16, math.inf] if quick else [1, 4, 16, 64, 1024, math.inf]
     taus = [1.0] if quick else [0.5, 1.0]
     rows = []
     for m, d in cases:
@@ -172,7 +172,7 @@ def compute_low_dim_search(quick: bool) -> dict:
         for tau in taus:
             sigs = []
             for k in ks:
-                res = low_dim_optimum(model, k, tau, d, n_restarts=3 if quick else 8)
+                res = low_dim_optimum(model, k, tau, d, n_restarts=3 if quick else 6)
                 sig = _config_signature(np.asarray(res.gram))
                 sigs.append(sig)
                 rows.append(
