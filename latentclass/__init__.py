@@ -51,6 +51,7 @@ from .experiments import (
     sweep_negatives,
 )
 from .families import parse_class_probs
+from .finite_sample import ErmSweepResult, erm_sweep
 from .lowdim import LowDimOptimum, low_dim_optimum, regular_polygon
 from .model import ContrastiveSample, GaussianLatentClassModel, LatentClassModel
 from .nce import LossEstimate, nce_loss
@@ -107,6 +108,7 @@ __all__ = [
     "DownstreamResult",
     "EmpiricalObjective",
     "EmpiricalOptimum",
+    "ErmSweepResult",
     "GaussianLatentClassModel",
     "GramObjective",
     "IllConditionedBoundError",
@@ -131,6 +133,7 @@ __all__ = [
     "coverage_probability",
     "diagnose",
     "empirical_optimum",
+    "erm_sweep",
     "expected_log_collisions",
     "families",
     "figure_names",
