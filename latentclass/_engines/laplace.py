@@ -216,6 +216,7 @@ def family_loss(
     *,
     need_grad: bool = True,
     step: float = STEP,
+    floor_cut: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Exact ``I_k(a_p)`` for anchor families of pairs, and derivatives of ``Σ_p w_p I_k(a_p)``.
 
@@ -237,6 +238,13 @@ def family_loss(
         Also return the derivatives.
     step : float
         Trapezoid step ``h`` in ``log t`` (module docstring: error ≈ √h e^{-π²/h}).
+    floor_cut : bool
+        Also end the exponential nodes where the floor bound ``φ_b(t') <= e^{-t' b_min}``
+        (``b_min`` the smallest ``b > 0`` on the support, every support ``b`` positive)
+        guarantees ``φ^{k−1} <= e^{-λ}``, i.e. at ``t' = λ / ((k − 1) b_min)`` — the same
+        criterion as the chord bound, so the same error analysis; it matters when ``s`` is huge
+        (the decoupled loss, :mod:`latentclass.losses.population`).  Default ``False``: the
+        node set, and every result, is unchanged.
 
     Returns
     -------
@@ -287,6 +295,13 @@ def family_loss(
     ok = x < mu1  # ... which the chord bound φ(t) <= 1 − μ1 (1 − e^{-t}) reaches
     log_tc = np.full(A, np.inf)
     log_tc[ok] = np.log(-np.log1p(-x[ok] / mu1[ok]))
+    if floor_cut and k > 1:
+        bpos = np.where(b[:, supp] > 0, b[:, supp], np.inf).min(axis=1) if supp.any() else None
+        if bpos is not None:
+            full = np.all(b[:, supp] > 0, axis=1)
+            cut = np.full(A, np.inf)
+            cut[full] = np.log(lam[full] / ((k - 1) * bpos[full]))
+            log_tc = np.minimum(log_tc, cut)
     jr = np.ceil(np.minimum(log_tc, math.log(_T_MAX) + smax) / h).astype(np.int64)
     jr = np.maximum(jr, jl)
     j0 = int(math.floor(math.log(SERIES_T_MAX) / h))  # nodes j <= j0 use the moment series

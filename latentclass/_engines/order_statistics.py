@@ -80,27 +80,44 @@ def hinge_family(
     """
     supp = np.flatnonzero(D > 0)
     Us = U[:, supp]
-    order = np.argsort(Us, axis=1, kind="stable")
-    su = np.take_along_axis(Us, order, axis=1)  # (A, s) sorted scores
-    probs = max_law(D[supp][order], k)  # (A, s)
+    A, s = Us.shape
+    if k == 1:  # one negative: the law of the maximum is D itself, no ordering needed
+        order = None
+        su = Us
+        probs = np.broadcast_to(D[supp], (A, s))
+    else:
+        order = np.argsort(Us, axis=1)  # ties in any order: every choice is a subgradient
+        su = np.take_along_axis(Us, order, axis=1)  # (A, s) sorted scores
+        probs = max_law(D[supp][order], k)  # (A, s)
     P = anchor.size
+    one_per_anchor = P == A and bool(np.all(anchor == np.arange(A)))
     vals = np.empty(P)
     gU = np.zeros(U.shape) if need_grad else None
     gpos = np.empty(P) if need_grad else None
-    rows = max(1, _CHUNK // max(1, supp.size))
+    gsorted = np.zeros((A, s)) if need_grad else None
+    rows = max(1, _CHUNK // max(1, s))
     for p0 in range(0, P, rows):
-        a = anchor[p0 : p0 + rows]
-        arg = margin + su[a] - pos[p0 : p0 + rows, None]
-        pr = probs[a]
-        vals[p0 : p0 + rows] = np.einsum("ps,ps->p", pr, np.maximum(arg, 0.0))
+        sl = slice(p0, p0 + rows)
+        a = anchor[sl]
+        arg = (su if one_per_anchor and P <= rows else su[a]) - pos[sl, None]
+        arg += margin
+        pr = probs if one_per_anchor and P <= rows else probs[a]
+        vals[sl] = np.einsum("ps,ps->p", pr, np.maximum(arg, 0.0))
         if need_grad:
-            assert gU is not None and gpos is not None
+            assert gsorted is not None and gpos is not None
             g = pr * (arg > 0)
-            gpos[p0 : p0 + rows] = -weight[p0 : p0 + rows] * g.sum(axis=1)
-            g *= weight[p0 : p0 + rows, None]
-            gsorted = np.zeros((U.shape[0], supp.size))
-            np.add.at(gsorted, a, g)
-            contrib = np.zeros_like(gsorted)
+            gpos[sl] = -weight[sl] * g.sum(axis=1)
+            g *= weight[sl, None]
+            if one_per_anchor:
+                gsorted[a] = g
+            else:
+                np.add.at(gsorted, a, g)
+    if need_grad:
+        assert gU is not None and gsorted is not None
+        if order is None:
+            gU[:, supp] = gsorted
+        else:
+            contrib = np.empty_like(gsorted)
             np.put_along_axis(contrib, order, gsorted, axis=1)
-            gU[:, supp] += contrib
+            gU[:, supp] = contrib
     return vals, gU, gpos

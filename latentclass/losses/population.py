@@ -48,6 +48,8 @@ ENUMERATE_MAX_WORK = 20_000_000
 #: Scores of one anchor row within this (relative) distance count as one value in the
 #: binomial engine (the value changes by at most ``_TIE_TOL · Σ|∂ℓ/∂s|``).
 _TIE_TOL = 1e-12
+#: ``log δ`` of the decoupled engine (``δ = 2^{−60}``: its neglected term is in ``[0, δ]``).
+_LOG_DELTA = -60 * math.log(2.0)
 #: Truncation level of the binomial engine.
 _DELTA = 1e-20
 _ENGINES = ("auto", "enumerate", "order-statistics", "laplace", "multiset", "binomial")
@@ -107,6 +109,7 @@ class LossObjective:
         self.n_points = model.n_points
         self.engine = self._choose_engine()
         self._table: MultisetTable | None = None
+        self._anchor_cache: tuple[np.ndarray, np.ndarray] | None = None
         if self.engine in ("laplace", "multiset", "limit"):
             self._setup_decoupled()
 
@@ -212,7 +215,7 @@ class LossObjective:
     def _hinge(self, Gs, need_grad):
         loss = self.loss
         assert isinstance(loss, Hinge)
-        anchors, inv = np.unique(self._px, return_inverse=True)
+        anchors, inv = self._anchor_index()
         U = Gs[anchors]
         pos = Gs[self._px, self._pp]
         vals, gU, gpos = hinge_family(
@@ -223,8 +226,14 @@ class LossObjective:
             return value, None
         Dg = np.zeros((self.n_points, self.n_points))
         Dg[anchors] = gU
-        np.add.at(Dg, (self._px, self._pp), gpos)
+        Dg[self._px, self._pp] += gpos  # pairs (x, x⁺) are distinct entries
         return value, Dg
+
+    def _anchor_index(self):
+        """Sorted anchors and the anchor index of every pair (cached)."""
+        if self._anchor_cache is None:
+            self._anchor_cache = np.unique(self._px, return_inverse=True)
+        return self._anchor_cache
 
     def _decoupled(self, Gs, need_grad):
         """``Σ_{x,x⁺} P (−s⁺) + Σ_x A(x) Σ_z D(z) (u_z + I_{k−1}(x, z))`` (module docstring)."""
@@ -253,33 +262,53 @@ class LossObjective:
             Dg[np.ix_(anchors, supp)] += A[anchors][:, None] * D[supp][None, :]
         k_int = self.k
         assert isinstance(k_int, int)  # finite k: check_k returns an int
+        if self.engine in ("decoupled-auto", "laplace"):
+            self.engine = "laplace"
+            if k_int == 1:  # log e^{s_1} − s⁺ is linear in G: the terms above are all of it
+                return value, Dg
+            return self._decoupled_anchor(Gs, need_grad, anchors, A, value, Dg, k_int)
         k1 = k_int - 1
         if k1 == 0:
             return value, Dg
         px = np.repeat(anchors, supp.size)
         pz = np.tile(supp, anchors.size)
         pw = (A[anchors][:, None] * D[supp][None, :]).ravel()
-        if self.engine == "decoupled-auto":
-            fits = k1 < 64 and multiset_work(px.size, supp.size, k1) <= MULTISET_MAX_WORK
-            self.engine = "multiset" if fits else "laplace"
-        if self.engine == "multiset":
-            if self._table is None:
-                self._table = MultisetTable(n, D, k1, px, pz, pw)
-            v2, Dg2 = self._table.evaluate(Gs, need_grad)
-            value += v2
-            if need_grad:
-                assert Dg is not None
-                Dg += Dg2
-            return value, Dg
-        inv = np.repeat(np.arange(anchors.size), supp.size)
-        base = Gs[anchors]
-        shift = -Gs[px, pz]
-        vals, gb, gsh = family_loss(base, D, k1, inv, shift, pw, need_grad=need_grad)
-        value += float(pw @ vals)
+        if self._table is None:
+            self._table = MultisetTable(n, D, k1, px, pz, pw)
+        v2, Dg2 = self._table.evaluate(Gs, need_grad)
+        value += v2
         if need_grad:
-            assert Dg is not None and gb is not None and gsh is not None
+            assert Dg is not None
+            Dg += Dg2
+        return value, Dg
+
+    def _decoupled_anchor(self, Gs, need_grad, anchors, A, value, Dg, k):
+        """``Σ_x A(x) E log Σ_i e^{u_{Y_i}}`` with one Laplace integral per anchor.
+
+        ``E log S = log λ + I_k(a/λ) − E log(1 + λ/S)`` with ``a_y = e^{u_y}`` and
+        ``λ = δ k min_y a_y``: the last term lies in ``[0, δ]`` (``S >= k min a``), and
+        ``δ = 2^{−60}`` puts it below double precision; ``I_k`` is the logistic engine
+        (SPEC §3.3) with log-scores ``u_y − log λ``.  The linear term ``Σ D(z) u_z`` of the
+        pairwise identity has been added by the caller; it is removed here (this form needs
+        none).
+        """
+        D, supp = self._D, self._supp
+        base = Gs[anchors]
+        lin = Gs[np.ix_(anchors, supp)] @ D[supp]
+        value -= float(A[anchors] @ lin)
+        if need_grad:
+            assert Dg is not None
+            Dg[np.ix_(anchors, supp)] -= A[anchors][:, None] * D[supp][None, :]
+        umin = base[:, supp].min(axis=1)
+        log_lam = _LOG_DELTA + math.log(k) + umin  # (A,)
+        idx = np.arange(anchors.size)
+        vals, gb, _ = family_loss(
+            base, D, k, idx, -log_lam, A[anchors], need_grad=need_grad, floor_cut=True
+        )
+        value += float(A[anchors] @ (vals + log_lam))
+        if need_grad:
+            assert Dg is not None and gb is not None
             Dg[anchors] += gb
-            np.add.at(Dg, (px, pz), -gsh)
         return value, Dg
 
     def _enumerate(self, Gs, need_grad):
