@@ -99,9 +99,9 @@ def hinge_family(
     for p0 in range(0, P, rows):
         sl = slice(p0, p0 + rows)
         a = anchor[sl]
-        arg = (su if one_per_anchor and P <= rows else su[a]) - pos[sl, None]
+        arg = (su if one_per_anchor and rows >= P else su[a]) - pos[sl, None]
         arg += margin
-        pr = probs if one_per_anchor and P <= rows else probs[a]
+        pr = probs if one_per_anchor and rows >= P else probs[a]
         vals[sl] = np.einsum("ps,ps->p", pr, np.maximum(arg, 0.0))
         if need_grad:
             assert gsorted is not None and gpos is not None

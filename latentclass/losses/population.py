@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from .._engines.laplace import family_loss
-from .._engines.multiset import MULTISET_MAX_WORK, MultisetTable, _count_table, multiset_work
+from .._engines.multiset import MultisetTable, _count_table
 from .._engines.order_statistics import hinge_family
 from .._validation import check_choice, check_gram, check_k, check_tau
 from ..model import LatentClassModel
