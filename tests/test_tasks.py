@@ -225,3 +225,21 @@ def test_binary_tasks_figure_check_passes_and_fails_on_wrong_data():
     d = bad["models"]["dominant:4:0.9"]
     d["two_way"] = [d["two_way"][0]] * len(d["two_way"])
     assert not check_binary_tasks(bad)[0]
+
+
+def test_degradation_search_reports_every_task_size():
+    ks = [1, 16, 64]
+    res = lc.search_degradation(["zipf:5:1"], ks, 1.0, n_random=0, weighting="class_probs")
+    (case,) = res.cases
+    assert sorted(case.task_rises) == [2, 3, 4]
+    rho = lc.parse_class_probs("zipf:5:1")
+    model = lc.LatentClassModel.one_point_per_class(rho)
+    for t in (2, 3, 4):
+        vals = []
+        for k in ks:
+            opt = lc.optimal_representation(model, k, 1.0)
+            vals.append(loop_tasks(rho, opt.gram, 1.0, t)[0])
+        rise = max(vals[j] - vals[i] for i in range(3) for j in range(i + 1, 3))
+        assert case.task_rises[t] == pytest.approx(rise, abs=1e-7)
+    # the full task falls with k for this law while 2-way tasks rise (SPEC §9.2)
+    assert case.rise <= 0 < case.task_rises[2]

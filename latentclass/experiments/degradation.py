@@ -86,6 +86,11 @@ def _degradation_point(
     for w in weightings:
         r = mean_classifier_metrics(model, opt.F, tau, weighting=w)
         out[w] = (float(r.loss), float(r.accuracy))
+        # t-way tasks, t = 2 … m − 1 (SPEC §9.1): the degradation search reports each size
+        out[f"{w}:tasks"] = [
+            float(mean_classifier_metrics(model, opt.F, tau, t, weighting=w, rng=0).loss)
+            for t in range(2, model.n_classes)
+        ]
     return out
 
 
@@ -242,6 +247,11 @@ def _make_case(
     accs = np.array([p[weighting][1] for p in curve])
     value, i, j = rise
     crise = largest_rise(losses[cert])[0] if cert.sum() >= 2 else None
+    tasks = np.array([p.get(f"{weighting}:tasks", []) for p in curve], dtype=float)
+    task_rises = {
+        t + 2: float(largest_rise(tasks[:, t])[0])
+        for t in range(tasks.shape[1] if tasks.ndim == 2 else 0)
+    }
     return DegradationCase(
         name,
         readonly(rho),
@@ -257,6 +267,7 @@ def _make_case(
         ks[j],
         crise,
         resolution,
+        task_rises,
     )
 
 

@@ -100,6 +100,9 @@ class DegradationCase:
         curve, between this downstream loss and the one of an independent re-solve from a
         random start (``init="random"``, another seed) — an empirical error bar on every
         point.  ``None`` for the other cases.
+    task_rises : dict or None
+        ``t -> largest rise`` of the ``t``-way task-averaged loss (SPEC §9.1, ``ρ``-conditioned
+        tasks, same weighting) along the curve, for ``t = 2 … m − 1`` (``t = m`` is ``rise``).
     """
 
     name: str
@@ -116,6 +119,7 @@ class DegradationCase:
     rise_to: Any
     certified_rise: float | None
     resolution: float | None = None
+    task_rises: dict | None = None
 
     @property
     def all_certified(self) -> bool:
