@@ -281,7 +281,7 @@ def test_every_registered_figure_would_get_a_section():
 # ----------------------------------------------------------------------------- ax=
 @pytest.mark.parametrize(
     ("name", "n_panels"),
-    [("large_k_limit", 2), ("downstream_uniform", 2), ("symbolic_certificates", 1)],
+    [("large_k_limit", 2), ("downstream_uniform", 2), ("symbolic_certificates", 2)],
 )
 def test_draw_into_the_caller_s_axes(name, n_panels):
     from matplotlib.figure import Figure

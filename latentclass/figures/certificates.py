@@ -26,13 +26,22 @@ if TYPE_CHECKING:
 
 # =============================================================================== symbolic certificates
 def compute_symbolic_certificates(quick: bool) -> dict:
-    """``symbolic.simplex_kkt(m, k).holds`` over a grid of ``(m, k)``."""
-    from ..symbolic import simplex_kkt
+    """``symbolic.simplex_kkt(m, k)`` over a grid of ``(m, k)``: whether the exact KKT
+    conditions hold for every τ > 0, and the exact margins ``−α`` and ``β`` at ``τ = 1``
+    (sympy expressions evaluated to 20 digits, then rounded to floats)."""
+    import sympy
+
+    from ..symbolic import TAU, simplex_kkt
 
     ms = list(range(2, 7)) if quick else list(range(2, 11))
     ks = list(range(1, 13)) if quick else list(range(1, 33))
-    holds = [[simplex_kkt(m, k).holds for k in ks] for m in ms]
-    return dict(ms=ms, ks=ks, holds=holds)
+    holds, neg_alpha, beta = [], [], []
+    for m in ms:
+        certs = [simplex_kkt(m, k) for k in ks]
+        holds.append([c.holds for c in certs])
+        neg_alpha.append([-float(sympy.N(c.alpha.subs(TAU, 1), 20)) for c in certs])
+        beta.append([float(sympy.N(c.beta.subs(TAU, 1), 20)) for c in certs])
+    return dict(ms=ms, ks=ks, holds=holds, neg_alpha_tau1=neg_alpha, beta_tau1=beta)
 
 
 def check_symbolic_certificates(data: dict) -> tuple[bool, dict]:
@@ -40,68 +49,120 @@ def check_symbolic_certificates(data: dict) -> tuple[bool, dict]:
         (m, k, h) for m, row in zip(data["ms"], data["holds"]) for k, h in zip(data["ks"], row)
     ]
     failing = [dict(m=m, k=k, holds=h) for m, k, h in cells if h is not True]
-    passed = not failing
+    shape = (len(data["ms"]), len(data["ks"]))
+    # the margins are optional in the data (older data files): without them only `holds` is checked
+    neg_alpha = np.asarray(data.get("neg_alpha_tau1", np.full(shape, np.inf)), float)
+    beta = np.asarray(data.get("beta_tau1", np.full(shape, np.inf)), float)
+    # consistency: where the exact certificate holds (α ≤ 0 ≤ β for every τ > 0), the margins
+    # evaluated at τ = 1 are non-negative
+    holds = np.array([[h is True for h in row] for row in data["holds"]])
+    inconsistent = [
+        dict(m=m, k=k, neg_alpha=float(neg_alpha[i, j]), beta=float(beta[i, j]))
+        for i, m in enumerate(data["ms"])
+        for j, k in enumerate(data["ks"])
+        if holds[i, j] and not (neg_alpha[i, j] >= 0 and beta[i, j] >= 0)
+    ]
+    passed = not failing and not inconsistent
     details = dict(
         ms=data["ms"],
         ks=data["ks"],
         n_certificates=len(cells),
         n_hold=sum(h is True for _, _, h in cells),
         not_holding=failing,
+        min_neg_alpha_tau1=float(neg_alpha.min()) if "neg_alpha_tau1" in data else None,
+        min_beta_tau1=float(beta.min()) if "beta_tau1" in data else None,
+        margins_inconsistent_with_holds=inconsistent,
     )
     return bool(passed), details
 
 
+def _margin_map(ax, values: np.ndarray, holds: list, ms: list, ks: list, label: str) -> Any:
+    """Heat map of one exact margin over (m, k) (log colour scale); cells that do not hold
+    are drawn vermillion (fails) or purple (undecided) on top."""
+    from matplotlib.colors import ListedColormap, LogNorm
+
+    extent = (ks[0] - 0.5, ks[-1] + 0.5, ms[0] - 0.5, ms[-1] + 0.5)
+    positive = np.where(values > 0, values, np.nan)
+    lo = np.nanmin(positive) if np.any(values > 0) else 1e-3
+    hi = np.nanmax(positive) if np.any(values > 0) else 1.0
+    im = ax.imshow(
+        positive,
+        cmap="cividis",
+        norm=LogNorm(vmin=lo, vmax=max(hi, lo * 1.0001)),
+        aspect="auto",
+        origin="lower",
+        extent=extent,
+    )
+    code = np.array(
+        [[np.nan if h is True else (0.0 if h is False else 1.0) for h in row] for row in holds]
+    )
+    if np.any(np.isfinite(code)):
+        ax.imshow(
+            code,
+            cmap=ListedColormap([PALETTE["vermillion"], PALETTE["purple"]]),
+            vmin=0,
+            vmax=1,
+            aspect="auto",
+            origin="lower",
+            extent=extent,
+        )
+    ax.set_xticks(np.arange(ks[0] - 0.5, ks[-1] + 1), minor=True)
+    ax.set_yticks(np.arange(ms[0] - 0.5, ms[-1] + 1), minor=True)
+    ax.grid(False)
+    ax.grid(which="minor", color="white", lw=0.4)
+    ax.tick_params(which="minor", length=0)
+    step = 1 if len(ks) <= 16 else 4
+    ax.set_xticks([k for k in ks if (k - ks[0]) % step == 0 or k == ks[-1]])
+    ax.set_yticks(ms)
+    ax.set_xlabel(K_LABEL)
+    ax.set_title(label, fontsize=7.2)
+    return im
+
+
 def draw_symbolic_certificates(data: dict, passed: bool, details: dict, ax: Any = None) -> Figure:
-    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     ms, ks = data["ms"], data["ks"]
-    code = np.array(
-        [[2 if h is True else (0 if h is False else 1) for h in row] for row in data["holds"]]
-    )
-    cmap = ListedColormap([PALETTE["vermillion"], "0.75", PALETTE["green"]])
     with style():
-        fig, ax, own = panels(ax, (1, 1), width="single", height=2.0 + 0.14 * len(ms))
-        ax.imshow(
-            code,
-            cmap=cmap,
-            vmin=0,
-            vmax=2,
-            aspect="auto",
-            origin="lower",
-            extent=(ks[0] - 0.5, ks[-1] + 0.5, ms[0] - 0.5, ms[-1] + 0.5),
-        )
-        ax.set_xticks(np.arange(ks[0] - 0.5, ks[-1] + 1), minor=True)
-        ax.set_yticks(np.arange(ms[0] - 0.5, ms[-1] + 1), minor=True)
-        ax.grid(False)
-        ax.grid(which="minor", color="white", lw=0.6)
-        ax.tick_params(which="minor", length=0)
-        step = 1 if len(ks) <= 16 else 4
-        ax.set_xticks([k for k in ks if (k - ks[0]) % step == 0 or k == ks[-1]])
-        ax.set_yticks(ms)
-        ax.set_xlabel(K_LABEL)
-        ax.set_ylabel("number of classes $m$")
-        ax.set_title(
-            f"Exact KKT certificate of the simplex (uniform ρ, any τ>0):\n"
-            f"{details['n_hold']} of {details['n_certificates']} (m, k) hold",
-            fontsize=8.3,
-        )
+        fig, (ax1, ax2), own = panels(ax, (1, 2), width="double", height=2.3 + 0.14 * len(ms))
+        for a, key, label in (
+            (ax1, "neg_alpha_tau1", r"margin $-\alpha$ at $\tau=1$ (needs $\geq 0$)"),
+            (ax2, "beta_tau1", r"margin $\beta$ at $\tau=1$ (needs $\geq 0$)"),
+        ):
+            values = np.asarray(data.get(key, np.full((len(ms), len(ks)), np.nan)), float)
+            im = _margin_map(a, values, data["holds"], ms, ks, label)
+            fig.colorbar(im, ax=a, shrink=0.9)  # the panel's title names the margin
+        ax1.set_ylabel("number of classes $m$")
         handles = [
-            Patch(color=PALETTE["green"], label="holds"),
-            Patch(color=PALETTE["vermillion"], label="fails"),
-            Patch(color="0.75", label="undecided"),
+            Patch(color=PALETTE["vermillion"], label="certificate fails"),
+            Patch(color=PALETTE["purple"], label="undecided"),
         ]
-        ax.legend(
+        ax2.legend(
             handles=handles,
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.22),
-            ncol=3,
-            fontsize=6.5,
+            bbox_to_anchor=(0.5, -0.25),
+            ncol=2,
+            fontsize=6.3,
             frameon=False,
         )
         if own:
+            fig.suptitle(
+                "Exact KKT certificate of the simplex (uniform ρ): stationarity and α ≤ 0 ≤ β "
+                "decided\nin rational arithmetic for every τ > 0 — "
+                f"{details['n_hold']} of {details['n_certificates']} (m, k) hold; "
+                "colour: the exact margins at τ = 1",
+                fontsize=8.0,
+            )
             status_footer(
-                fig, passed, f"{details['n_hold']}/{details['n_certificates']} certificates hold"
+                fig,
+                passed,
+                f"{details['n_hold']}/{details['n_certificates']} certificates hold; "
+                + (
+                    f"smallest margins at τ=1: −α {details['min_neg_alpha_tau1']:.2g}, "
+                    f"β {details['min_beta_tau1']:.2g}"
+                    if details.get("min_beta_tau1") is not None
+                    else "margins not in the data"
+                ),
             )
     return fig
 
@@ -113,7 +174,10 @@ SYMBOLIC_CERTIFICATES = define_figure(
         "For uniform ρ the regular simplex satisfies the KKT conditions of the convex problem for "
         "every τ > 0 (stationarity and α ≤ 0 ≤ β decided exactly in rational arithmetic)."
     ),
-    check="symbolic.simplex_kkt(m, k).holds is True at every (m, k) of the grid.",
+    check=(
+        "symbolic.simplex_kkt(m, k).holds is True at every (m, k) of the grid, and the exact "
+        "margins −α and β evaluated at τ = 1 are ≥ 0 wherever it holds (drawn as the colour)."
+    ),
 )
 
 
@@ -321,8 +385,8 @@ def _draw_timing(ax, timing: list[dict], details: dict) -> None:
                 ls="--",
             )
         handles.append(Line2D([], [], color=COLORS[p], marker=MARKERS[p], ms=3.5, label=name))
-    handles.append(Line2D([], [], color="0.2", label="ours (certified)"))
-    if with_cvxpy:
+    if with_cvxpy:  # the line-style key: solid ours, dashed CVXPY (only when both are drawn)
+        handles.append(Line2D([], [], color="0.2", label="ours (certified)"))
         handles.append(
             Line2D(
                 [],
@@ -340,7 +404,7 @@ def _draw_timing(ax, timing: list[dict], details: dict) -> None:
     times = [
         t[key] for t in timing for key in ("ours_seconds", "cvx_seconds") if t[key] is not None
     ]
-    ax.set_ylim(min(times) / 2, max(times) * 60)
+    ax.set_ylim(min(times) / 2, max(times) * (60 if with_cvxpy else 8))
     ax.set_xlabel(K_LABEL)
     ax.set_ylabel("wall time [s] (best of 3 for ours)")
     if with_cvxpy:
@@ -351,7 +415,20 @@ def _draw_timing(ax, timing: list[dict], details: dict) -> None:
             fontsize=7.5,
         )
     else:
-        ax.set_title("Time (CVXPY not installed: our side only)", fontsize=7.5)
+        ax.set_title("Time of our solver (CVXPY not installed)", fontsize=7.5)
+        ax.text(
+            0.5,
+            0.62,
+            "cross-check against CVXPY + Clarabel not run:\n"
+            "CVXPY is not installed (pip install cvxpy clarabel);\n"
+            "only our certified side is drawn",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=6.4,
+            color="0.25",
+            bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="0.7", lw=0.6),
+        )
     ax.legend(handles=handles, loc="upper left", fontsize=5.6, ncol=2, columnspacing=0.8)
 
 
