@@ -317,7 +317,31 @@ def _add_solve(sub) -> None:
         help="auto (default), closed-form or numerical",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--loss",
+        default="logistic",
+        choices=("logistic", "hinge", "decoupled", "debiased", "hard_negative"),
+        help="contrastive loss (SPEC §8; default logistic); debiased: tau_plus 0.1, "
+        "hard_negative: beta 1",
+    )
     p.set_defaults(run=_run_solve)
+
+
+def _check_loss_option(model, k, tau, loss: str) -> None:
+    """``--loss``: refuse, before computing, what has no exact engine (one-line error)."""
+    if loss == "logistic":
+        return
+    from .population import NCEObjective
+
+    try:
+        obj = NCEObjective(model, k, tau, loss=loss)
+    except ValueError as exc:
+        raise UserError(f"--loss {loss}: {exc}") from None
+    if getattr(obj, "engine", "") == "binomial":
+        raise UserError(
+            f"--loss {loss}: k={k} is too large for an exact optimisation of this non-convex "
+            "loss (the enumeration of the negatives is beyond its limit); use a smaller k"
+        )
 
 
 def _run_solve(args: argparse.Namespace) -> int:
@@ -331,6 +355,7 @@ def _run_solve(args: argparse.Namespace) -> int:
     rho = _parse_class_probs(args.class_probs)
     k = _parse_k(args.negatives, "--negatives")
     model = LatentClassModel.one_point_per_class(rho)
+    _check_loss_option(model, k, args.tau, args.loss)
     if model.n_points >= _SOLVE_NOTICE_POINTS and _stderr_is_terminal():
         print(
             f"latentclass solve: solving the class-level problem with m={model.n_points} "
@@ -339,7 +364,7 @@ def _run_solve(args: argparse.Namespace) -> int:
             flush=True,
         )
     res = optimal_representation(
-        model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed
+        model, k, tau=args.tau, dim=args.dim, method=args.method, rng=args.seed, loss=args.loss
     )
     out = {
         "class_probs": rho.tolist(),
@@ -355,6 +380,8 @@ def _run_solve(args: argparse.Namespace) -> int:
         "gram": res.gram.tolist(),
         "versions": versions(),
     }
+    if args.loss != "logistic":
+        out["loss_function"] = args.loss
     print(json.dumps(out, indent=2))
     return 0
 

@@ -479,3 +479,25 @@ def test_train_decoupled_approaches_certified_optimum():
     ref = lc.train(model, 4, 1.0, steps=5, batch_size=16, rng=0)
     again = lc.train(model, 4, 1.0, steps=5, batch_size=16, rng=0, loss="logistic")
     assert np.array_equal(ref.F, again.F)  # the default is unchanged, bit for bit
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_solve_loss(capsys):
+    import json
+
+    from latentclass.cli import main
+
+    assert (
+        main(["solve", "--class-probs", "0.25,0.25,0.25,0.25", "-k", "4", "--loss", "hinge"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["loss_function"] == "hinge" and out["certified"]
+    ref = lc.population_loss(
+        lc.LatentClassModel.one_point_per_class([0.25] * 4), lc.simplex(4), 4, loss="hinge"
+    )
+    assert out["loss"] == pytest.approx(ref, abs=1e-12)
+    assert (
+        main(["solve", "--class-probs", "0.5,0.3,0.2", "-k", "100000", "--loss", "debiased"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--loss debiased" in err
