@@ -308,3 +308,59 @@ def test_draw_into_the_caller_s_axes(name, n_panels):
         spec.draw(data, passed, details, ax=[*mine, *mine])
     with pytest.raises(TypeError, match="ax"):
         spec.draw(data, passed, details, ax=["not an axes"] * n_panels)
+
+
+# ----------------------------------------------------------------------------- honest titles
+def test_bound_trend_is_what_the_values_do():
+    from latentclass.figures.uniform import _bound_trend
+
+    inf = math.inf
+    assert _bound_trend([1, 2, 4], [1.0, 2.0, 3.0]) == "grows"
+    assert _bound_trend([1, 2, 4], [3.0, 2.0, 2.0]) == "falls"
+    assert _bound_trend([1, 2, 4, 8], [inf, 5.0, 3.0, 4.0]) == (
+        "falls to k=4, then grows (∞ at k = 1)"
+    )
+    assert _bound_trend([1, 2, 4, 8], [1.0, 5.0, 3.0, None]) == (
+        "grows to k=2, then falls (undefined at k = 8)"
+    )
+    assert _bound_trend([1, 2, 4, 8], [1.0, 5.0, 3.0, 6.0]) == "not monotone"
+
+
+def test_downstream_title_reports_the_measured_trends():
+    spec = REGISTRY["downstream_uniform"]
+    data = spec.compute(True)
+    passed, details = spec.verify(data)
+    trends = details["bound_trend_with_k"]
+    # recomputed independently from the per-k bounds of the details
+    for name, trend in trends.items():
+        vals = [
+            b[name] for _, b in sorted(details["bounds_per_k"].items(), key=lambda kv: float(kv[0]))
+        ]
+        finite = [v for v in vals if v is not None and v != math.inf]
+        steps = np.diff(finite)
+        assert trend.startswith("grows") == bool(np.all(steps >= 0)), (name, trend)
+        assert trend.startswith("falls") == (not np.all(steps >= 0) and steps[0] <= 0), (
+            name,
+            trend,
+        )
+    fig = spec.draw(data, passed, details)
+    title = " ".join(fig._suptitle.get_text().split())
+    assert "three of the four" not in title
+    assert "Nozawa–Sato " + trends["nozawa_sato"].split(" (")[0] in title
+
+
+def test_symbolic_check_fails_when_a_margin_contradicts_the_certificate():
+    from latentclass.figures import check_symbolic_certificates
+
+    good = {
+        "ms": [2],
+        "ks": [1, 2],
+        "holds": [[True, True]],
+        "neg_alpha_tau1": [[0.1, 0.2]],
+        "beta_tau1": [[0.05, 0.06]],
+    }
+    assert check_symbolic_certificates(good)[0] is True
+    bad = dict(good, beta_tau1=[[0.05, -1e-3]])
+    passed, details = check_symbolic_certificates(bad)
+    assert passed is False and details["margins_inconsistent_with_holds"][0]["k"] == 2
+    assert details["min_beta_tau1"] == -1e-3
