@@ -78,6 +78,7 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "show_memory": False,
     "show_signature": False,
+    "write_computation_times": False,  # no sg_execution_times.rst in the repository root
 }
 
 html_theme = "alabaster"

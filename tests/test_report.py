@@ -364,3 +364,15 @@ def test_symbolic_check_fails_when_a_margin_contradicts_the_certificate():
     passed, details = check_symbolic_certificates(bad)
     assert passed is False and details["margins_inconsistent_with_holds"][0]["k"] == 2
     assert details["min_beta_tau1"] == -1e-3
+
+
+def test_a_skipped_figure_is_neither_passed_nor_failed(tmp_path):
+    rec = dict(name="digits", files=[], data=None, claim="c", check="k", passed=False, details={})
+    doc = {"figures": [dict(rec, skipped="needs scikit-learn: pip install scikit-learn")]}
+    text = render_report(doc, tmp_path)
+    assert "all 0 checks passed, 1 skipped" in text
+    assert '<span class="verdict skip">skipped</span>' in text
+    assert "skipped: needs scikit-learn: pip install scikit-learn" in text
+    assert "FAILED" not in text and "figure missing" not in text
+    doc["figures"].append(dict(rec, name="other"))
+    assert "1 of 2 checks FAILED, 1 skipped" in render_report(doc, tmp_path)

@@ -11,7 +11,8 @@ Self-contained: every PNG is embedded as a ``data:`` URI, the style sheet is inl
 page runs no script and a Content-Security-Policy forbids every network fetch (no CDN, no
 font download), so the file can be mailed or archived alone.  A figure whose PNG is missing
 is shown as a red "figure missing" notice (never as a broken image), and its check is
-listed as it was recorded.
+listed as it was recorded; a figure skipped for a missing optional dependency is marked
+"skipped" with the record's install hint, counted neither as passed nor as failed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-si
            white-space: nowrap; }
 .verdict.pass { background: var(--ok); }
 .verdict.fail { background: var(--bad); }
+.verdict.skip { background: #6b6b6b; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; }
 th, td { text-align: left; vertical-align: top; padding: .35rem .5rem;
          border-bottom: 1px solid var(--line); }
@@ -49,9 +51,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 section.figure { border: 1px solid var(--line); border-radius: .5rem; padding: 1rem 1.2rem;
                  margin: 0 0 1.6rem; }
 section.figure.fail { border-color: var(--bad); border-width: 2px; }
+section.figure.skip { border-style: dashed; }
 section.figure img { display: block; max-width: 100%; height: auto; margin: .8rem auto; }
 .missing { color: var(--bad); font-weight: 600; border: 2px dashed var(--bad);
            padding: 1rem; margin: .8rem 0; }
+.skipped { color: #444; border: 2px dashed #888; padding: 1rem; margin: .8rem 0; }
 dl.claim { display: grid; grid-template-columns: 6rem 1fr; gap: .2rem .8rem; margin: .4rem 0; }
 dl.claim dt { font-weight: 600; color: var(--mute); }
 dl.claim dd { margin: 0; }
@@ -121,12 +125,20 @@ def _links_html(record: Mapping[str, Any]) -> str:
     return f"<p>Files: {', '.join(links)}</p>" if links else ""
 
 
-def _verdict(passed: bool) -> str:
+def _verdict(passed: bool, skipped: bool = False) -> str:
+    if skipped:
+        return '<span class="verdict skip">skipped</span>'
     return (
         '<span class="verdict pass">passed</span>'
         if passed
         else '<span class="verdict fail">FAILED</span>'
     )
+
+
+def _state(r: Mapping[str, Any]) -> tuple[bool, bool]:
+    """``(passed, skipped)`` of a record (a skipped figure — an optional dependency missing —
+    is neither passed nor failed)."""
+    return bool(r.get("passed")), bool(r.get("skipped"))
 
 
 def render_report(document: Mapping[str, Any], out_dir: str | os.PathLike | None = None) -> str:
@@ -150,36 +162,39 @@ def render_report(document: Mapping[str, Any], out_dir: str | os.PathLike | None
     """
     out = None if out_dir is None else os.fspath(out_dir)
     records: Sequence[Mapping[str, Any]] = list(document.get("figures", []))
-    n_pass = sum(bool(r.get("passed")) for r in records)
-    n_fail = len(records) - n_pass
+    n_pass = sum(_state(r) == (True, False) for r in records)
+    n_skip = sum(_state(r)[1] for r in records)
+    n_fail = len(records) - n_pass - n_skip
     total = sum(float(r.get("seconds") or 0.0) for r in records)
     headline = (
-        f"all {len(records)} checks passed"
+        f"all {len(records) - n_skip} checks passed"
         if n_fail == 0
         else f"{n_fail} of {len(records)} checks FAILED"
-    )
+    ) + (f", {n_skip} skipped" if n_skip else "")
     summary_rows = "".join(
         "<tr>"
         f'<td><a href="#{_anchor(str(r.get("name")))}">{_esc(r.get("name"))}</a></td>'
         f"<td>{_esc(r.get('claim', ''))}</td>"
-        f"<td>{_verdict(bool(r.get('passed')))}</td>"
+        f"<td>{_verdict(*_state(r))}</td>"
         f'<td class="num">{float(r.get("seconds") or 0.0):.1f}</td>'
         "</tr>"
         for r in records
     )
     sections = []
     for r in records:
-        passed = bool(r.get("passed"))
+        passed, skipped = _state(r)
         name = str(r.get("name"))
+        kind = "skip" if skipped else ("pass" if passed else "fail")
+        skip_note = f'<p class="skipped">skipped: {_esc(r.get("skipped"))}</p>' if skipped else ""
         sections.append(
-            f'<section class="figure {"pass" if passed else "fail"}" id="{_anchor(name)}">'
-            f"<h2>{_esc(name)} {_verdict(passed)}</h2>"
+            f'<section class="figure {kind}" id="{_anchor(name)}">'
+            f"<h2>{_esc(name)} {_verdict(passed, skipped)}</h2>"
             '<dl class="claim">'
             f"<dt>claim</dt><dd>{_esc(r.get('claim', ''))}</dd>"
             f"<dt>check</dt><dd>{_esc(r.get('check', ''))}</dd>"
             f"<dt>time</dt><dd>{float(r.get('seconds') or 0.0):.2f} s</dd>"
             "</dl>"
-            f"{_image_html(r, out)}"
+            f"{skip_note or _image_html(r, out)}"
             f"{_links_html(r)}"
             f"{_details_html(r.get('details') or {})}"
             "</section>"
