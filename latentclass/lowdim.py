@@ -34,6 +34,7 @@ from scipy import optimize as sopt
 
 from ._solvers.burer_monteiro import _solve_factored
 from ._validation import as_generator, check_integer, check_k, check_tau, readonly
+from .certificate import certify
 from .model import LatentClassModel
 from .optimize import optimal_representation
 from .population import NCEObjective
@@ -84,8 +85,9 @@ class LowDimOptimum:
     loss : float
         ``L_k(gram)``.
     lower_bound : float
-        Certified lower bound on the rank-``d`` optimum (and on the convex optimum):
-        ``relaxation_loss − relaxation_gap``.
+        Certified lower bound on the rank-``d`` optimum (and on the convex optimum): the
+        larger of ``relaxation_loss − relaxation_gap`` and ``loss − gap(F)``, the dual bound of
+        SPEC §4.2 evaluated at the best point itself.
     gap_to_bound : float
         ``loss − lower_bound`` (``>= 0``).
     dim, k, tau :
@@ -275,6 +277,9 @@ def low_dim_optimum(
 
     best = min(cands, key=lambda c: c[3])
     source, F, G, loss = best
+    # the dual bound at the best point itself (SPEC §4.2) is a second valid lower bound
+    own = certify(objective, np.asarray(G))
+    lower = max(lower, float(loss) - float(own.gap))
     return LowDimOptimum(
         readonly(np.array(F, dtype=float)),
         readonly(np.array(G, dtype=float)),
