@@ -179,6 +179,7 @@ def _run_figures(args: argparse.Namespace) -> int:
     if failed:
         print(
             f"{len(failed)} of {len(records)} checks FAILED ({', '.join(failed)}); see {manifest}"
+            f" or {os.path.join(args.out, 'index.html')}"
         )
         return 1
     n_skip = sum(bool(r.get("skipped")) for r in records)
@@ -189,6 +190,7 @@ def _run_figures(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"all {len(records)} checks passed; figures and {manifest} written")
+    print(f"open {os.path.join(args.out, 'index.html')} in a browser: every check on one page")
     return 0
 
 
