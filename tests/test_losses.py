@@ -501,3 +501,20 @@ def test_cli_solve_loss(capsys):
     )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--loss debiased" in err
+
+
+def test_sweep_negatives_loss(tmp_path):
+    model = lc.LatentClassModel.one_point_per_class([0.25] * 4)
+    res = lc.sweep_negatives(model, [1, 4, math.inf], 1.0, loss="hinge")
+    want = [lc.population_loss(model, lc.simplex(4), k, loss="hinge") for k in (1, 4)]
+    assert [r["certified"] for r in res.rows] == [True] * 3
+    assert [r["loss"] for r in res.rows[:2]] == pytest.approx(want, abs=1e-12)
+    base = lc.sweep_negatives(model, [2], 1.0)
+    assert (
+        base.rows[0]["loss"] == lc.sweep_negatives(model, [2], 1.0, loss="logistic").rows[0]["loss"]
+    )
+    # a checkpoint of the logistic sweep is not reused for another loss
+    ck = tmp_path / "s.jsonl"
+    lc.sweep_negatives(model, [2], 1.0, checkpoint=ck)
+    with pytest.raises(ValueError, match="checkpoint"):
+        lc.sweep_negatives(model, [2], 1.0, checkpoint=ck, loss="decoupled")

@@ -24,6 +24,7 @@ from typing import Any
 
 from .._provenance import versions
 from .._validation import check_choice, check_integer, check_tau
+from ..losses.objects import is_logistic, resolve_loss
 from ..model import LatentClassModel
 from .checkpoint import _Checkpoint, _checkpoint_header
 from .k_grid import _check_ks
@@ -202,6 +203,7 @@ def sweep_negatives(
     executor: concurrent.futures.Executor | None = None,
     checkpoint: str | os.PathLike | None = None,
     progress: bool | Callable[[int, int], Any] | None = None,
+    loss: Any = None,
 ) -> SweepResult:
     """Certified optimum, downstream metrics and published bounds at every ``k`` of ``ks``.
 
@@ -226,6 +228,11 @@ def sweep_negatives(
         ``Client.get_executor()`` (local or a multi-machine cluster) all work.  Every row is
         a deterministic function of its inputs (fixed solver seed): the values equal those
         of the serial run bit for bit (``seconds`` aside).  The executor is not shut down.
+    loss : loss object or name, optional
+        The contrastive loss (SPEC §8; default logistic, every row unchanged).  For another
+        loss, ``loss`` is its population value at its optimum (certified only for the convex
+        losses), the checkpoint identifies it (with the model), and the published bounds are evaluated at
+        that value although they are theorems about the logistic loss only.
     checkpoint : path, optional
         JSON-lines file: a header identifying the sweep (model fingerprint, ``tau``,
         ``dim``, code version, columns), then one line per completed row, each appended
@@ -263,6 +270,10 @@ def sweep_negatives(
     _check_executor(executor)
     _check_progress(progress)
     fingerprint = model.fingerprint()
+    lo = resolve_loss(loss)
+    other = None if is_logistic(lo) else lo
+    if other is not None:  # the loss is part of the sweep's identity (checkpoints)
+        fingerprint = f"{fingerprint}|loss={other!r}"
     ck = None
     if checkpoint is not None:
         path = _check_out_path(checkpoint, "checkpoint")
@@ -290,7 +301,8 @@ def sweep_negatives(
             bar.update()
 
         try:
-            _run_tasks(_sweep_row, [(model, k, tau, dim) for k in todo], executor, record)
+            tasks = [(model, k, tau, dim) + (() if other is None else (other,)) for k in todo]
+            _run_tasks(_sweep_row, tasks, executor, record)
         finally:
             bar.close()
     finally:

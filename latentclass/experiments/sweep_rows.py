@@ -40,7 +40,9 @@ SWEEP_COLUMNS: tuple[str, ...] = (
 _STRING_COLUMNS = frozenset({"method"})
 
 
-def _sweep_row(model: LatentClassModel, k: int | float, tau: float, dim: int | None) -> dict:
+def _sweep_row(
+    model: LatentClassModel, k: int | float, tau: float, dim: int | None, loss: Any = None
+) -> dict:
     """One row of :func:`sweep_negatives` (module level so that it pickles to workers).
 
     A deterministic function of ``(model, k, tau, dim)``: the optimiser gets the fixed seed
@@ -49,7 +51,7 @@ def _sweep_row(model: LatentClassModel, k: int | float, tau: float, dim: int | N
     ``k = inf``); ``loss_limit`` is ``L_∞`` at ``k = inf`` (``None`` for finite ``k``).
     """
     t0 = time.perf_counter()
-    opt = optimal_representation(model, k, tau=tau, dim=dim, rng=_SOLVER_SEED)
+    opt = optimal_representation(model, k, tau=tau, dim=dim, rng=_SOLVER_SEED, loss=loss)
     weighted = mean_classifier_metrics(model, opt.F, tau, weighting="class_probs")
     balanced = mean_classifier_metrics(model, opt.F, tau, weighting="balanced")
     rho = np.asarray(model.class_probs, dtype=float)
