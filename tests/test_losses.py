@@ -518,3 +518,21 @@ def test_sweep_negatives_loss(tmp_path):
     lc.sweep_negatives(model, [2], 1.0, checkpoint=ck)
     with pytest.raises(ValueError, match="checkpoint"):
         lc.sweep_negatives(model, [2], 1.0, checkpoint=ck, loss="decoupled")
+
+
+def test_point_level_simplex_certified_per_convex_loss():
+    """Disjoint supports, uniform ρ, unequal within-class weights: every point on its class
+    vertex is certified for the hinge (dual bound) and the decoupled loss (certify), any k."""
+    model = lc.LatentClassModel.disjoint(
+        [1 / 3] * 3, [2, 1, 2], within=[np.array([0.3, 0.7]), np.array([1.0]), np.array([0.5, 0.5])]
+    )
+    for name in ("hinge", "decoupled"):
+        for k in (1, 3, 10**6):
+            for tau in (0.5, 2.0):
+                res = lc.optimal_representation(model, k, tau, loss=name)
+                assert res.certified and res.duality_gap < 1e-10, (name, k, tau)
+    # the certified value is the exact population loss there (brute force at k = 3)
+    res = lc.optimal_representation(model, 3, 0.5, loss="hinge")
+    assert res.loss == pytest.approx(
+        brute_force_population(model, np.asarray(res.gram), 3, 0.5, "hinge"), abs=1e-12
+    )
