@@ -43,7 +43,7 @@ def rows_to_frame(
     ----------
     rows : iterable of mapping
         One mapping per row, keys ``columns``; values ``None``, ``bool``, ``int``, ``float``
-        or ``str``.
+        or ``str`` (or numpy scalars of those).
     columns : sequence of str
         Column order.
     float_columns : iterable of str
@@ -66,7 +66,11 @@ def rows_to_frame(
     forced = set(float_columns)
     data = {}
     for c in columns:
-        values = [r[c] for r in rows]
+        # numpy scalars (np.float64, np.bool_, np.int64) as the Python values they hold
+        values = [
+            v.item() if hasattr(v, "item") and not isinstance(v, str) else v
+            for v in (r[c] for r in rows)
+        ]
         dtype = "Float64" if c in forced else _dtype(values)
         if dtype == "Float64":
             values = [None if v is None else float(v) for v in values]

@@ -124,3 +124,18 @@ def test_repr_html_of_the_result_objects_shows_their_values():
 
     t = html_table("<x>", [("a&b", math.inf), ("c", "<script>")])
     assert "&lt;x&gt;" in t and "a&amp;b" in t and "∞" in t and "<script>" not in t
+
+
+def test_training_experiment_to_pandas():
+    exp = lc.run_training_experiment(ks=(1, 4), quick=True, steps=20, heldout_size=500)
+    df = exp.to_pandas()
+    assert len(df) == len(exp.rows)
+    assert str(df["k"].dtype) == "Int64" and str(df["model"].dtype) == "string"
+    assert str(df["gap"].dtype) == "Float64" and str(df["optimum_certified"].dtype) == "boolean"
+    for i, row in enumerate(exp.rows):
+        for c, v in row.as_dict().items():
+            got = df[c].iloc[i]
+            got = None if pd.isna(got) else got
+            v = v.item() if isinstance(v, np.generic) else v
+            assert _same(v, got.item() if hasattr(got, "item") else got), (c, v, got)
+    assert df.attrs["tau"] == exp.tau

@@ -151,6 +151,28 @@ class TrainingExperiment:
         vals = [getattr(self.row(model, k), name) for k in self.ks]
         return np.array([np.nan if v is None else v for v in vals], dtype=float)
 
+    def to_pandas(self) -> Any:
+        """:attr:`rows` as a :class:`pandas.DataFrame`, one row per ``(model, k)`` (needs pandas).
+
+        Columns the fields of :class:`TrainingRow`, nullable dtypes (``Float64``, ``Int64``,
+        ``boolean``, ``string``); a quantity a model does not have (e.g. ``gap`` for the
+        Gaussian model) is ``pd.NA``, never NaN.  ``DataFrame.attrs`` holds ``tau``, ``ks``
+        and the settings.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from .._tables import rows_to_frame
+
+        columns = list(TrainingRow.__dataclass_fields__)
+        return rows_to_frame(
+            [r.as_dict() for r in self.rows],
+            columns,
+            float_columns=[c for c in columns if c not in ("model", "k", "optimum_certified")],
+            attrs={"tau": self.tau, "ks": list(self.ks), **dict(self.settings)},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary (rows, curves, settings)."""
         return {
