@@ -265,6 +265,7 @@ def draw_low_dim_search(data: dict, passed: bool, details: dict, ax: Any = None)
         for i, ((m, d, tau), rs) in enumerate(groups.items()):
             ks = [r["k"] for r in rs]
             xs = k_axis(axes[0], ks)
+            k_axis(axes[1], ks)
             c = COLORS[i % len(COLORS)]
             mk = MARKERS[i % len(MARKERS)]
             gap = [r["loss"] - r["lower_bound"] for r in rs]
