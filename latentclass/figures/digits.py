@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: The grid, seeds and budget of the full figure (quick: the experiment's quick mode).
 FULL_KS = (1, 4, 16, 64, 256)
 FULL_SEEDS = 5
-FULL_STEPS = 300
+FULL_STEPS = 200
 
 
 def compute_digits(quick: bool) -> dict:
@@ -164,7 +164,7 @@ def draw_digits(data: dict, passed: bool, details: dict, ax: Any = None) -> Figu
         ax2.axhline(0.0, color="0.3", lw=0.8, ls="--")
         ax2.set_ylabel("distance of class means to the simplex")
         ax2.set_title("held-out class means vs the regular simplex (optimum ≈ 0)", fontsize=7)
-        ax2.legend(fontsize=6, loc="upper right")
+        ax2.legend(fontsize=6, loc="center right")
         if own:
             status_footer(fig, passed, details["verdict"])
     return fig
