@@ -40,6 +40,8 @@ from .population import population_loss
 
 __all__ = ["EmpiricalObjective", "EmpiricalOptimum", "UnsupportedLossError", "empirical_optimum"]
 
+#: Elements per temporary block when hashing the negatives.
+_KEY_BLOCK = 1 << 19
 #: Count blocks are dense (BLAS) up to this many points ...
 _DENSE_MAX_N = 64
 #: ... and this many entries in all (80 MB of float64).
@@ -100,8 +102,9 @@ def _aggregate(sample: ContrastiveSample, n: int):
         key += sample.positives
         key *= top
         negatives = np.asarray(sample.negatives)
-        for j in range(k):  # loop over the k negative slots, vectorised over examples
-            key += powers[negatives[:, j]]
+        step = max(1, _KEY_BLOCK // k)
+        for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
+            key[lo : lo + step] += powers[negatives[lo : lo + step]].sum(axis=1)
         key.sort()
         new = np.empty(M, dtype=bool)
         new[0] = True
@@ -279,12 +282,16 @@ class EmpiricalObjective:
             c = w * sig * (1.0 - sig)
             H = np.diag(gy)
             if self._dense:
-                Pi = N * (b[None, :] / Nb[:, None])
-                H -= Pi.T @ (Pi * (w * sig * sig)[:, None])
+                # Σ wσ² ππᵀ = diag(b) Nᵀ diag(wσ²/Nb²) N diag(b): one GEMM, no π matrix
+                H -= (N.T @ (N * (ws * sig / (Nb * Nb))[:, None])) * np.outer(b, b)
                 cross = np.zeros((n, n))  # Σ c π e_pᵀ, column by positive
-                for q in np.unique(p):  # positives of this anchor (one at class level)
-                    sel = p == q
-                    cross[:, q] = Pi[sel].T @ c[sel]
+                cn = c / Nb
+                if p[0] == p[-1] and np.all(p == p[0]):  # class level: one positive
+                    cross[:, p[0]] = b * (N.T @ cn)
+                else:
+                    for q in np.unique(p):  # positives of this anchor
+                        sel = p == q
+                        cross[:, q] = b * (N[sel].T @ cn[sel])
             else:
                 Ns = sparse.csr_matrix(N)
                 Pi = sparse.csr_matrix(Ns.multiply(b[None, :]).multiply(1.0 / Nb[:, None]))
