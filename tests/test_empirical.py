@@ -129,22 +129,24 @@ def test_hessian_blocks_match_differences():
 
 
 def test_converges_to_population_optimum():
-    """E[L_k(Ĝ_M)] − L_k* ~ c/M: the mean excess over seeds falls by ~100 from M = 10³ to 10⁵."""
+    """E[L_k(Ĝ_M)] − L_k* ≈ c/M (the excess of a smooth M-estimator): the mean excess over 8
+    seeds at M = 10³, 10⁴, 10⁵ falls along a log-log slope within [−1.4, −0.7]."""
     model = lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1])
     k, tau = 4, 1.0
     opt = lc.optimal_representation(model, k, tau)
     assert opt.certified
-    excess = {}
-    for M in (1_000, 100_000):
+    sizes, means = [1_000, 10_000, 100_000], []
+    for M in sizes:
         vals = []
-        for seed in range(4):
+        for seed in range(8):
             res = empirical_optimum(model.sample(M, k, rng=seed), tau, model=model)
             assert res.certified
             vals.append(res.population_loss - opt.loss)
         assert min(vals) >= -2 * opt.duality_gap  # never below the certified optimum
-        excess[M] = float(np.mean(vals))
-    assert excess[100_000] < excess[1_000] / 10, excess
-    assert excess[1_000] > 0
+        means.append(float(np.mean(vals)))
+    assert all(m > 0 for m in means)
+    slope = np.polyfit(np.log(sizes), np.log(means), 1)[0]
+    assert -1.4 <= slope <= -0.7, (means, slope)
 
 
 def test_same_seed_same_bits_and_dim():
