@@ -536,3 +536,26 @@ def test_point_level_simplex_certified_per_convex_loss():
     assert res.loss == pytest.approx(
         brute_force_population(model, np.asarray(res.gram), 3, 0.5, "hinge"), abs=1e-12
     )
+
+
+@pytest.mark.parametrize("loss", [Debiased(0.1), HardNegative(1.0), HardNegative(2.0, 0.2)])
+def test_nonconvex_large_k_limit(loss):
+    """``L_k − log k → L_∞`` (law of large numbers, proofs/loss_family.md §1.5) at rate 1/k at
+    the simplex (exact binomial values), and the limit's gradient against differences."""
+    model = lc.LatentClassModel.one_point_per_class([0.25] * 4)
+    S = lc.simplex_gram(4)
+    lim = LossObjective(model, math.inf, 0.5, loss).value(S)
+    d = [LossObjective(model, k, 0.5, loss).value(S) - math.log(k) - lim for k in (10**3, 10**5)]
+    assert 0 < d[1] < 1e-4 and d[0] / d[1] == pytest.approx(100, rel=0.05)
+    rng = np.random.default_rng(15)
+    G, F = _gram(4, rng)
+    ob = LossObjective(model, math.inf, 0.7, loss)
+    _, g = ob.value_and_grad(G)
+    E = rng.standard_normal((4, 4))
+    E = 0.5 * (E + E.T)
+    h = 1e-6
+    fd = (ob.value(G + h * E) - ob.value(G - h * E)) / (2 * h)
+    assert abs(fd - float(np.sum(g * E))) < 1e-7
+    assert lc.population_loss_limit(model, F, 0.7, loss=loss) == pytest.approx(
+        ob.value(G), abs=1e-14
+    )

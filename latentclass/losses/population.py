@@ -129,9 +129,11 @@ class LossObjective:
                 return "order-statistics"
             if name == "decoupled" and method in ("auto", "laplace", "multiset"):
                 return "limit"
+            if name in ("debiased", "hard_negative") and method == "auto":
+                return "lln-limit"
             raise ValueError(
-                f"k=inf is defined here for the hinge and decoupled losses only (got loss "
-                f"{name!r}, method={method!r})"
+                f"k=inf is not defined here for loss {name!r} with method={method!r} (the "
+                "logistic limit is latentclass.NCEObjective(model, math.inf))"
             )
         if method != "auto":
             if method not in allowed:
@@ -202,6 +204,8 @@ class LossObjective:
             value, Dg = self._decoupled(Gs, need_grad)
         elif eng == "binomial":
             value, Dg = self._binomial(Gs, need_grad)
+        elif eng == "lln-limit":
+            value, Dg = self._lln_limit(Gs, need_grad)
         else:
             value, Dg = self._enumerate(Gs, need_grad)
         if not need_grad:
@@ -309,6 +313,52 @@ class LossObjective:
         if need_grad:
             assert Dg is not None and gb is not None
             Dg[anchors] += gb
+        return value, Dg
+
+    def _lln_limit(self, Gs, need_grad):
+        """``lim_k (L_k − log k)`` of the debiased and hard-negative losses (SPEC §8.2):
+        ``Σ P (log N_∞ − s⁺)``, ``N_∞ = max((r − τ⁺ e^{s⁺})/(1 − τ⁺), e^{−1/τ})`` with
+        ``r = Σ_y D(y) e^{u_y}`` (debiased) or ``Σ D e^{(1+β)u} / Σ D e^{βu}`` (hard-negative),
+        the almost-sure limit of ``R/k`` (proofs/loss_family.md §1.5)."""
+        lo = self.loss
+        supp, D = self._supp, self._D
+        px, pp, pw = self._px, self._pp, self._pw
+        tp = float(getattr(lo, "tau_plus", 0.0))
+        U = Gs[px][:, supp]  # (P, s)
+        Ds = D[supp]
+        c = U.max(axis=1)
+        t = U - c[:, None]
+        if lo.name == "debiased":
+            e = np.exp(t) * Ds
+            se = e.sum(axis=1)
+            log_r = c + np.log(se)
+            dlr = e / se[:, None]  # ∂ log r / ∂u_y
+        else:
+            b = float(getattr(lo, "beta", 0.0))
+            q = np.exp((1.0 + b) * t) * Ds
+            w = np.exp(b * t) * Ds
+            sq, sw = q.sum(axis=1), w.sum(axis=1)
+            log_r = c + np.log(sq) - np.log(sw)
+            dlr = (1.0 + b) * q / sq[:, None] - b * w / sw[:, None]
+        pos = Gs[px, pp]
+        c2 = np.maximum(log_r, pos)
+        rs, ps = np.exp(log_r - c2), np.exp(pos - c2)
+        A = (rs - tp * ps) / (1.0 - tp)
+        floor = -1.0 / self.tau
+        pos_a = A > 0
+        log_a = np.log(np.where(pos_a, A, 1.0)) + c2
+        free = pos_a & (log_a > floor)
+        log_n = np.where(free, log_a, floor)
+        value = float(pw @ (log_n - pos))
+        if not need_grad:
+            return value, None
+        inv_a = np.where(free, 1.0 / np.where(free, A, 1.0), 0.0)  # e^{c2} / N
+        d_log_r = inv_a * rs / (1.0 - tp)
+        d_pos = -inv_a * tp * ps / (1.0 - tp) - 1.0
+        n = self.n_points
+        Dg = np.zeros((n, n))
+        np.add.at(Dg, (px[:, None], supp[None, :]), (pw * d_log_r)[:, None] * dlr)
+        Dg[px, pp] += pw * d_pos
         return value, Dg
 
     def _enumerate(self, Gs, need_grad):
