@@ -14,6 +14,8 @@ hinge; SPEC §3.2 convention), by an engine chosen per loss:
   expectation of SPEC §3.1 for the pair ``(x, z)`` — the library's logistic engines on the pair
   law ``A(x) D(z)`` (``A`` the anchor marginal), cost independent of ``k``; ``k = ∞`` gives
   ``L^dec_k − log k → L_∞`` of SPEC §3.5;
+- ``"lln-limit"`` (debiased, hard-negative, ``k = ∞``): ``lim_k (L_k − log k)`` by the law of
+  large numbers (proofs/loss_family.md §1.5);
 - ``"binomial"`` (debiased, hard-negative): where every anchor row takes at most two distinct
   values on the support, the negatives' counts are binomial; the sum over ``j`` is truncated
   to ``|j − kp| <= t`` with ``t = sqrt(k log(2/δ)/2)``, ``δ = 1e-20`` (Hoeffding), and the
@@ -63,8 +65,9 @@ class LossObjective:
     ----------
     model : LatentClassModel
     k : int or math.inf
-        Negatives; ``math.inf`` for the hinge (``E max(0, margin + max_supp u − s⁺)``) and the
-        decoupled loss (``L_∞``, the limit of ``L^dec_k − log k``).
+        Negatives; ``math.inf`` gives the hinge's ``E max(0, margin + max_supp u − s⁺)``, the
+        decoupled loss's ``L_∞`` (the limit of ``L^dec_k − log k``) and, for the debiased and
+        hard-negative losses, ``lim_k (L_k − log k)`` (SPEC §8.2).
     tau : float
         Temperature ``τ > 0``.
     loss : loss object or name
