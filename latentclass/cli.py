@@ -79,26 +79,13 @@ _SOLVE_NOTICE_POINTS = 200
 
 
 def _parse_k(text: str, option: str) -> int | float:
-    """``K`` (an integer, also written ``1e18``) or ``inf``; exact, never rounded through a
-    float (``1e400`` is refused by name, not silently taken as infinity)."""
-    import decimal
-    import math
+    """``--negatives K``: the one parser of ``k`` (:func:`latentclass.experiments.parse_k`)."""
+    from .experiments.k_grid import parse_k
 
-    t = str(text).strip().lower()
-    if t in ("inf", "infinity"):
-        return math.inf
-    rule = f"{option} must be an integer >= 1 or 'inf', got {text!r}"
     try:
-        d = decimal.Decimal(t)
-    except decimal.InvalidOperation:
-        raise UserError(rule) from None
-    if not d.is_finite() or d != d.to_integral_value() or d < 1:
-        raise UserError(rule)
-    from ._validation import K_MAX
-
-    if d > decimal.Decimal(K_MAX):
-        raise UserError(f"{option} must be at most {K_MAX:.6g} (the largest float), got {text!r}")
-    return int(d)
+        return parse_k(text, option)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- figures
@@ -489,14 +476,11 @@ def _run_train(args: argparse.Namespace) -> int:
     from .training import run_training_experiment
 
     _check_output_file(args.out, "--out", (".json",))
-    try:
-        ks = [int(tok) for tok in args.negatives.split(",") if tok.strip()]
-    except ValueError:
-        raise UserError(
-            f"--negatives must be comma-separated integers, got {args.negatives!r}"
-        ) from None
-    if not ks or min(ks) < 1:
-        raise UserError(f"--negatives must be integers >= 1, got {args.negatives!r}")
+    from .experiments import parse_ks
+
+    ks = list(parse_ks(args.negatives, name="--negatives"))  # the one parser of k
+    if math.inf in ks:
+        raise UserError("--negatives: training draws k negatives, so k must be finite (not inf)")
     result = run_training_experiment(
         ks,
         args.tau,
@@ -592,7 +576,7 @@ def _add_digits(sub) -> None:
             "Train normalised linear and MLP encoders on scikit-learn's bundled hand-written "
             "digits (no download) with latent-class positives (another image of the same digit) "
             "and k negatives from the training split, a fixed step budget for every k and "
-            "several seeds; report held-out mean-classifier accuracy and loss with 95%% "
+            "several seeds; report held-out mean-classifier accuracy and loss with 95% "
             "confidence intervals, the diagnosis of the held-out embeddings (SPEC §10) and the "
             "certified optimum for the empirical class frequencies. Needs scikit-learn: "
             "pip install 'latentclass[data]'."
