@@ -286,8 +286,8 @@ def compute_loss_family_averaging(quick: bool) -> dict:
                     _loss(name),
                     k,
                     rng=0,
-                    n_trials=2000 if quick else 20000,
-                    n_polish=2 if quick else 8,
+                    n_trials=2000 if quick else 8000,
+                    n_polish=2 if quick else 4,
                 ).worst
             )
             for k in ks
