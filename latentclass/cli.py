@@ -473,6 +473,8 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    import math
+
     from .training import run_training_experiment
 
     _check_output_file(args.out, "--out", (".json",))

@@ -166,3 +166,23 @@ def test_cli_solve_at_k_1e18_is_exact(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["k"] == 10**18 and out["certified"] is True
     assert out["loss"] == lc.simplex_loss(2, 10**18)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("1e18", (10**18,)), ("1,2,inf", (1, 2, math.inf)), ("1..3", (1, 2, 3)), ("16", (16,))],
+)
+def test_one_parser_of_k_for_every_command(text, expected):
+    from latentclass.experiments import parse_k, parse_ks
+
+    assert parse_ks(text, "--negatives") == expected
+    if "," not in text and ".." not in text:
+        assert parse_k(text, "--negatives") == expected[0]
+
+
+@pytest.mark.parametrize("text", ["1e400", "2.5", "0", "x", "1..1e400", "1..inf"])
+def test_the_parser_of_k_refuses_by_name(text):
+    from latentclass.experiments import parse_ks
+
+    with pytest.raises(ValueError, match="--negatives"):
+        parse_ks(text, "--negatives")

@@ -26,7 +26,7 @@ from .degradation_results import (
     DegradationSearchResult,
     largest_rise,
 )
-from .k_grid import parse_ks
+from .k_grid import parse_k, parse_ks
 from .sweep import SweepResult, sweep_negatives
 from .sweep_rows import SWEEP_COLUMNS
 from .task_runner import process_pool
@@ -40,6 +40,7 @@ __all__ = [
     "DegradationSearchResult",
     "SweepResult",
     "largest_rise",
+    "parse_k",
     "parse_ks",
     "process_pool",
     "search_degradation",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_k
+from .._validation import K_MAX, check_k
 
 #: Largest number of k a ``parse_ks`` range may expand to.
 _MAX_PARSED_KS = 100_000
@@ -36,6 +36,31 @@ def _check_ks(ks: Any, name: str = "ks") -> tuple:
     return tuple(out)
 
 
+def parse_k(token: str, name: str = "k") -> int | float:
+    """One number of negatives from text: an integer ``>= 1`` (also written ``1e18``, parsed
+    exactly, never rounded through a float) or ``inf``/``infinity``.
+
+    ``1e400`` is refused by name (beyond the float range every engine needs), never taken
+    as infinity; ``2.5``, ``0`` and words are refused.  The one parser of ``k`` behind every
+    command-line option (``--negatives`` of ``solve``, ``sweep`` and ``train``).
+    """
+    import decimal
+
+    t = str(token).strip().lower()
+    if t in ("inf", "infinity"):
+        return math.inf
+    rule = f"{name} must be an integer >= 1 or 'inf', got {token!r}"
+    try:
+        d = decimal.Decimal(t)
+    except decimal.InvalidOperation:
+        raise ValueError(rule) from None
+    if not d.is_finite() or d != d.to_integral_value() or d < 1:
+        raise ValueError(rule)
+    if d > decimal.Decimal(K_MAX):
+        raise ValueError(f"{name} must be at most {K_MAX:.6g} (the largest float), got {token!r}")
+    return int(d)
+
+
 def parse_ks(text: str, name: str = "ks") -> tuple:
     """Parse a grid of ``k`` from text: ``"1,2,4,8"``, ``"1..64"``, ``"1..8,16,32,inf"``.
 
@@ -54,14 +79,12 @@ def parse_ks(text: str, name: str = "ks") -> tuple:
 
     def as_int(tok: str) -> int:
         try:
-            v = int(tok)
-        except ValueError:
-            raise ValueError(
-                f"{name}: {tok!r} is not an integer >= 1 or 'inf' (in {text!r})"
-            ) from None
-        if v < 1:
-            raise ValueError(f"{name}: every k must be an integer >= 1, got {v} (in {text!r})")
-        return v
+            v = parse_k(tok, name)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (in {text!r})") from None
+        if v == math.inf:
+            raise ValueError(f"{name}: a range a..b needs finite ends, got {tok!r} (in {text!r})")
+        return int(v)
 
     for item in (t.strip() for t in text.split(",")):
         if item.lower() in ("inf", "infinity"):
