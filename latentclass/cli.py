@@ -620,12 +620,11 @@ def _run_digits(args: argparse.Namespace) -> int:
         raise UserError(DATA_EXTRA_HINT)
     ks = None
     if args.negatives is not None:
-        toks = [t.strip() for t in args.negatives.split(",") if t.strip()]
-        if not toks or not all(t.isdigit() and int(t) >= 1 for t in toks):
-            raise UserError(
-                f"--negatives must be integers >= 1, comma-separated, got {args.negatives!r}"
-            )
-        ks = [int(t) for t in toks]
+        from .experiments import parse_ks
+
+        ks = list(parse_ks(args.negatives, name="--negatives"))  # the one parser of k
+        if float("inf") in ks:
+            raise UserError("--negatives: training draws k negatives, so k must be finite")
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     try:
         result = run_digits_experiment(
