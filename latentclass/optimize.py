@@ -33,6 +33,7 @@ convergence flags.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,11 @@ class OptimalRepresentation:
         restarts; 0 for the closed form).
     message : str
         What was done and what the certificate says.
+    lower_bound : float or None
+        A certified lower bound on the optimum of the problem solved (``loss − duality_gap``,
+        weak duality, SPEC §4; for ``dim < n`` the larger of that and the certified value of
+        the convex relaxation ``dim = n``, since the rank-constrained optimum is at least the
+        convex one).  ``None`` where no bound is certified (non-convex losses).
     solver : str
         The path that ran: ``"closed-form"``, ``"gram-newton"`` (the Gram-space KKT Newton
         fast path), ``"lifted-lbfgs"`` or ``"lifted-lbfgs+newton"`` (Burer–Monteiro on the
@@ -120,6 +126,7 @@ class OptimalRepresentation:
     n_iter: int
     message: str
     solver: str = "lifted-lbfgs"
+    lower_bound: float | None = None
 
     def __repr__(self) -> str:
         gap = "None" if self.duality_gap is None else f"{self.duality_gap:.3g}"
@@ -289,7 +296,14 @@ def optimal_representation(
                 NCEObjective(model, math.inf, tau) if k != math.inf and k >= _WARM_K else None
             ),
         )
-    return _result(objective, run, certify_tol, d, n, starts)
+    res = _result(objective, run, certify_tol, d, n, starts)
+    if not convex:  # rank-constrained: the convex relaxation's certified value bounds it too
+        relax = optimal_representation(
+            model, k, tau, method="numerical", rng=gen, certify_tol=certify_tol
+        )
+        if relax.lower_bound is not None and res.lower_bound is not None:
+            res = dataclasses.replace(res, lower_bound=max(res.lower_bound, relax.lower_bound))
+    return res
 
 
 def _result(objective, run: SolverRun, certify_tol: float, d: int, n: int, starts: int):
@@ -305,6 +319,7 @@ def _result(objective, run: SolverRun, certify_tol: float, d: int, n: int, start
         and getattr(objective, "convex", None) is True
     )
     msg = _numerical_message(certified, cert.gap, certify_tol, run.status, d, n, starts)
+    convex_objective = getattr(objective, "convex", None) is True
     return OptimalRepresentation(
         readonly(run.F),
         readonly(run.gram),
@@ -316,6 +331,7 @@ def _result(objective, run: SolverRun, certify_tol: float, d: int, n: int, start
         run.n_iter,
         msg,
         run.solver,
+        float(run.loss - cert.gap) if convex_objective else None,
     )
 
 
@@ -600,6 +616,7 @@ def _closed_form(model, objective, k, tau, dim, certify_tol) -> OptimalRepresent
         0,
         msg,
         "closed-form",
+        float(simplex_loss(m, k, tau) - cert.gap),
     )
 
 

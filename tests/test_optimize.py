@@ -473,3 +473,24 @@ def test_benchmark_cases_match_clarabel(m, k):
     obj = NCEObjective(model, k)
     assert certify(obj, res.gram).gap == res.duality_gap
     assert certify(NCEObjective(model, k, method="laplace"), res.gram).gap <= 1e-9
+
+
+def test_lower_bound_is_certified_and_below_the_low_dimensional_optimum():
+    """``lower_bound`` (weak duality): below the certified optimum at full rank, below the best
+    rank-d value for d < m − 1, and never above the pentagon (m = 5, d = 2, uniform ρ)."""
+    import math
+
+    from latentclass.conic import conic_optimum
+
+    model = LatentClassModel.one_point_per_class([0.2] * 5)
+    full = optimal_representation(model, 4, method="numerical")
+    ref = conic_optimum(model, 4, tol=1e-10)
+    assert full.lower_bound <= ref.loss + 1e-9 <= full.loss + 1e-7
+    low = optimal_representation(model, 4, dim=2, rng=0)
+    assert low.lower_bound is not None and low.lower_bound <= low.loss
+    # the regular pentagon, evaluated by the exact engine, is a feasible rank-2 point
+    ang = 2 * math.pi * np.arange(5) / 5
+    P = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    assert low.lower_bound <= NCEObjective(model, 4).value(P @ P.T) + 1e-12
+    closed = optimal_representation(model, 4)
+    assert closed.lower_bound == pytest.approx(closed.loss, abs=1e-9)
