@@ -238,15 +238,10 @@ def optimal_representation(
     method = check_choice(method, "method", _METHODS)
     init = check_choice(init, "init", ("structured", "random"))
     n, m = model.n_points, model.n_classes
-    if dim is not None:
-        dim = check_integer(dim, "dim", minimum=1)
-        if dim > n:
-            raise ValueError(f"dim must be an integer between 1 and n_points={n}, got {dim}")
-    tol = check_positive(tol, "tol")
-    certify_tol = check_positive(certify_tol, "certify_tol")
-    polish_target = check_positive(polish_target, "polish_target")
-    n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
-    max_iter = check_integer(max_iter, "max_iter", minimum=1)
+    dim = _check_dim(dim, n, "n_points")
+    tol, certify_tol, polish_target, n_restarts, max_iter = _check_solver_options(
+        tol, certify_tol, polish_target, n_restarts, max_iter
+    )
     gen = as_generator(rng)
     lo = resolve_loss(loss)
 
@@ -304,6 +299,30 @@ def optimal_representation(
         if relax.lower_bound is not None and res.lower_bound is not None:
             res = dataclasses.replace(res, lower_bound=max(res.lower_bound, relax.lower_bound))
     return res
+
+
+def _check_dim(dim: Any, n: int, size_name: str) -> int | None:
+    """``dim``: ``None`` or an integer in ``[1, n]`` (``size_name`` names ``n`` in the message)."""
+    if dim is None:
+        return None
+    dim = check_integer(dim, "dim", minimum=1)
+    if dim > n:
+        raise ValueError(f"dim must be an integer between 1 and {size_name}={n}, got {dim}")
+    return dim
+
+
+def _check_solver_options(
+    tol: Any, certify_tol: Any, polish_target: Any, n_restarts: Any, max_iter: Any
+) -> tuple[float, float, float, int, int]:
+    """The solver options shared by :func:`optimal_representation` and :func:`solve_gram`,
+    checked once at the door."""
+    return (
+        check_positive(tol, "tol"),
+        check_positive(certify_tol, "certify_tol"),
+        check_positive(polish_target, "polish_target"),
+        check_integer(n_restarts, "n_restarts", minimum=1),
+        check_integer(max_iter, "max_iter", minimum=1),
+    )
 
 
 def _result(objective, run: SolverRun, certify_tol: float, d: int, n: int, starts: int):
@@ -372,15 +391,10 @@ def solve_gram(
         ``loss`` is ``objective``'s value at ``gram``; ``solver`` names the path that ran.
     """
     n = check_objective(objective)
-    if dim is not None:
-        dim = check_integer(dim, "dim", minimum=1)
-        if dim > n:
-            raise ValueError(f"dim must be an integer between 1 and objective.n={n}, got {dim}")
-    tol = check_positive(tol, "tol")
-    certify_tol = check_positive(certify_tol, "certify_tol")
-    polish_target = check_positive(polish_target, "polish_target")
-    n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
-    max_iter = check_integer(max_iter, "max_iter", minimum=1)
+    dim = _check_dim(dim, n, "objective.n")
+    tol, certify_tol, polish_target, n_restarts, max_iter = _check_solver_options(
+        tol, certify_tol, polish_target, n_restarts, max_iter
+    )
     gen = as_generator(rng)
     d = n if dim is None else dim
     convex = d >= n
