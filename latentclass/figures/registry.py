@@ -43,7 +43,14 @@ REGISTRY: dict[str, FigureSpec] = {
 
 
 def figure_names() -> list[str]:
-    """Names of every registered figure, in drawing order."""
+    """Names of every registered figure, in drawing order.
+
+    Returns
+    -------
+    list of str
+        The keys of the figure registry (the names :func:`run_figure` and
+        ``latentclass figures --only`` accept), in the order ``latentclass figures`` draws them.
+    """
     return list(REGISTRY)
 
 

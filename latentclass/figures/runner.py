@@ -75,6 +75,23 @@ def run_figure(name: str, out_dir: str | os.PathLike, quick: bool = False) -> di
     ``details={"error": ..., "traceback": ...}`` (and whatever files were written).
     The data behind the figure (what ``compute`` returned) is written as ``<name>.json``
     (:func:`write_data`) and named in the record under ``"data"`` (``None`` if not written).
+
+    Parameters
+    ----------
+    name : str
+        A registered figure name (:func:`figure_names`); another string raises ``ValueError``.
+    out_dir : str or os.PathLike
+        Directory the figure's PNG/PDF files and ``<name>.json`` are written to.
+    quick : bool, default False
+        Run the figure's quick mode (smaller grids, seconds instead of minutes).
+
+    Returns
+    -------
+    dict
+        The manifest record: ``name``, ``files`` (base names written), ``data`` (the data
+        file's base name or ``None``), ``claim``, ``check``, ``passed``, ``details``
+        (JSON-serialisable), ``seconds``; a figure whose optional dependency is missing also
+        has ``skipped`` (the message saying how to enable it).
     """
     if name not in REGISTRY:
         raise ValueError(f"name: unknown figure {name!r}; known: {', '.join(REGISTRY)}")
