@@ -219,6 +219,16 @@ def harmonic_number(n: Any) -> float:
     correctly rounded up to the rounding of ``log n + γ``.  ``log n`` is taken of the exact
     integer, so every ``n`` works, also beyond the float range.  Not the approximation
     ``log n + 0.577`` of Bao et al.'s code.
+
+    Parameters
+    ----------
+    n : int
+        A non-negative integer (any size; ``bool`` and non-integers raise ``TypeError``).
+
+    Returns
+    -------
+    float
+        ``H_n`` (SPEC §7, the factor of :func:`ash_bound`).
     """
     n = check_integer(n, "n", minimum=0)
     if n <= _HARMONIC_SUM_MAX:
@@ -633,6 +643,21 @@ def saunshi_bound(class_probs: Any, k: Any, R: Any) -> float:
 
     Raises ``ValueError`` for ``R < Coll_k`` (no contrastive loss is smaller) and
     :class:`IllConditionedBoundError` when rounding of ``R - Coll_k`` decides the value.
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (C,), or int
+        Class law ``ρ``; an integer ``C`` means uniform over ``C`` classes.
+    k : int
+        Number of negatives, ``1 <= k <= 1.8e308`` (an integer).
+    R : float
+        The population contrastive loss ``R = L_k(F)`` of the representation (natural log,
+        SPEC §2); ``R < Coll_k`` raises ``ValueError``.
+
+    Returns
+    -------
+    float
+        ``(R - Coll_k) / ((1 - τ_k) υ_{k+1})`` (SPEC §7), or ``math.inf`` when vacuous.
     """
     rho, k, R, coll = _prepare(class_probs, k, R, "saunshi_bound")
     ups = coverage_probability(rho, k + 1)
@@ -654,6 +679,22 @@ def ash_bound(class_probs: Any, k: Any, R: Any) -> float:
     ``(C-1) H_{C-1}`` is the uniform coupon-collector time, with no stated ``ρ``-version
     (``ValueError`` otherwise).  ``ValueError`` for ``R < Coll_k``;
     :class:`IllConditionedBoundError` as for :func:`saunshi_bound`.
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (C,), or int
+        Class law ``ρ``; an integer ``C`` means uniform over ``C`` classes.
+        Must be uniform.
+    k : int
+        Number of negatives, ``1 <= k <= 1.8e308`` (an integer).
+    R : float
+        The population contrastive loss ``R = L_k(F)`` of the representation (natural log,
+        SPEC §2); ``R < Coll_k`` raises ``ValueError``.
+
+    Returns
+    -------
+    float
+        ``2 max(1, 2 (C-1) H_{C-1} / k) (R - Coll_k) / (1 - τ_k)`` (SPEC §7).
     """
     rho, k, R, coll = _prepare(class_probs, k, R, "ash_bound")
     if np.ptp(rho) > _UNIFORM_TOL:
@@ -686,6 +727,21 @@ def nozawa_sato_bound(class_probs: Any, k: Any, R: Any) -> float:
     ``math.inf`` (vacuous) when ``υ_{k+1} = 0`` (``k + 1 < C``).  Non-uniform ``ρ``: an
     extrapolation with the ``ρ``-versions of ``Coll_k``, ``υ_{k+1}``.  ``ValueError`` for
     ``R < Coll_k``.
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (C,), or int
+        Class law ``ρ``; an integer ``C`` means uniform over ``C`` classes.
+    k : int
+        Number of negatives, ``1 <= k <= 1.8e308`` (an integer).
+    R : float
+        The population contrastive loss ``R = L_k(F)`` of the representation (natural log,
+        SPEC §2); ``R < Coll_k`` raises ``ValueError``.
+
+    Returns
+    -------
+    float
+        ``(2R - Coll_k) / υ_{k+1}`` (SPEC §7), or ``math.inf`` when vacuous.
     """
     rho, k, R, coll = _prepare(class_probs, k, R, "nozawa_sato_bound")
     ups = coverage_probability(rho, k + 1)
@@ -702,6 +758,23 @@ def bao_bound(class_probs: Any, k: Any, R: Any, tau: Any = 1.0) -> float:
     from the theorem.  The code writes ``pi.max()`` but always with the uniform
     ``pi = np.ones(c) / c`` (so ``ρ_max C² = C``): non-uniform ``ρ`` (``ρ_max`` of the given
     law) is an extrapolation.  ``ValueError`` for ``R < Coll_k``.
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (C,), or int
+        Class law ``ρ``; an integer ``C`` means uniform over ``C`` classes.
+    k : int
+        Number of negatives, ``1 <= k <= 1.8e308`` (an integer).
+    R : float
+        The population contrastive loss ``R = L_k(F)`` of the representation (natural log,
+        SPEC §2); ``R < Coll_k`` raises ``ValueError``.
+    tau : float, default 1.0
+        Temperature ``τ > 0``; scores lie in ``[-b², b²]`` with ``b² = 1/τ``.
+
+    Returns
+    -------
+    float
+        ``R + log ρ_max + 2 log C + 2 log cosh(1/τ) - log k`` (SPEC §7), summed with ``math.fsum``.
     """
     rho, k, R, _ = _prepare(class_probs, k, R, "bao_bound")
     tau = checked_tau(tau)
@@ -719,6 +792,24 @@ def bao_lower_bound(class_probs: Any, k: Any, R: Any, tau: Any = 1.0) -> float:
     ``scripts/plot_k_msuploss.py``), not from the theorem.  The code takes the entropy of
     the uniform ``pi = np.ones(c) / c`` (``H = log C``): non-uniform ``ρ`` (``H(ρ)`` of the
     given law) is an extrapolation.  ``ValueError`` for ``R < Coll_k``.
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (C,), or int
+        Class law ``ρ``; an integer ``C`` means uniform over ``C`` classes.
+    k : int
+        Number of negatives, ``1 <= k <= 1.8e308`` (an integer).
+    R : float
+        The population contrastive loss ``R = L_k(F)`` of the representation (natural log,
+        SPEC §2); ``R < Coll_k`` raises ``ValueError``.
+    tau : float, default 1.0
+        Temperature ``τ > 0``; scores lie in ``[-b², b²]`` with ``b² = 1/τ``.
+
+    Returns
+    -------
+    float
+        ``R + H(ρ) - log k - 2 log(1 + 1/k) - 2 log cosh(1/τ)`` (SPEC §7; the same as
+        ``R + H(ρ) + log k - 2 log(1 + k) - 2 log cosh(b²)``, written without cancellation).
     """
     rho, k, R, _ = _prepare(class_probs, k, R, "bao_lower_bound")
     tau = checked_tau(tau)
@@ -751,7 +842,13 @@ class BoundValues:
     notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """Field name -> value (``notes`` joined with ``"; "``)."""
+        """Field name -> value (``notes`` joined with ``"; "``).
+
+        Returns
+        -------
+        dict
+            One entry per field, in declaration order; ``notes`` is one string.
+        """
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["notes"] = "; ".join(self.notes)
         return out
@@ -771,6 +868,24 @@ def published_bounds(class_probs: Any, k: Any, R: Any, tau: Any = 1.0) -> BoundV
     value of any population contrastive loss with ``k`` negatives, see
     :func:`saunshi_bound`).  Otherwise never raises: a bound that is undefined (Ash et al.
     for non-uniform ``ρ``) or ill-conditioned is ``None`` with the reason in ``notes``.
+
+    Parameters
+    ----------
+    class_probs : array_like, shape (C,), or int
+        Class law ``ρ``; an integer ``C`` means uniform over ``C`` classes.
+    k : int
+        Number of negatives, ``1 <= k <= 1.8e308`` (an integer).
+    R : float
+        The population contrastive loss ``R = L_k(F)`` of the representation (natural log,
+        SPEC §2); ``R < Coll_k`` raises ``ValueError``.
+    tau : float, default 1.0
+        Temperature ``τ > 0``; scores lie in ``[-b², b²]`` with ``b² = 1/τ``.
+
+    Returns
+    -------
+    BoundValues
+        ``τ_k`` (``collision``), ``υ_{k+1}`` (``coverage``), ``Coll_k`` and the five bounds
+        (SPEC §7); ``None`` for an undefined or ill-conditioned bound, the reason in ``notes``.
     """
     rho, k, R, coll = _prepare(class_probs, k, R, "published_bounds")
     tau = checked_tau(tau)
