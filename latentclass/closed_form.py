@@ -53,7 +53,18 @@ def simplex(m: int) -> np.ndarray:
 
 
 def simplex_gram(m: int) -> np.ndarray:
-    """Gram matrix of :func:`simplex`: ``G* = m/(m−1) · (I − 11ᵀ/m)`` (SPEC §5), read-only."""
+    """Gram matrix of :func:`simplex`: ``G* = m/(m−1) · (I − 11ᵀ/m)`` (SPEC §5), read-only.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+
+    Returns
+    -------
+    ndarray, shape (m, m)
+        ``G*``: unit diagonal, off-diagonal ``−1/(m−1)`` (read-only).
+    """
     m = check_integer(m, "m", minimum=2)
     g = np.full((m, m), -1.0 / (m - 1))
     np.fill_diagonal(g, 1.0)

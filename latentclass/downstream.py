@@ -404,6 +404,33 @@ def mean_classifier_loss(
     ``Σ_c w_c Σ_x D_c(x) [log Σ_{j} e^{s_j(x)} - s_c(x)]`` with ``s_j(x) = f(x)·μ_j/τ``,
     averaged over t-way tasks when ``task_size`` is given (sampled, with ``rng``, when
     ``C(m, t) > max_enumerate``; use :func:`mean_classifier_metrics` for the standard error).
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        The data model (SPEC §1).
+    F : array_like, shape (n_points, d)
+        Representation, one row per point, rows of norm ``<= 1``.
+    tau : float, default 1.0
+        Temperature: logits are ``f(x)·μ_j / τ``.
+    task_size : int or None, default None
+        ``None`` for the full ``m``-way task, else ``2 <= t <= m`` (t-way task average, SPEC §9.1).
+    weighting : {"class_probs", "balanced"}, default "class_probs"
+        Label law within a task: ``ρ`` restricted and renormalised, or uniform.
+    rng : seed or numpy.random.Generator, optional
+        Used only when tasks are sampled (``C(m, t) > max_enumerate``).
+    n_tasks : int, optional
+        Tasks drawn when sampling.
+    max_enumerate : int, optional
+        Largest ``C(m, t)`` evaluated exactly.
+    task_law : {"class_probs", "uniform"}, default "class_probs"
+        Law of the task: ``P(T) ∝ Π_{c∈T} ρ_c`` or uniform over the ``C(m, t)`` subsets
+        (SPEC §9.1).  Irrelevant for the full task.
+
+    Returns
+    -------
+    float
+        The supervised loss above (natural log); the ``loss`` of :func:`mean_classifier_metrics`.
     """
     return mean_classifier_metrics(
         model,
@@ -433,6 +460,31 @@ def mean_classifier_accuracy(
 
     ``Σ_c w_c Σ_x D_c(x) 1[s_c(x) - max_{j≠c} s_j(x) > 1e-12 max_j |s_j(x)|]``; see
     :func:`mean_classifier_metrics`.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        The data model (SPEC §1).
+    F : array_like, shape (n_points, d)
+        Representation, one row per point, rows of norm ``<= 1``.
+    task_size : int or None, default None
+        ``None`` for the full ``m``-way task, else ``2 <= t <= m`` (t-way task average, SPEC §9.1).
+    weighting : {"class_probs", "balanced"}, default "class_probs"
+        Label law within a task: ``ρ`` restricted and renormalised, or uniform.
+    rng : seed or numpy.random.Generator, optional
+        Used only when tasks are sampled (``C(m, t) > max_enumerate``).
+    n_tasks : int, optional
+        Tasks drawn when sampling.
+    max_enumerate : int, optional
+        Largest ``C(m, t)`` evaluated exactly.
+    task_law : {"class_probs", "uniform"}, default "class_probs"
+        Law of the task: ``P(T) ∝ Π_{c∈T} ρ_c`` or uniform over the ``C(m, t)`` subsets
+        (SPEC §9.1).  Irrelevant for the full task.
+
+    Returns
+    -------
+    float
+        The accuracy in ``[0, 1]``; the ``accuracy`` of :func:`mean_classifier_metrics`.
     """
     return mean_classifier_metrics(
         model,

@@ -78,13 +78,37 @@ def _from_log_weights(logw: np.ndarray, family: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------- families
 def uniform(m: int) -> np.ndarray:
-    """Uniform class law ``ρ_c = 1/m`` over ``m >= 2`` classes."""
+    """Uniform class law ``ρ_c = 1/m`` over ``m >= 2`` classes.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The class law ``ρ`` (SPEC §1): float64, entries ``> 0`` summing to 1.
+    """
     m = _check_m(m)
     return np.full(m, 1.0 / m)
 
 
 def zipf(m: int, s: float = 1.0) -> np.ndarray:
-    """Zipf law ``ρ_c = (c+1)^{-s} / Σ_{j=1..m} j^{-s}``, ``c = 0..m-1``, exponent ``s >= 0``."""
+    """Zipf law ``ρ_c = (c+1)^{-s} / Σ_{j=1..m} j^{-s}``, ``c = 0..m-1``, exponent ``s >= 0``.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    s : float, default 1.0
+        Exponent ``>= 0`` (``s = 0``: uniform).
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The class law ``ρ`` (SPEC §1): float64, entries ``> 0`` summing to 1.
+    """
     m = _check_m(m)
     s = _check_real(s, "s")
     if s < 0:
@@ -93,7 +117,20 @@ def zipf(m: int, s: float = 1.0) -> np.ndarray:
 
 
 def geometric(m: int, r: float = 0.5) -> np.ndarray:
-    """Truncated geometric law ``ρ_c = r^c (1 - r) / (1 - r^m)``, ratio ``0 < r <= 1``."""
+    """Truncated geometric law ``ρ_c = r^c (1 - r) / (1 - r^m)``, ratio ``0 < r <= 1``.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    r : float, default 0.5
+        Ratio ``ρ_{c+1} / ρ_c``, ``0 < r <= 1`` (``r = 1``: uniform).
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The class law ``ρ`` (SPEC §1): float64, entries ``> 0`` summing to 1.
+    """
     m = _check_m(m)
     r = _check_real(r, "r")
     if not 0.0 < r <= 1.0:
@@ -102,7 +139,20 @@ def geometric(m: int, r: float = 0.5) -> np.ndarray:
 
 
 def dominant(m: int, p: float = 0.5) -> np.ndarray:
-    """One dominant class: ``ρ_0 = p``, the other ``m - 1`` classes share ``1 - p`` equally."""
+    """One dominant class: ``ρ_0 = p``, the other ``m - 1`` classes share ``1 - p`` equally.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    p : float, default 0.5
+        Probability of class 0, ``0 < p < 1``.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The class law ``ρ`` (SPEC §1): float64, entries ``> 0`` summing to 1.
+    """
     m = _check_m(m)
     p = _check_real(p, "p")
     if not 0.0 < p < 1.0:
@@ -118,6 +168,20 @@ def two_blocks(m: int, frac: float = 0.5, ratio: float = 4.0) -> np.ndarray:
     The first ``h = ⌊frac · m + 1/2⌋`` classes each have probability ``ratio / Z`` and the
     remaining ``m - h`` each ``1 / Z``, ``Z = h · ratio + m - h``.  Requires ``0 < frac < 1``,
     ``ratio > 0`` and ``1 <= h <= m - 1``.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    frac : float, default 0.5
+        Share of heavy classes, ``0 < frac < 1``.
+    ratio : float, default 4.0
+        Probability of a heavy class over that of a light one, ``> 0``.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The class law ``ρ`` (SPEC §1): float64, entries ``> 0`` summing to 1.
     """
     m = _check_m(m)
     frac = _check_real(frac, "frac")
@@ -145,6 +209,20 @@ def dirichlet(m: int, alpha: Any = 1.0, rng: Any = None) -> np.ndarray:
     ``U_c ~ Uniform(0, 1)`` (so ``X_c ~ Gamma(α_c)``), then ``ρ = X / Σ X``.  The same
     ``rng`` seed gives the same bits.  ``ValueError`` if a component still underflows
     (``α`` below about 0.02).
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    alpha : float or array_like, shape (m,), default 1.0
+        Concentration ``α > 0`` (one value for every class, or one per class).
+    rng : seed or numpy.random.Generator, optional
+        Source of the Gamma and uniform variates.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The class law ``ρ`` (SPEC §1): float64, entries ``> 0`` summing to 1.
     """
     m = _check_m(m)
     if np.ndim(alpha) == 0:

@@ -328,6 +328,23 @@ def population_loss_limit(
     ``loss="decoupled"`` has the same limit (SPEC §8.2); ``loss="hinge"`` (or a
     :class:`~latentclass.losses.Hinge`) gives ``lim_k L^hinge_k = Σ P(x,x⁺)
     max(0, margin + max_{y: D(y)>0} f(x)·f(y)/τ − f(x)·f(x⁺)/τ)`` (no ``log k`` to remove).
+
+    Parameters
+    ----------
+    model : LatentClassModel
+        The data model (SPEC §1).
+    F : array_like, shape (n_points, d)
+        Representation, rows of norm ``<= 1``.
+    tau : float, default 1.0
+        Temperature ``> 0``; ``a_y = exp((f(x)·f(y) − f(x)·f(x⁺))/τ)``.
+    loss : loss object or name, optional
+        Default the logistic loss; ``"decoupled"`` or ``"hinge"`` (or their objects) as above.
+
+    Returns
+    -------
+    float
+        ``L_∞(F)`` for the logistic and decoupled losses; the limit of ``L^hinge_k`` for the
+        hinge loss.
     """
     model = _check_model(model)
     tau = check_tau(tau)

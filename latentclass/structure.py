@@ -113,6 +113,14 @@ def structure(model: LatentClassModel, F: Any) -> StructureReport:
         Any finite model (disjoint or overlapping supports).
     F : array_like, shape (n, d)
         Rows of norm ``<= 1``.
+
+    Returns
+    -------
+    StructureReport
+        Collapse error ``max_c max_{x,x' ∈ supp D_c} ‖f(x) − f(x')‖``, class means
+        ``μ_c = Σ_x D_c(x) f(x)`` and their Gram ``M``, simplex error ``max |M − G_Δ|``, the
+        extreme angles between class means and the effective rank of ``M`` (SPEC §5; module
+        docstring).
     """
     if not isinstance(model, LatentClassModel):
         raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")

@@ -374,7 +374,19 @@ class HardNegative(_Loss):
 def resolve_loss(loss: Any) -> _Loss:
     """A loss object from an object or a name (``"logistic"``, ``"hinge"``, ``"decoupled"``,
     ``"debiased"`` (``τ⁺ = 0.1``), ``"hard_negative"`` (``β = 1``, ``τ⁺ = 0``));
-    ``None`` is the logistic loss."""
+    ``None`` is the logistic loss.
+
+    Parameters
+    ----------
+    loss : loss object, str or None
+        A loss of :mod:`latentclass.losses`, one of :data:`LOSS_NAMES`, or ``None``.
+
+    Returns
+    -------
+    loss object
+        ``loss`` itself if it is a loss object, else a new one with the default parameters
+        (SPEC §8.1); an unknown name raises ``ValueError``, another type ``TypeError``.
+    """
     if loss is None:
         return Logistic()
     if isinstance(loss, _Loss):
@@ -397,5 +409,16 @@ def resolve_loss(loss: Any) -> _Loss:
 
 
 def is_logistic(loss: _Loss) -> bool:
-    """True for the logistic loss (the library's default engines apply)."""
+    """True for the logistic loss (the library's default engines apply).
+
+    Parameters
+    ----------
+    loss : loss object
+        A loss of :mod:`latentclass.losses` (e.g. from :func:`resolve_loss`).
+
+    Returns
+    -------
+    bool
+        ``isinstance(loss, Logistic)``.
+    """
     return isinstance(loss, Logistic)

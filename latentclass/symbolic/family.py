@@ -64,6 +64,21 @@ def simplex_loss_expr(m: int, k: int, q: sp.Expr | None = None) -> sp.Expr:
     """``Σ_j C(k,j) m^{−j} (1 − 1/m)^{k−j} log(1 + j + (k − j) q)`` (SPEC §5), exact.
 
     ``q`` defaults to ``exp(−m/((m−1)τ))`` with the positive symbol ``TAU``.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    k : int
+        Number of negatives, ``>= 1``.
+    q : sympy.Expr, optional
+        ``a_y`` of a negative of another class at the regular simplex (``e^{−m/((m−1)τ)}``).
+
+    Returns
+    -------
+    sympy.Expr
+        The population loss of the regular simplex (uniform ``ρ``), the ``log`` terms
+        unevaluated.
     """
     m, k = _check_mk(m, k)
     if q is None:
@@ -85,6 +100,20 @@ def symmetric_family(m: int, k: int) -> SymmetricFamily:
     each term a non-negative rational times a positive function (the ``j < k`` terms are
     strictly positive).  ``G(s)`` is feasible exactly for ``s ∈ [−1/(m−1), 1]``, so the loss
     on the family is minimised at ``s = −1/(m−1)``, the regular simplex.
+
+    Parameters
+    ----------
+    m : int
+        Number of classes, ``>= 2``.
+    k : int
+        Number of negatives, ``>= 1``.
+
+    Returns
+    -------
+    SymmetricFamily
+        The symbols ``s`` and ``τ``, ``L(s)`` and ``L'(s)`` as sympy expressions, the feasible
+        interval ``[−1/(m−1), 1]``, the minimiser ``s = −1/(m−1)`` and ``increasing`` (the
+        exact check of ``L'(s) > 0`` passed).
     """
     m, k = _check_mk(m, k)
     w = _binomial_weights(m, k)

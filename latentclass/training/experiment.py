@@ -343,6 +343,12 @@ def run_training_experiment(
         One generator drives everything; same seed, same result (timings aside).
     progress : None, bool or callable
         Passed to :func:`train`.
+
+    Returns
+    -------
+    TrainingExperiment
+        One row per ``(model, k)`` (final gap, structure errors, downstream loss and accuracy of
+        the trained representation and of the optimum), the training curves and the settings.
     """
     from ..optimize import optimal_representation
 
