@@ -203,6 +203,11 @@ class DegradationSearchResult:
         is ``inf`` where no certificate exists.  ``class_probs`` is the class law as a
         space-separated list of ``repr`` floats; ``rise`` … ``resolution`` are the case's
         (repeated on each of its rows; ``None`` when not measured).
+
+        Returns
+        -------
+        list of dict
+            One mapping per (case, ``k``), keys :data:`DEGRADATION_COLUMNS`.
         """
         out = []
         for c in self.cases:
@@ -246,6 +251,15 @@ class DegradationSearchResult:
         ``platform`` — then ``tau``, ``n_distributions``, ``all_certified``), read with
         ``pandas.read_csv(path, comment="#")``; then the column names and one line per row
         (``None`` empty, floats with ``repr``, ``inf`` for infinity).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or text stream
+            Destination: a path (written atomically) or an object with a ``write`` method.
+
+        Returns
+        -------
+        None
         """
         buf = io.StringIO()
         buf.write(
@@ -268,6 +282,15 @@ class DegradationSearchResult:
         ``"worst"`` (weighting -> the names of its worst cases, worst first), ``"columns"``
         and ``"rows"`` (:meth:`rows`).  Infinity is the string ``"inf"``, ``None`` is
         ``null``.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or text stream
+            Destination: a path (written atomically) or an object with a ``write`` method.
+
+        Returns
+        -------
+        None
         """
         obj = {
             "format": DEGRADATION_JSON_FORMAT,
@@ -305,7 +328,13 @@ class DegradationSearchResult:
         )
 
     def summary(self) -> str:
-        """A plain-text table of the worst cases."""
+        """A plain-text table of the worst cases.
+
+        Returns
+        -------
+        str
+            The header line (distributions, ``k``, ``τ``, certification) and the worst cases.
+        """
         lines = [
             f"search_degradation: {self.n_distributions} distributions x {len(self.ks)} k, tau={self.tau:g}, "
             f"all points certified: {self.all_certified}"

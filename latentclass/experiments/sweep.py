@@ -105,7 +105,18 @@ class SweepResult:
         return tuple(r["k"] for r in self.rows)
 
     def column(self, name: str) -> tuple:
-        """The values of one column, in row order."""
+        """The values of one column, in row order.
+
+        Parameters
+        ----------
+        name : str
+            One of :attr:`columns`.
+
+        Returns
+        -------
+        tuple
+            ``tuple(row[name] for row in rows)``.
+        """
         check_choice(name, "name", self.columns)
         return tuple(r[name] for r in self.rows)
 
@@ -129,6 +140,15 @@ class SweepResult:
         exactly; ``inf`` for infinity), booleans as ``True``/``False``.  A path is written
         to a temporary file and renamed into place; an object with a ``write`` method
         (e.g. ``sys.stdout``) is written to directly.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or text stream
+            Destination: a path (written atomically) or an object with a ``write`` method.
+
+        Returns
+        -------
+        None
         """
         buf = io.StringIO()
         buf.write(
@@ -152,6 +172,15 @@ class SweepResult:
         (``k = inf``, vacuous bounds) are the strings ``"inf"``/``"-inf"``, ``None`` is
         ``null``.  With pandas: ``pandas.DataFrame(json.load(fh)["rows"])``.  ``path`` is
         a path (atomic write) or a text stream.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or text stream
+            Destination: a path (written atomically) or an object with a ``write`` method.
+
+        Returns
+        -------
+        None
         """
         obj = {
             "format": SWEEP_JSON_FORMAT,
