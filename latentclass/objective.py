@@ -70,7 +70,18 @@ class GramObjective(Protocol):
     n: int
 
     def value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(L(G), ∇L(G))`` with the symmetric gradient."""
+        """``(L(G), ∇L(G))`` with the symmetric gradient.
+
+        Parameters
+        ----------
+        G : ndarray, shape (n, n)
+            A symmetric Gram matrix.
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            ``L(G)`` and its symmetric gradient (SPEC §4.2 needs both for the certificate).
+        """
         ...
 
 

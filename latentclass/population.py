@@ -187,7 +187,19 @@ class NCEObjective:
 
     def unchecked_value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
         """:meth:`value_and_grad` without validation: ``G`` a float, finite, exactly
-        symmetric ``(n, n)`` array (the solvers' iterates)."""
+        symmetric ``(n, n)`` array (the solvers' iterates).
+
+        Parameters
+        ----------
+        G : ndarray, shape (n, n)
+            A float, finite, exactly symmetric Gram matrix (not validated).
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            The value and the symmetric gradient ``M = (D + Dᵀ)/2``, ``D[x, y] = ∂L/∂G[x, y]`` taken
+            one-sidedly (SPEC §3.2).
+        """
         value, M = self._evaluate_unchecked(G, True)
         assert M is not None
         return value, M
@@ -245,6 +257,18 @@ class NCEObjective:
         ``blocks[i]`` is ``∂²L / ∂G[x_i, :] ∂G[x_i, :]`` (the Hessian is block diagonal over
         the rows ``x_i = anchors[i]``; see :meth:`MultisetTable.hessian_rows`).  ``G`` is not
         validated (optimiser hot path).
+
+        Parameters
+        ----------
+        G : ndarray, shape (n, n)
+            A float, finite, exactly symmetric Gram matrix (not validated).
+
+        Returns
+        -------
+        tuple or None
+            ``(value, M, anchors, blocks)``: the loss, the symmetric gradient ``(n, n)``, the anchor
+            rows ``(A,)`` and the Hessian blocks ``(A, n, n)``; ``None`` unless the multiset engine
+            is in use.
         """
         if self._table is None:
             return None
@@ -258,15 +282,56 @@ class NCEObjective:
         return value, M, anchors, blocks
 
     def value(self, G: Any) -> float:
-        """``L_k(G)`` (or ``L_∞(G)`` for ``k = inf``)."""
+        """``L_k(G)`` (or ``L_∞(G)`` for ``k = inf``).
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            Gram matrix ``G[x, y] = f(x)·f(y)``: finite and symmetric (relative tolerance 1e-12);
+            the loss is defined for every such matrix, the optimisation domain is unit diagonal
+            and PSD (SPEC §4.1).
+
+        Returns
+        -------
+        float
+            ``L_k(G) = Σ_{x,x⁺} P(x,x⁺) E log(1 + Σ_i a_{y_i})``, ``a_y = e^{(G[x,y] − G[x,x⁺])/τ}``
+            (SPEC §2–§3), or ``L_∞(G)`` (SPEC §3.5).
+        """
         return self._evaluate(G, False)[0]
 
     def grad(self, G: Any) -> np.ndarray:
-        """Symmetric gradient ``M`` (``(n, n)``) of ``L_k`` at ``G``."""
+        """Symmetric gradient ``M`` (``(n, n)``) of ``L_k`` at ``G``.
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            Gram matrix ``G[x, y] = f(x)·f(y)``: finite and symmetric (relative tolerance 1e-12);
+            the loss is defined for every such matrix, the optimisation domain is unit diagonal
+            and PSD (SPEC §4.1).
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+            The symmetric gradient (SPEC §3.2).
+        """
         return self._evaluate(G, True)[1]
 
     def value_and_grad(self, G: Any) -> tuple[float, np.ndarray]:
-        """``(L_k(G), ∇L_k(G))`` sharing one pass over the quadrature nodes."""
+        """``(L_k(G), ∇L_k(G))`` sharing one pass over the quadrature nodes.
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            Gram matrix ``G[x, y] = f(x)·f(y)``: finite and symmetric (relative tolerance 1e-12);
+            the loss is defined for every such matrix, the optimisation domain is unit diagonal
+            and PSD (SPEC §4.1).
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            The value and the symmetric gradient ``M = (D + Dᵀ)/2``, ``D[x, y] = ∂L/∂G[x, y]`` taken
+            one-sidedly (SPEC §3.2).
+        """
         return self._evaluate(G, True)
 
 

@@ -176,23 +176,73 @@ class LossObjective:
         )
 
     def value(self, G: Any) -> float:
-        """``L^ℓ_k(G)``."""
+        """``L^ℓ_k(G)``.
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            Gram matrix ``G[x, y] = f(x)·f(y)``: finite and symmetric (relative tolerance 1e-12);
+            the loss is defined for every such matrix, the optimisation domain is unit diagonal
+            and PSD (SPEC §4.1).
+
+        Returns
+        -------
+        float
+            ``L^ℓ_k(G) = Σ_{x,x⁺} P(x,x⁺) E ℓ(s⁺, s)`` (SPEC §8.2).
+        """
         return self._evaluate(check_gram(G, self.n_points), False)[0]
 
     def grad(self, G: Any) -> np.ndarray:
-        """Symmetric (sub)gradient at ``G``."""
+        """Symmetric (sub)gradient at ``G``.
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            Gram matrix ``G[x, y] = f(x)·f(y)``: finite and symmetric (relative tolerance 1e-12);
+            the loss is defined for every such matrix, the optimisation domain is unit diagonal
+            and PSD (SPEC §4.1).
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+            A symmetric (sub)gradient (SPEC §8.2).
+        """
         g = self._evaluate(check_gram(G, self.n_points), True)[1]
         assert g is not None
         return g
 
     def value_and_grad(self, G: Any) -> tuple[float, np.ndarray]:
-        """``(L^ℓ_k(G), symmetric (sub)gradient)``."""
+        """``(L^ℓ_k(G), symmetric (sub)gradient)``.
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            Gram matrix ``G[x, y] = f(x)·f(y)``: finite and symmetric (relative tolerance 1e-12);
+            the loss is defined for every such matrix, the optimisation domain is unit diagonal
+            and PSD (SPEC §4.1).
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            The value and a symmetric (sub)gradient (SPEC §8.2).
+        """
         v, g = self._evaluate(check_gram(G, self.n_points), True)
         assert g is not None
         return v, g
 
     def unchecked_value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
-        """:meth:`value_and_grad` without validation (solver iterates)."""
+        """:meth:`value_and_grad` without validation (solver iterates).
+
+        Parameters
+        ----------
+        G : ndarray, shape (n, n)
+            A float, finite, exactly symmetric Gram matrix (not validated).
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            As :meth:`value_and_grad`.
+        """
         v, g = self._evaluate(G, True)
         assert g is not None
         return v, g
