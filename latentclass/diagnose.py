@@ -155,7 +155,14 @@ class Diagnosis:
         return "Diagnosis(" + ", ".join(parts) + ")"
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (floats, lists; ``inf`` written as the string ``"inf"``)."""
+        """A JSON-ready dict (floats, lists; ``inf`` written as the string ``"inf"``).
+
+        Returns
+        -------
+        dict
+            The sample's sizes, classes, counts and class law and every measured quantity
+            (numbers; arrays as lists).
+        """
 
         def num(v: Any) -> Any:
             if v is None:

@@ -95,7 +95,18 @@ class ErmSweepResult:
         )
 
     def to_csv(self, path: Any = None) -> str:
-        """The rows as CSV (written to ``path`` if given); returns the text."""
+        """The rows as CSV (written to ``path`` if given); returns the text.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            File to write; ``None`` only returns the text.
+
+        Returns
+        -------
+        str
+            The CSV text: a header line and one line per row.
+        """
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(self.rows[0]))
         writer.writeheader()
@@ -107,7 +118,18 @@ class ErmSweepResult:
         return text
 
     def to_json(self, path: Any = None) -> str:
-        """Rows, settings and versions as JSON (written to ``path`` if given)."""
+        """Rows, settings and versions as JSON (written to ``path`` if given).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            File to write; ``None`` only returns the text.
+
+        Returns
+        -------
+        str
+            The JSON text (keys ``tau``, ``class_probs``, ``versions``, ``rows``).
+        """
         text = json.dumps(
             dict(
                 tau=self.tau,

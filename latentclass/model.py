@@ -122,7 +122,18 @@ class LatentClassModel:
     # ---- constructors
     @classmethod
     def one_point_per_class(cls, class_probs: Any) -> LatentClassModel:
-        """The class-level model: ``n = m`` and ``D_c = δ_c``."""
+        """The class-level model: ``n = m`` and ``D_c = δ_c``.
+
+        Parameters
+        ----------
+        class_probs : array_like, shape (m,)
+            Class law ``ρ`` (entries ``> 0`` summing to 1, SPEC §1).
+
+        Returns
+        -------
+        LatentClassModel
+            ``m`` points, class ``c`` supported on point ``c``.
+        """
         rho = check_class_probs(class_probs)
         m = rho.size
         # class_conditionals and pair_probs are both dense (m, m) float arrays
@@ -140,6 +151,20 @@ class LatentClassModel:
 
         ``within[c]`` (optional) gives the weights of class ``c`` on its own points
         (non-negative, normalised here); default uniform within each class.
+
+        Parameters
+        ----------
+        class_probs : array_like, shape (m,)
+            Class law ``ρ`` (SPEC §1).
+        points_per_class : sequence of int
+            Number of points of each class, each ``>= 1``.
+        within : sequence of array_like, optional
+            ``within[c]`` of length ``points_per_class[c]``: non-negative weights, not all 0.
+
+        Returns
+        -------
+        LatentClassModel
+            ``n = Σ points_per_class`` points, the supports disjoint.
         """
         rho = check_class_probs(class_probs)
         if isinstance(points_per_class, (str, bytes)) or np.ndim(points_per_class) != 1:
@@ -210,7 +235,13 @@ class LatentClassModel:
         return ModelSampler.build(self.class_probs, self.class_conditionals)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the model's arrays: equal models have equal fingerprints."""
+        """SHA-256 of the model's arrays: equal models have equal fingerprints.
+
+        Returns
+        -------
+        str
+            64 hexadecimal digits.
+        """
         h = hashlib.sha256(b"LatentClassModel")
         for a in (self.class_probs, self.class_conditionals):
             h.update(repr(a.shape).encode())
@@ -223,6 +254,21 @@ class LatentClassModel:
 
         One ``numpy.random.Generator`` (``default_rng(rng)``) is used; the same seed
         gives bit-identical arrays.  Cost: one uniform double per draw.
+
+        Parameters
+        ----------
+        size : int
+            Number of examples, ``>= 1``.
+        k : int
+            Negatives per example, ``>= 1``.
+        rng : seed or numpy.random.Generator, optional
+            Source of randomness.
+
+        Returns
+        -------
+        ContrastiveSample
+            Point indices of anchors and positives ``(size,)`` and negatives ``(size, k)``, with
+            their classes.
         """
         size, k = check_size(size), check_k(k)
         # anchors, positives, classes (size,) and negatives, negative classes (size, k), intp
@@ -305,14 +351,42 @@ class GaussianLatentClassModel:
         return self._class_table.draw(gen.random(shape))
 
     def draw_inputs(self, classes: np.ndarray, rng: Any = None) -> np.ndarray:
-        """Inputs ``x ~ N(μ_c, σ_c² I)`` for an integer array of classes; shape ``classes.shape + (p,)``."""
+        """Inputs ``x ~ N(μ_c, σ_c² I)`` for an integer array of classes; shape ``classes.shape + (p,)``.
+
+        Parameters
+        ----------
+        classes : ndarray of int
+            Class labels, any shape.
+        rng : seed or numpy.random.Generator, optional
+            Source of the normal variates.
+
+        Returns
+        -------
+        ndarray, shape ``classes.shape + (p,)``
+            One input per label.
+        """
         gen = as_generator(rng)
         c = np.asarray(classes)
         z = gen.standard_normal(c.shape + (self.dim,))
         return self.means[c] + self.scale[c][..., None] * z
 
     def sample(self, size: int, k: int, rng: Any = None) -> ContrastiveSample:
-        """Draw ``size`` examples: anchors/positives ``(size, p)``, negatives ``(size, k, p)``."""
+        """Draw ``size`` examples: anchors/positives ``(size, p)``, negatives ``(size, k, p)``.
+
+        Parameters
+        ----------
+        size : int
+            Number of examples, ``>= 1``.
+        k : int
+            Negatives per example, ``>= 1``.
+        rng : seed or numpy.random.Generator, optional
+            One generator draws classes and inputs; the same seed gives the same bits.
+
+        Returns
+        -------
+        ContrastiveSample
+            Anchors and positives ``(size, p)``, negatives ``(size, k, p)`` and their classes.
+        """
         size, k = check_size(size), check_k(k)
         # negatives (size, k, p) and anchors, positives (size, p) float, classes intp
         check_memory(
@@ -327,6 +401,13 @@ class GaussianLatentClassModel:
         return ContrastiveSample(anchors, positives, negatives, classes, neg_classes, None)
 
     def fingerprint(self) -> str:
+        """SHA-256 of the model's arrays (``class_probs``, ``means``, ``scale``).
+
+        Returns
+        -------
+        str
+            64 hexadecimal digits; equal models have equal fingerprints.
+        """
         h = hashlib.sha256(b"GaussianLatentClassModel")
         for a in (self.class_probs, self.means, self.scale):
             h.update(repr(a.shape).encode())

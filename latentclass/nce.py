@@ -36,7 +36,19 @@ class LossEstimate:
     n: int
 
     def z_score(self, value: float) -> float:
-        """``(mean − value) / stderr``: how many standard errors ``value`` lies from the estimate."""
+        """``(mean − value) / stderr``: how many standard errors ``value`` lies from the estimate.
+
+        Parameters
+        ----------
+        value : float
+            A reference value (e.g. the exact population loss).
+
+        Returns
+        -------
+        float
+            The z-score; ``0`` if ``stderr = 0`` and ``value == mean``, else ``inf`` when
+            ``stderr = 0``.
+        """
         return (
             (self.mean - value) / self.stderr
             if self.stderr > 0

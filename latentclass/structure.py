@@ -70,11 +70,31 @@ class StructureReport:
     effective_rank: float
 
     def is_collapsed(self, tol: float = 1e-6) -> bool:
-        """Every class is mapped to a single vector (``collapse_error <= tol``)."""
+        """Every class is mapped to a single vector (``collapse_error <= tol``).
+
+        Parameters
+        ----------
+        tol : float, default 1e-6
+            Largest distance accepted between two points of one class.
+
+        Returns
+        -------
+        bool
+        """
         return bool(self.collapse_error <= tol)
 
     def is_regular_simplex(self, tol: float = 1e-6) -> bool:
-        """The class means form a regular simplex of unit vectors (``simplex_error <= tol``)."""
+        """The class means form a regular simplex of unit vectors (``simplex_error <= tol``).
+
+        Parameters
+        ----------
+        tol : float, default 1e-6
+            Largest entry of ``|class_gram − G_Δ|`` accepted (SPEC §5.1).
+
+        Returns
+        -------
+        bool
+        """
         return bool(self.simplex_error <= tol)
 
     def __repr__(self) -> str:

@@ -104,7 +104,27 @@ class _Loss:
         raise NotImplementedError
 
     def counts_form(self, pos, vals, counts, tau, need_grad=False):  # pragma: no cover
-        """Loss of count-vector examples (module docstring); unchecked kernel."""
+        """Loss of count-vector examples (module docstring); unchecked kernel.
+
+        Parameters
+        ----------
+        pos : ndarray, shape (P,)
+            Positive scores ``s⁺`` (divided by ``τ``).
+        vals : ndarray, shape (P, r)
+            The ``r`` distinct negative scores of each positive.
+        counts : ndarray, shape (T, r)
+            Count vectors: a negative takes score ``vals[p, y]`` exactly ``counts[t, y]`` times.
+        tau : float
+            Temperature (the clamp of the debiased and hard-negative losses).
+        need_grad : bool, default False
+            Also return the derivatives.
+
+        Returns
+        -------
+        tuple
+            ``(ℓ (P, T), ∂ℓ/∂pos (P, T), ∂ℓ/∂vals (P, T, r))`` summed over the copies (SPEC
+            §8.2); the two derivatives are ``None`` unless ``need_grad``.
+        """
         raise NotImplementedError
 
 

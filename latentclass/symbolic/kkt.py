@@ -126,7 +126,13 @@ class KKTCheck:
         return _terms(self.beta_coefficients, self.k, self.r)
 
     def gradient(self) -> sp.Matrix:
-        """The exact gradient matrix ``∇L(G(s))`` (``m × m`` sympy expressions in ``tau``)."""
+        """The exact gradient matrix ``∇L(G(s))`` (``m × m`` sympy expressions in ``tau``).
+
+        Returns
+        -------
+        sympy.Matrix
+            ``m × m``, entry ``(x, y)`` the exact ``∂L/∂G[x, y]`` at ``G(s)`` (SPEC §4.2, §5.1).
+        """
         scale = Fraction(1, self._scale)
         return sp.Matrix(
             self.m,

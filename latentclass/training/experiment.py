@@ -133,19 +133,59 @@ class TrainingExperiment:
     settings: dict
 
     def row(self, model: str, k: int) -> TrainingRow:
+        """The row of one ``(model, k)``.
+
+        Parameters
+        ----------
+        model : str
+            A model name of the experiment (``"uniform"``, ``"zipf"``, ``"gaussian"``).
+        k : int
+            One of :attr:`ks`.
+
+        Returns
+        -------
+        TrainingRow
+            ``KeyError`` if the experiment has no such ``(model, k)``.
+        """
         for r in self.rows:
             if r.model == model and r.k == k:
                 return r
         raise KeyError(f"no row for model={model!r}, k={k}")
 
     def curve(self, model: str, k: int) -> TrainingCurve:
+        """The training curve of one ``(model, k)``.
+
+        Parameters
+        ----------
+        model : str
+            A model name of the experiment (``"uniform"``, ``"zipf"``, ``"gaussian"``).
+        k : int
+            One of :attr:`ks`.
+
+        Returns
+        -------
+        TrainingCurve
+            ``KeyError`` if the experiment has no such ``(model, k)``.
+        """
         for c in self.curves:
             if c.model == model and c.k == k:
                 return c
         raise KeyError(f"no curve for model={model!r}, k={k}")
 
     def series(self, model: str, name: str) -> np.ndarray:
-        """``np.array([getattr(row(model, k), name) for k in ks])`` (``nan`` where ``None``)."""
+        """``np.array([getattr(row(model, k), name) for k in ks])`` (``nan`` where ``None``).
+
+        Parameters
+        ----------
+        model : str
+            A model name of the experiment.
+        name : str
+            A field of :class:`TrainingRow`.
+
+        Returns
+        -------
+        ndarray, shape (len(ks),)
+        """
         if name not in TrainingRow.__dataclass_fields__:
             raise ValueError(f"name must be a TrainingRow field, got {name!r}")
         vals = [getattr(self.row(model, k), name) for k in self.ks]
@@ -174,7 +214,14 @@ class TrainingExperiment:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dictionary (rows, curves, settings)."""
+        """JSON-serialisable dictionary (rows, curves, settings).
+
+        Returns
+        -------
+        dict
+            ``ks``, ``tau``, ``models``, ``descriptions``, ``settings``, ``rows`` and ``curves``
+            as plain lists, strings and numbers.
+        """
         return {
             "ks": list(self.ks),
             "tau": self.tau,
@@ -196,7 +243,18 @@ class TrainingExperiment:
 
     def to_json(self, path: str | None = None) -> str:
         """The table as JSON (:meth:`to_dict` plus ``"versions"``, the library, Python,
-        numpy and scipy versions that computed it); written to ``path`` if given."""
+        numpy and scipy versions that computed it); written to ``path`` if given.
+
+        Parameters
+        ----------
+        path : str, optional
+            File to write; ``None`` only returns the text.
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         from .._provenance import versions
 
         text = json.dumps({**self.to_dict(), "versions": versions()}, indent=1)
@@ -206,7 +264,12 @@ class TrainingExperiment:
         return text
 
     def table(self) -> str:
-        """Plain-text table, one line per row (``-`` where a value does not apply)."""
+        """Plain-text table, one line per row (``-`` where a value does not apply).
+
+        Returns
+        -------
+        str
+        """
         header = [name for name, _ in _TABLE_COLUMNS]
         lines = [header]
         for r in self.rows:
