@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ._solvers.burer_monteiro import _WARM_K, _solve_factored
+from ._solvers.class_lift import class_model, lift_factor, lift_gram, lift_multipliers
 from ._solvers.gram_newton import _gram_newton
 from ._solvers.run import SolverRun
 from ._solvers.starts import _structured_start
@@ -265,6 +266,21 @@ def optimal_representation(
             lo,
             closed_ok,
         )
+    if model.is_disjoint and n > m and (dim is None or dim >= m - 1):
+        return _lifted_from_classes(
+            model,
+            k,
+            tau,
+            dim,
+            method=method,
+            rng=gen,
+            tol=tol,
+            n_restarts=n_restarts,
+            certify_tol=certify_tol,
+            max_iter=max_iter,
+            init=init,
+            polish_target=polish_target,
+        )
     objective = NCEObjective(model, k, tau)
     if method in ("auto", "closed-form") and closed_ok:
         return _closed_form(model, objective, k, tau, dim, certify_tol)
@@ -299,6 +315,36 @@ def optimal_representation(
         if relax.lower_bound is not None and res.lower_bound is not None:
             res = dataclasses.replace(res, lower_bound=max(res.lower_bound, relax.lower_bound))
     return res
+
+
+def _lifted_from_classes(
+    model: LatentClassModel, k: Any, tau: float, dim: int | None, **options: Any
+) -> OptimalRepresentation:
+    """Disjoint supports at point level: the class-level problem is solved and certified, every
+    point is put on its class vector, and the class certificate is lifted to a point-level one
+    with the same gap bound (:mod:`latentclass._solvers.class_lift`, SPEC §5,
+    ``proofs/class_collapse.md``).  No ``n × n`` gradient or eigenvalue problem is formed."""
+    m = model.n_classes
+    cls = optimal_representation(
+        class_model(model), k, tau, min(dim, m) if dim else None, **options
+    )
+    d = max(cls.F.shape[1], dim or 0)
+    F = lift_factor(model, cls.F, d)
+    G = lift_gram(model, cls.gram)
+    lam = None if cls.multipliers is None else readonly(lift_multipliers(model, cls.multipliers))
+    msg = (
+        f"solved at class level (m={m}) and lifted to the n={model.n_points} points, each on its "
+        f"class vector; the class certificate lifts with the same gap bound (SPEC §5, class "
+        f"collapse): {cls.message}"
+    )
+    return dataclasses.replace(
+        cls,
+        F=readonly(F),
+        gram=G,  # fresh and read-only already (an n × n copy would cost as much as the lift)
+        multipliers=lam,
+        message=msg,
+        solver=f"class-lift/{cls.solver}",
+    )
 
 
 def _check_dim(dim: Any, n: int, size_name: str) -> int | None:
