@@ -145,6 +145,8 @@ def conic_optimum(
         ``tol_feas``, ``tol_ktratio``).
     max_terms : int
         Refuse (``ValueError``) when the program would have more log-sum-exp terms.
+    verbose : bool, default False
+        Passed to ``cvxpy.Problem.solve`` (the solver's log on standard output).
 
     Returns
     -------

@@ -310,6 +310,10 @@ def search_degradation(
     n_random : int
         Number of Dirichlet draws; draw ``i`` has ``m`` and ``α`` chosen from
         ``random_classes`` and ``random_alpha`` by the generator seeded with ``rng``.
+    random_classes : sequence of int
+        Numbers of classes the draws choose from, each ``>= 2``.
+    random_alpha : sequence of float
+        Dirichlet concentrations the draws choose from, each finite and ``> 0``.
     min_class_prob : float
         A draw with a class below this probability is rejected and redrawn (at most 1000
         tries per draw).  Such classes barely enter the contrastive loss, so the certificate
