@@ -94,7 +94,24 @@ class _Loss:
     def value_and_grad(
         self, pos: Any, neg: Any, tau: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(ℓ, ∂ℓ/∂pos, ∂ℓ/∂neg)`` (a subgradient where ``ℓ`` is not differentiable)."""
+        """``(ℓ, ∂ℓ/∂pos, ∂ℓ/∂neg)`` (a subgradient where ``ℓ`` is not differentiable).
+
+        Parameters
+        ----------
+        pos : array_like, shape (N,)
+            Positive scores ``s⁺ = f(x)·f(x⁺)/τ``, finite.
+        neg : array_like, shape (N, k)
+            Negative scores ``s_i = f(x)·f(x⁻_i)/τ``, finite, ``k >= 1``.
+        tau : float, default 1.0
+            Temperature ``> 0`` (enters only the clamp ``k e^{−1/τ}`` of the debiased and
+            hard-negative losses).
+
+        Returns
+        -------
+        tuple of ndarray
+            ``ℓ`` ``(N,)`` (the table of the module docstring, SPEC §8.1), ``∂ℓ/∂pos`` ``(N,)``
+            and ``∂ℓ/∂neg`` ``(N, k)``.
+        """
         p, q = _check_scores(pos, neg)
         v, gp, gn = self._value_and_grad(p, q, _check_loss_tau(tau), True)
         assert gp is not None and gn is not None
