@@ -23,6 +23,7 @@ solver's Newton phase (:meth:`EmpiricalObjective.second_order`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -32,13 +33,17 @@ from scipy import sparse, special
 
 from ._solvers.gram_newton import _gram_newton
 from ._validation import as_generator, check_integer, check_tau, readonly
-from .certificate import CERTIFY_TOL
+from .certificate import CERTIFY_TOL, certify
 from .downstream import DownstreamResult, mean_classifier_metrics
+from .losses.objects import LOSS_NAMES, Hinge, _Loss, is_logistic, resolve_loss
+from .losses.population import LossObjective
 from .model import ContrastiveSample, LatentClassModel
 from .optimize import OptimalRepresentation, _result, solve_gram
 from .population import population_loss
 
 __all__ = ["EmpiricalObjective", "EmpiricalOptimum", "UnsupportedLossError", "empirical_optimum"]
+
+_EPS = float(np.finfo(float).eps)
 
 #: Elements per temporary block when hashing the negatives.
 _KEY_BLOCK = 1 << 19
@@ -47,24 +52,27 @@ _DENSE_MAX_N = 64
 #: ... and this many entries in all (80 MB of float64).
 _DENSE_MAX_ENTRIES = 10**7
 
-#: Loss families accepted so far (the loss family of ``latentclass.losses`` is not wired yet).
-SUPPORTED_LOSSES = ("logistic",)
+#: Every loss of :mod:`latentclass.losses` (by name or object).
+SUPPORTED_LOSSES = LOSS_NAMES
+#: Entries of one ``(positives × keys × points)`` temporary of the general-loss kernel.
+_GENERIC_BLOCK = 1 << 21
+#: Smoothing levels ``η`` of the hinge homotopy (SPEC §9.3), tried in turn until certified.
+HINGE_ETAS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
 class UnsupportedLossError(ValueError):
-    """``empirical_optimum`` was asked for a loss other than the logistic one."""
+    """``empirical_optimum`` was asked for a loss it cannot handle (kept for compatibility;
+    every loss of :mod:`latentclass.losses` is supported)."""
 
 
-def _loss_name(loss: Any) -> str:
-    name = loss if isinstance(loss, str) else getattr(loss, "name", None)
-    if not isinstance(name, str):
-        raise TypeError(f"loss must be a loss name or a loss object with .name, got {loss!r}")
-    if name not in SUPPORTED_LOSSES:
-        raise UnsupportedLossError(
-            f"loss={name!r} is not supported by empirical_optimum yet: only 'logistic' "
-            "(the losses of latentclass.losses are not wired into the empirical objective)"
+def _resolve(loss: Any) -> _Loss:
+    """The loss object of a name or object (``TypeError``/``ValueError`` naming ``loss``)."""
+    if loss is not None and not isinstance(loss, (str, _Loss)):
+        raise TypeError(
+            f"loss must be one of {LOSS_NAMES} or a loss object of latentclass.losses, "
+            f"got {type(loss).__name__}"
         )
-    return name
+    return resolve_loss(loss)
 
 
 def _distinct_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,17 +146,21 @@ def _as_dense(N: Any) -> np.ndarray:
 
 
 class EmpiricalObjective:
-    """The empirical logistic NCE loss of a sample as a :class:`~latentclass.GramObjective`.
+    """The empirical loss of a sample as a :class:`~latentclass.GramObjective` (SPEC §9.3).
 
-    ``L̂(G) = Σ_u (w_u/M) log(1 + Σ_y ν_uy exp((G[x_u, y] − G[x_u, x⁺_u]) / τ))``
-    (SPEC §9.3), the examples aggregated by ``(anchor, positive, multiset of negatives)``.
-    Convex (a weighted sum of log-sum-exps of affine functions of ``G``).
+    ``L̂(G) = Σ_u (w_u/M) ℓ(G[x_u, x⁺_u]/τ, ν_u; G[x_u, :]/τ)``: the loss ``ℓ`` of
+    :mod:`latentclass.losses` of the example whose negatives take the score ``G[x_u, y]/τ``
+    exactly ``ν_uy`` times, the examples aggregated by ``(anchor, positive, multiset of
+    negatives)``.  Convex for the logistic, hinge and decoupled losses (each ``ℓ`` is convex in
+    the scores, which are linear in ``G``); not for the debiased and hard-negative losses.
 
-    Evaluation, per anchor ``x`` (keys grouped by anchor): with
+    Logistic (the fast kernel), per anchor ``x`` (keys grouped by anchor): with
     ``b_y = exp(G_xy/τ − c_x)``, ``c_x = max_y G_xy/τ``, and ``t_u = c_x − G[x, x⁺_u]/τ``,
-    ``ℓ_u = log(1 + exp(z_u))``, ``z_u = t_u + log (N_x b)_u`` — one sparse matrix-vector
-    product per anchor; the gradient is ``(b/τ) ⊙ N_xᵀ(w σ / N_x b)`` on row ``x`` minus
-    ``w σ/τ`` at ``(x, x⁺_u)``, ``σ = expit(z)``, symmetrised.
+    ``ℓ_u = log(1 + exp(z_u))``, ``z_u = t_u + log (N_x b)_u`` — one matrix-vector product per
+    anchor; the gradient is ``(b/τ) ⊙ N_xᵀ(w σ / N_x b)`` on row ``x`` minus ``w σ/τ`` at
+    ``(x, x⁺_u)``, ``σ = expit(z)``, symmetrised.  Other losses: the loss object's
+    ``counts_form`` (SPEC §8.2) per anchor, vectorised over keys (the hinge: its subgradient
+    at the first maximising negative).
 
     Parameters
     ----------
@@ -158,6 +170,8 @@ class EmpiricalObjective:
         Temperature ``τ > 0``.
     n_points : int, optional
         Matrix size (default ``sample.n_points``).
+    loss : str or loss object
+        Any loss of :mod:`latentclass.losses` (default logistic).
 
     Attributes
     ----------
@@ -166,18 +180,27 @@ class EmpiricalObjective:
     n_examples, n_unique : int
         ``M`` and the number ``U`` of distinct keys.
     convex : bool
-        ``True``.
+        ``loss.convex``.
+    loss : loss object
     """
 
-    convex = True
-
-    def __init__(self, sample: ContrastiveSample, tau: float = 1.0, n_points: int | None = None):
+    def __init__(
+        self,
+        sample: ContrastiveSample,
+        tau: float = 1.0,
+        n_points: int | None = None,
+        *,
+        loss: Any = "logistic",
+    ):
         if not isinstance(sample, ContrastiveSample):
             raise TypeError(f"sample must be a ContrastiveSample, got {type(sample).__name__}")
         if sample.n_points is None:
             raise ValueError("sample must come from a finite model (sample.n_points is None)")
         if sample.size < 1:
             raise ValueError("sample must contain at least one example")
+        self.loss: _Loss = _resolve(loss)
+        self.convex = bool(self.loss.convex)
+        self._logistic = is_logistic(self.loss)
         self.tau = check_tau(tau)
         n = sample.n_points if n_points is None else n_points
         self.n = check_integer(n, "n_points", minimum=1)
@@ -187,12 +210,17 @@ class EmpiricalObjective:
                 raise ValueError(f"sample.{name} must be point indices in 0 … {self.n - 1}")
         self.k = sample.k
         self.n_examples = sample.size
+        # the logistic kernel: ℓ = scale · log(1 + e^{offset} Σ ν e^{(G_xy − G_xp)/ktau})
+        self._offset, self._scale, self._ktau = 0.0, 1.0, self.tau
+        self._safe = False  # per-key shifted kernel (the smoothed hinge)
         x, p, counts, N = _aggregate(sample, self.n)
         self.n_unique = int(x.size)
         self.anchors = np.unique(x)
         bounds = np.searchsorted(x, np.append(self.anchors, self.anchors[-1] + 1))
         # dense count blocks when small (BLAS products), sparse CSR otherwise
         self._dense = self.n <= _DENSE_MAX_N and self.n_unique * self.n <= _DENSE_MAX_ENTRIES
+        if not self._logistic:
+            self._dense = True  # counts_form takes dense count vectors
         # one block per anchor: (x, N_x, positives, weights)
         self._blocks = [
             (
@@ -205,51 +233,101 @@ class EmpiricalObjective:
         ]
 
     @property
-    def second_order_cost(self) -> int:
-        """``len(anchors) · n²`` of the row-block Hessian."""
+    def second_order_cost(self) -> int | None:
+        """``len(anchors) · n²`` of the row-block Hessian (``None``: no Hessian, losses other
+        than the logistic and the smoothed hinge)."""
+        if not self._logistic:
+            return None
         return int(self.anchors.size) * self.n * self.n
 
     def __repr__(self) -> str:
         return (
             f"EmpiricalObjective(n={self.n}, k={self.k}, tau={self.tau:g}, "
-            f"n_examples={self.n_examples}, n_unique={self.n_unique})"
+            f"loss={self.loss.name!r}, n_examples={self.n_examples}, n_unique={self.n_unique})"
         )
 
     # ------------------------------------------------------------------ kernels
+    def _safe_block(self, G: np.ndarray, x: int, N: np.ndarray, p: np.ndarray):
+        """``(z, Π)`` for the keys of anchor ``x``, shifted per key by the largest drawn score
+        (the smoothed hinge: temperatures ``τη`` far below the score range), ``Π`` dense
+        ``(U_x, n)``, ``Π_uy = ν_uy e^{u_y} / Σ ν e^{u}``."""
+        row = G[x] / self._ktau
+        present = N > 0
+        cu = np.max(np.where(present, row[None, :], -np.inf), axis=1)
+        E = N * np.exp(np.where(present, row[None, :] - cu[:, None], -np.inf))
+        S = E.sum(axis=1)  # >= 1: the largest drawn term is 1
+        z = (cu - row[p]) + np.log(S) + self._offset
+        return z, E / S[:, None]
+
     def _block(self, G: np.ndarray, x: int, N, p: np.ndarray):
-        """``(b, Nb, z)`` for the keys of anchor ``x``."""
-        row = G[x] / self.tau
+        """``(b, Nb, z)`` for the keys of anchor ``x`` (logistic kernel)."""
+        row = G[x] / self._ktau
         c = float(row.max())
-        b = np.exp(row - c)  # in (0, 1]; ≥ e^{-2/τ}
+        b = np.exp(row - c)  # in (0, 1]
         Nb = N @ b  # > 0: every key has k ≥ 1 negatives
-        z = (c - row[p]) + np.log(Nb)
+        z = (c - row[p]) + np.log(Nb) + self._offset
         return b, Nb, z
+
+    def _generic(self, G: np.ndarray, need_grad: bool) -> tuple[float, np.ndarray | None]:
+        """Value (and symmetric (sub)gradient) through ``loss.counts_form``, per anchor."""
+        n, tau, lo = self.n, self.tau, self.loss
+        D = np.zeros((n, n)) if need_grad else None
+        value = 0.0
+        for x, N, p, w in self._blocks:  # loop over anchors (≤ n), vectorised over keys
+            row = G[x] / tau
+            upos, pidx = np.unique(p, return_inverse=True)
+            step = max(1, _GENERIC_BLOCK // (upos.size * n))
+            for a in range(0, p.size, step):  # chunks of keys bound the (P, T, n) temporaries
+                sl = slice(a, a + step)
+                Ns, ps, ws, ix = N[sl], p[sl], w[sl], pidx[sl]
+                vals = np.broadcast_to(row, (upos.size, n))
+                out = lo.counts_form(row[upos], vals, Ns, tau, need_grad)
+                t = np.arange(ps.size)
+                value += float(ws @ out[0][ix, t])
+                if D is not None:
+                    D[x] += (ws @ out[2][ix, t, :]) / tau
+                    D[x] += np.bincount(ps, weights=ws * out[1][ix, t], minlength=n) / tau
+        if D is None:
+            return value, None
+        return value, 0.5 * (D + D.T)
 
     def unchecked_value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
         """``(L̂(G), symmetric gradient)`` without validation (solver iterates)."""
-        n, tau = self.n, self.tau
+        if not self._logistic:
+            value, grad = self._generic(G, True)
+            assert grad is not None
+            return value, grad
+        n, tau, s = self.n, self._ktau, self._scale
         D = np.zeros((n, n))
         value = 0.0
         for x, N, p, w in self._blocks:  # loop over anchors (≤ n), vectorised over keys
-            b, Nb, z = self._block(G, x, N, p)
+            if self._safe:
+                z, Pi = self._safe_block(G, x, N, p)
+                ws = w * special.expit(z)
+                D[x] += (ws @ Pi) / tau
+            else:
+                b, Nb, z = self._block(G, x, N, p)
+                ws = w * special.expit(z)
+                D[x] += b * (N.T @ (ws / Nb)) / tau
             value += float(w @ np.logaddexp(0.0, z))
-            ws = w * special.expit(z)
-            D[x] += b * (N.T @ (ws / Nb)) / tau
             D[x] -= np.bincount(p, weights=ws, minlength=n) / tau
-        return value, 0.5 * (D + D.T)
+        D *= s
+        return s * value, 0.5 * (D + D.T)
 
     def value(self, G: Any) -> float:
         """``L̂(G)``."""
         G = self._check(G)
-        return float(
-            sum(
-                float(w @ np.logaddexp(0.0, self._block(G, x, N, p)[2]))
-                for x, N, p, w in self._blocks
-            )
+        if not self._logistic:
+            return self._generic(G, False)[0]
+        zs = (
+            (self._safe_block(G, x, N, p)[0] if self._safe else self._block(G, x, N, p)[2], w)
+            for x, N, p, w in self._blocks
         )
+        return self._scale * float(sum(float(w @ np.logaddexp(0.0, z)) for z, w in zs))
 
     def value_and_grad(self, G: Any) -> tuple[float, np.ndarray]:
-        """``(L̂(G), ∇L̂(G))`` with the symmetric gradient convention of SPEC §3.2."""
+        """``(L̂(G), ∇L̂(G))`` with the symmetric gradient convention of SPEC §3.2 (a
+        subgradient for the hinge)."""
         return self.unchecked_value_and_grad(self._check(G))
 
     def _check(self, G: Any) -> np.ndarray:
@@ -261,17 +339,34 @@ class EmpiricalObjective:
         return G
 
     def second_order(self, G: np.ndarray):
-        """``(value, M, anchors, blocks)``: ``blocks[i] = ∂²L̂/∂G[x_i, :]²`` (one-sided entries).
+        """``(value, M, anchors, blocks)``: ``blocks[i] = ∂²L̂/∂G[x_i, :]²`` (one-sided entries);
+        ``None`` for losses other than the logistic (and the smoothed hinge).
 
         For one key, ``π = ν ⊙ b / (ν·b)``, ``σ = expit(z)``: ``∇z = (π − e_p)/τ``,
         ``∇²z = (diag π − ππᵀ)/τ²``, so ``τ² H = diag(Σ wσπ) − Σ wσ² ππᵀ
         − Σ wσ(1−σ)(π e_pᵀ + e_p πᵀ) + Σ wσ(1−σ) e_p e_pᵀ``.
         """
-        n, tau = self.n, self.tau
+        if not self._logistic:
+            return None
+        n, tau = self.n, self._ktau
         D = np.zeros((n, n))
         blocks = np.zeros((len(self._blocks), n, n))
         value = 0.0
         for i, (x, N, p, w) in enumerate(self._blocks):  # loop over anchors (≤ n)
+            if self._safe:  # explicit Π (smoothed hinge)
+                z, Pi = self._safe_block(G, x, N, p)
+                sig = special.expit(z)
+                value += float(w @ np.logaddexp(0.0, z))
+                ws = w * sig
+                c = ws * (1.0 - sig)
+                gy = ws @ Pi
+                D[x] += (gy - np.bincount(p, weights=ws, minlength=n)) / tau
+                cross = np.zeros((n, n))  # Σ c π e_pᵀ
+                np.add.at(cross.T, p, c[:, None] * Pi)
+                H = np.diag(gy) - Pi.T @ (Pi * (ws * sig)[:, None]) - cross - cross.T
+                H += np.diag(np.bincount(p, weights=c, minlength=n))
+                blocks[i] = H * (self._scale / (tau * tau))
+                continue
             b, Nb, z = self._block(G, x, N, p)
             sig = special.expit(z)
             value += float(w @ np.logaddexp(0.0, z))
@@ -300,8 +395,114 @@ class EmpiricalObjective:
                 cross = (Pi.T @ onehot).toarray()  # Σ c π e_pᵀ
             H -= cross + cross.T
             H += np.diag(np.bincount(p, weights=c, minlength=n))
-            blocks[i] = H / (tau * tau)
-        return value, 0.5 * (D + D.T), self.anchors.copy(), blocks
+            blocks[i] = H * (self._scale / (tau * tau))
+        s = self._scale
+        D *= s
+        return s * value, 0.5 * (D + D.T), self.anchors.copy(), blocks
+
+    # ------------------------------------------------------------------ the hinge
+    def smoothed_hinge(self, eta: float) -> EmpiricalObjective:
+        """The smoothed empirical hinge ``L̂_η(G) = Σ_u w_u η log(1 + Σ_{y: ν_uy > 0}
+        e^{(margin + (G_xy − G_xp)/τ)/η})`` (SPEC §9.3), a convex objective with the logistic
+        kernel (counts ``1[ν_uy > 0]``, offset ``margin/η``, temperature ``τη``, scale ``η``).
+
+        ``L̂ <= L̂_η <= L̂ + η log(1 + k)``; its gradient at ``G`` is ``∇ℓ_θ`` of the
+        piece-weight minorant of :meth:`piece_weight_bound`.
+
+        Parameters
+        ----------
+        eta : float
+            Smoothing level ``η > 0``.
+
+        Returns
+        -------
+        EmpiricalObjective
+        """
+        if not isinstance(self.loss, Hinge):
+            raise ValueError(
+                f"smoothed_hinge needs the hinge loss, this objective has {self.loss!r}"
+            )
+        eta = check_tau(eta, "eta")
+        sm = object.__new__(EmpiricalObjective)
+        sm.__dict__.update(self.__dict__)
+        sm.loss = resolve_loss("logistic")
+        sm.convex = True
+        sm._logistic = True
+        sm._offset = self.loss.margin / eta
+        sm._scale = eta
+        sm._ktau = self.tau * eta
+        sm._safe = True
+        sm._blocks = [(x, (_as_dense(N) > 0).astype(float), p, w) for x, N, p, w in self._blocks]
+        return sm
+
+    def piece_weight_bound(self, G: np.ndarray, eta: float) -> tuple[float, float, Any]:
+        """Certified ``(L̂(G), gap, certificate)`` for the empirical hinge (SPEC §9.3).
+
+        The pieces of key ``u`` are ``a_u0 = 0`` and ``a_uy = margin + (G_xy − G_xp)/τ`` for
+        the drawn ``y``; with the softmax weights ``θ_u = softmax(a_u(G)/η)`` (any convex
+        weights would do), ``L̂(G') >= ℓ_θ(G') = Σ_u w_u θ_u · a_u(G') = c + ⟨M, G'⟩`` for every
+        symmetric ``G'`` (a maximum is at least any average of its terms).  :func:`certify`
+        applied to the linear ``ℓ_θ`` gives ``min ℓ_θ >= ℓ_θ(G) − gap_θ``, so
+
+            ``L̂(G) − min L̂ <= Σ_u w_u Σ_j θ_uj (max_j a_uj − a_uj) + gap_θ``
+
+        (plus rounding margins), and also ``<= L̂(G)`` (the hinge is ``>= 0``).
+
+        Parameters
+        ----------
+        G : ndarray (n, n)
+            Feasible Gram matrix.
+        eta : float
+            Smoothing level of the weights.
+
+        Returns
+        -------
+        tuple
+            ``(value, gap, certificate of ℓ_θ)``.
+        """
+        assert isinstance(self.loss, Hinge)
+        sm = self.smoothed_hinge(eta)
+        _, M = sm.unchecked_value_and_grad(G)
+        n, tau, margin = self.n, self.tau, self.loss.margin
+        c = 0.0
+        excess = 0.0
+        scale = 0.0
+        for x, N, p, w in sm._blocks:  # anchors; N is the 0/1 indicator of drawn negatives
+            Nd = _as_dense(N)
+            row = G[x] / tau
+            a = margin + row[None, :] - row[p][:, None]  # (U_x, n) pieces of every point
+            present = Nd > 0
+            amax = np.maximum(np.max(np.where(present, a, -np.inf), axis=1), 0.0)
+            z, pi = sm._safe_block(G, x, Nd, p)  # pi: θ_uy / σ_u
+            sig = special.expit(z)  # total weight of the non-zero pieces
+            c += float(w @ sig) * margin
+            ex = (1.0 - sig) * amax + sig * np.sum(pi * (amax[:, None] - a), axis=1)
+            excess += float(w @ ex)
+            scale += float(w @ (amax + sig * np.sum(pi * np.abs(a), axis=1)))
+        lin = _Linear(n, c, M)
+        cert = certify(lin, G)
+        value = self.value(G)
+        err = _gamma(8 * n + 32) * (scale + abs(c) + float(np.abs(M).sum()) + value)
+        gap = max(0.0, excess) + cert.gap + err
+        gap = min(gap, value * (1.0 + _gamma(4 * n + 8)) + err)  # the hinge is >= 0
+        return value, float(gap), cert
+
+
+def _gamma(n: float) -> float:
+    ne = n * _EPS
+    return ne / (1.0 - ne) if ne < 0.5 else math.inf
+
+
+class _Linear:
+    """``ℓ(G) = c + ⟨M, G⟩`` as a convex :class:`~latentclass.GramObjective`."""
+
+    convex = True
+
+    def __init__(self, n: int, c: float, M: np.ndarray):
+        self.n, self.c, self.M = n, float(c), M
+
+    def value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.c + float(np.sum(self.M * G)), self.M
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -330,6 +531,10 @@ class EmpiricalOptimum:
         The solver path that ran.
     representation : OptimalRepresentation
         The solver's result (certificate, multipliers, message).
+    loss : str
+        Name of the loss minimised.
+    message : str
+        What was done and what the certificate says.
     """
 
     F: np.ndarray
@@ -345,12 +550,15 @@ class EmpiricalOptimum:
     tau: float
     solver: str
     representation: OptimalRepresentation
+    loss: str = "logistic"
+    message: str = ""
 
     def __repr__(self) -> str:
         pop = "None" if self.population_loss is None else f"{self.population_loss:.10g}"
         gap = "None" if self.duality_gap is None else f"{self.duality_gap:.3g}"
         return (
-            f"EmpiricalOptimum(empirical_loss={self.empirical_loss:.10g}, population_loss={pop}, "
+            f"EmpiricalOptimum(loss={self.loss!r}, empirical_loss={self.empirical_loss:.10g}, "
+            f"population_loss={pop}, "
             f"duality_gap={gap}, certified={self.certified}, n_examples={self.n_examples}, "
             f"n_unique={self.n_unique}, k={self.k}, tau={self.tau:g}, F{self.F.shape})"
         )
@@ -374,15 +582,31 @@ def empirical_optimum(
     loss: Any = "logistic",
     dim: int | None = None,
     rng: Any = 0,
+    n_restarts: int = 5,
 ) -> EmpiricalOptimum:
-    """Certified minimiser of the empirical NCE loss of ``sample`` (SPEC §9.3).
+    """Certified minimiser of the empirical contrastive loss of ``sample`` (SPEC §9.3).
 
-    Minimises ``L̂(G) = (1/M) Σ_i log(1 + Σ_j e^{(G[x_i, x⁻_ij] − G[x_i, x_i⁺])/τ})`` over
-    ``{G ⪰ 0, diag G ≤ 1, rank G ≤ dim}`` with :func:`latentclass.solve_gram` and certifies it
-    with the dual bound of SPEC §4.2 (convex problem when ``dim`` is ``None``).  As in
-    :func:`latentclass.optimal_representation`, the Gram-space Newton path is tried first
-    (started from the ``ρ``-centred simplex of ``model``, or of the anchors' frequencies) and
-    kept only if its certificate is tight; otherwise :func:`latentclass.solve_gram` runs.
+    Minimises ``L̂(G) = (1/M) Σ_i ℓ(G[x_i, x_i⁺]/τ, (G[x_i, x⁻_ij]/τ)_j)`` over
+    ``{G ⪰ 0, diag G ≤ 1, rank G ≤ dim}`` for the loss ``ℓ`` (logistic:
+    ``log(1 + Σ_j e^{(G[x_i, x⁻_ij] − G[x_i, x_i⁺])/τ})``), the examples aggregated by
+    ``(anchor, positive, multiset of negatives)`` (:class:`EmpiricalObjective`).  Per loss:
+
+    - ``"logistic"``, ``"decoupled"`` (smooth, convex): :func:`latentclass.solve_gram`
+      (logistic: the Gram-space Newton path first, started from the ``ρ``-centred simplex of
+      ``model`` or of the anchors' frequencies, kept only if its certificate is tight) and the
+      dual bound of :func:`latentclass.certify` (SPEC §4.2);
+    - ``"hinge"`` (convex, piecewise linear): the smoothed hinge
+      ``η log(1 + Σ_{drawn y} e^{(margin + (G_xy − G_xp)/τ)/η})`` minimised for
+      ``η ∈`` :data:`HINGE_ETAS` in turn, each minimiser certified for the *hinge* by the
+      piece-weight (subgradient) dual bound of :meth:`EmpiricalObjective.piece_weight_bound`
+      (the softmax weights as convex piece weights, :func:`~latentclass.certify` on the
+      linear minorant — the empirical analogue of
+      :func:`latentclass.losses.hinge_dual_bound`); the first with gap ``<= 1e-7`` is kept,
+      else the one with the smallest gap, ``certified=False``;
+    - ``"debiased"``, ``"hard_negative"`` (not convex): ``n_restarts`` random starts of
+      :func:`~latentclass.solve_gram` and the certified logistic ERM as a structured start
+      candidate; the lowest value is returned with ``certified=False`` and
+      ``duality_gap=None`` (no certificate of global optimality exists for them).
 
     Parameters
     ----------
@@ -391,23 +615,28 @@ def empirical_optimum(
     tau : float
         Temperature ``τ > 0``.
     model : LatentClassModel, optional
-        The model the sample came from: adds ``population_loss`` (``L_k`` at the ERM) and
-        ``downstream`` (full-task mean-classifier metrics, ``ρ``-weighted).
+        The model the sample came from: adds ``population_loss`` (``L_k`` of the same loss at
+        the ERM, where an exact engine exists) and ``downstream`` (full-task mean-classifier
+        metrics, ``ρ``-weighted).
     loss : str or loss object
-        Only ``"logistic"`` for now; any other raises :class:`UnsupportedLossError`.
+        ``"logistic"`` (default), ``"hinge"``, ``"decoupled"``, ``"debiased"``,
+        ``"hard_negative"`` or an object of :mod:`latentclass.losses`.
     dim : int, optional
-        Rank bound (``None``: ``n``, convex and certifiable).
+        Rank bound (``None``: ``n``, convex and certifiable for the convex losses).
     rng : seed or numpy.random.Generator
         Solver starts.
+    n_restarts : int
+        Random starts for the non-convex losses (and for ``dim < n``).
 
     Returns
     -------
     EmpiricalOptimum
     """
-    _loss_name(loss)
+    lo = _resolve(loss)
     if not isinstance(sample, ContrastiveSample):
         raise TypeError(f"sample must be a ContrastiveSample, got {type(sample).__name__}")
     tau = check_tau(tau)
+    n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
     if model is not None:
         if not isinstance(model, LatentClassModel):
             raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
@@ -416,24 +645,23 @@ def empirical_optimum(
                 f"model has {model.n_points} points but the sample indexes {sample.n_points}"
             )
     gen = as_generator(rng)
-    objective = EmpiricalObjective(sample, tau)
+    objective = EmpiricalObjective(sample, tau, loss=lo)
     if dim is not None:
         dim = check_integer(dim, "dim", minimum=1)
         if dim > objective.n:
             raise ValueError(f"dim must be an integer between 1 and n_points={objective.n}")
-    rep = None
-    if dim is None or dim >= objective.n:  # the Gram-space Newton fast path, as in SPEC §4.3
-        start_model = model if model is not None else _frequency_model(sample)
-        if start_model is not None:
-            run = _gram_newton(start_model, objective, 1e-3 * CERTIFY_TOL)
-            if run is not None:
-                rep = _result(objective, run, CERTIFY_TOL, objective.n, objective.n, 1)
-    if rep is None:
+    if is_logistic(lo):
+        rep = _solve_logistic(objective, sample, model, dim, gen)
+    elif isinstance(lo, Hinge):
+        rep = _solve_hinge(objective, sample, model, dim, gen)
+    elif lo.convex:
         rep = solve_gram(objective, dim=dim, rng=gen)
+    else:
+        rep = _solve_nonconvex(objective, sample, model, dim, gen, n_restarts)
     pop = None
     down = None
     if model is not None:
-        pop = population_loss(model, rep.F, sample.k, tau)
+        pop = _population_value(model, rep, sample.k, tau, lo)
         down = mean_classifier_metrics(model, rep.F, tau)
     return EmpiricalOptimum(
         readonly(np.array(rep.F)),
@@ -449,4 +677,94 @@ def empirical_optimum(
         tau,
         rep.solver,
         rep,
+        lo.name,
+        rep.message,
+    )
+
+
+def _population_value(model, rep, k, tau, lo) -> float | None:
+    """``L_k`` of the loss at the ERM (``None`` where no exact engine applies)."""
+    if is_logistic(lo):
+        return population_loss(model, rep.F, k, tau)
+    try:
+        return float(LossObjective(model, k, tau, lo).value(np.asarray(rep.gram)))
+    except ValueError:  # e.g. debiased with large k at a general G: no exact engine
+        return None
+
+
+def _solve_logistic(objective, sample, model, dim, gen) -> OptimalRepresentation:
+    rep = None
+    if dim is None or dim >= objective.n:  # the Gram-space Newton fast path, as in SPEC §4.3
+        start_model = model if model is not None else _frequency_model(sample)
+        if start_model is not None:
+            run = _gram_newton(start_model, objective, 1e-3 * CERTIFY_TOL)
+            if run is not None:
+                rep = _result(objective, run, CERTIFY_TOL, objective.n, objective.n, 1)
+    if rep is None:
+        rep = solve_gram(objective, dim=dim, rng=gen)
+    return rep
+
+
+def _solve_hinge(objective, sample, model, dim, gen) -> OptimalRepresentation:
+    """Smoothing homotopy + piece-weight dual bound (see :func:`empirical_optimum`)."""
+    best = None
+    for eta in HINGE_ETAS:
+        smooth = objective.smoothed_hinge(eta)
+        # at small η the Newton attempt may overflow on its way to refusing the step; it
+        # checks finiteness itself and the result is judged only by the bound below
+        with np.errstate(over="ignore", invalid="ignore"):
+            rep = _solve_logistic(smooth, sample, model, dim, gen)
+        value, gap, cert = objective.piece_weight_bound(np.asarray(rep.gram), eta)
+        if best is None or gap < best[1]:
+            best = (rep, gap, value, eta, cert)
+        if gap <= CERTIFY_TOL:
+            break
+    assert best is not None
+    rep, gap, value, eta, cert = best
+    feasible = bool(cert.feasible)
+    # the bound is against the convex problem, whose optimum is <= the rank-constrained one
+    certified = bool(feasible and gap <= CERTIFY_TOL)
+    rel = "<=" if certified else ">"
+    msg = (
+        f"{'certified' if certified else 'not certified'}: minimiser of the smoothed hinge "
+        f"(eta={eta:g}, {rep.solver}); piece-weight dual bound of the empirical hinge "
+        f"(softmax piece weights, certify on the linear minorant, SPEC §9.3): gap {gap:.3g} "
+        f"{rel} certify_tol={CERTIFY_TOL:.3g}"
+    )
+    if dim is not None and dim < objective.n and gap <= CERTIFY_TOL:
+        msg += f"; rank-{dim} solution within the gap of the convex optimum"
+    return dataclasses.replace(
+        rep,
+        loss=value,
+        duality_gap=gap,
+        certified=certified,
+        multipliers=cert.multipliers,
+        message=msg,
+        lower_bound=value - gap,
+    )
+
+
+def _solve_nonconvex(objective, sample, model, dim, gen, n_restarts) -> OptimalRepresentation:
+    """Restarts of :func:`solve_gram` and the logistic ERM as a start; best found."""
+    cands = []
+    for child in gen.spawn(n_restarts):
+        rep = solve_gram(objective, dim=dim, rng=child)
+        cands.append((float(objective.value(np.asarray(rep.gram))), rep, "random start"))
+    logistic = EmpiricalObjective(sample, objective.tau)
+    lrep = _solve_logistic(logistic, sample, model, dim, gen)
+    cands.append((float(objective.value(np.asarray(lrep.gram))), lrep, "logistic ERM"))
+    value, rep, origin = min(cands, key=lambda c: c[0])
+    msg = (
+        f"not certified: the {objective.loss.name} loss is not convex, so no certificate of "
+        f"global optimality exists; best found of {n_restarts} random starts and the "
+        f"logistic ERM (lowest: {origin}) (SPEC §9.3)"
+    )
+    return dataclasses.replace(
+        rep,
+        loss=value,
+        duality_gap=None,
+        certified=False,
+        multipliers=None,
+        message=msg,
+        lower_bound=None,
     )
