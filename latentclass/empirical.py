@@ -292,7 +292,18 @@ class EmpiricalObjective:
         return value, 0.5 * (D + D.T)
 
     def unchecked_value_and_grad(self, G: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(L̂(G), symmetric gradient)`` without validation (solver iterates)."""
+        """``(L̂(G), symmetric gradient)`` without validation (solver iterates).
+
+        Parameters
+        ----------
+        G : ndarray, shape (n, n)
+            A float, finite, exactly symmetric Gram matrix (not validated).
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            As :meth:`value_and_grad`.
+        """
         if not self._logistic:
             value, grad = self._generic(G, True)
             assert grad is not None
@@ -315,7 +326,18 @@ class EmpiricalObjective:
         return s * value, 0.5 * (D + D.T)
 
     def value(self, G: Any) -> float:
-        """``L̂(G)``."""
+        """``L̂(G)``.
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            A finite Gram matrix of the sample's distinct inputs.
+
+        Returns
+        -------
+        float
+            The empirical loss ``L̂(G)`` of the sample (SPEC §9.3).
+        """
         G = self._check(G)
         if not self._logistic:
             return self._generic(G, False)[0]
@@ -327,7 +349,18 @@ class EmpiricalObjective:
 
     def value_and_grad(self, G: Any) -> tuple[float, np.ndarray]:
         """``(L̂(G), ∇L̂(G))`` with the symmetric gradient convention of SPEC §3.2 (a
-        subgradient for the hinge)."""
+        subgradient for the hinge).
+
+        Parameters
+        ----------
+        G : array_like, shape (n, n)
+            A finite Gram matrix of the sample's distinct inputs.
+
+        Returns
+        -------
+        tuple of (float, ndarray of shape (n, n))
+            ``L̂(G)`` and its symmetric (sub)gradient.
+        """
         return self.unchecked_value_and_grad(self._check(G))
 
     def _check(self, G: Any) -> np.ndarray:
@@ -345,6 +378,17 @@ class EmpiricalObjective:
         For one key, ``π = ν ⊙ b / (ν·b)``, ``σ = expit(z)``: ``∇z = (π − e_p)/τ``,
         ``∇²z = (diag π − ππᵀ)/τ²``, so ``τ² H = diag(Σ wσπ) − Σ wσ² ππᵀ
         − Σ wσ(1−σ)(π e_pᵀ + e_p πᵀ) + Σ wσ(1−σ) e_p e_pᵀ``.
+
+        Parameters
+        ----------
+        G : ndarray, shape (n, n)
+            A float, finite, exactly symmetric Gram matrix (not validated).
+
+        Returns
+        -------
+        tuple or None
+            ``(value, M, anchors, blocks)``: the loss, the symmetric gradient, the anchor rows and
+            one Hessian block ``(n, n)`` per anchor; ``None`` for the other losses.
         """
         if not self._logistic:
             return None

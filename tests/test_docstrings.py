@@ -122,23 +122,7 @@ def test_the_collection_finds_the_public_api():
         assert name in CALLABLES, name
 
 
-#: Being rewritten in another change (the loss family in ``latentclass.empirical``); strict:
-#: the test fails as soon as these gain their sections, so the entry must then be removed.
-PENDING = {
-    f"latentclass.EmpiricalObjective.{m}"
-    for m in ("second_order", "unchecked_value_and_grad", "value", "value_and_grad")
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="pending docstring"))
-        if n in PENDING
-        else n
-        for n in sorted(CALLABLES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(CALLABLES))
 def test_numpydoc_docstring_has_parameters_and_returns(name):
     func = CALLABLES[name]
     doc = inspect.getdoc(func)
