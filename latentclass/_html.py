@@ -31,15 +31,15 @@ MAX_TEXT = 120
 
 def cell(value: Any) -> str:
     """One value as escaped HTML text: ``None``, bools, integers as they are; floats with 10
-    significant digits (``∞``/``−∞``, ``nan``); other values by ``str`` (cut at
-    :data:`MAX_TEXT` characters)."""
+    significant digits (``∞``/``−∞``, ``nan``); other values by ``str``, so exact numbers
+    (``Fraction``, sympy) stay exact (cut at :data:`MAX_TEXT` characters, saying so)."""
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalar
         value = value.item()
     if value is None or isinstance(value, (bool, str)):
         text = str(value)
     elif isinstance(value, numbers.Integral):
         text = str(int(value))
-    elif isinstance(value, numbers.Real):
+    elif isinstance(value, float):  # numpy floats are floats after .item()
         v = float(value)
         text = ("∞" if v > 0 else "−∞") if math.isinf(v) else f"{v:.10g}"
     else:

@@ -860,6 +860,12 @@ class BoundValues:
             f"nozawa_sato={self.nozawa_sato:.6g}, bao={self.bao:.6g}, bao_lower={self.bao_lower:.6g})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: the §7 ingredients and every bound (``None`` with its note)."""
+        from ._html import fields_html
+
+        return fields_html(self)
+
 
 def published_bounds(class_probs: Any, k: Any, R: Any, tau: Any = 1.0) -> BoundValues:
     """All bounds of this module at one point, for tables and sweeps.

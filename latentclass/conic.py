@@ -118,6 +118,12 @@ class ConicSolution:
             f"attempts={self.attempts}, solve_time={self.solve_time:.3g}s)"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: loss, solver status, residual, times (the Gram by its shape)."""
+        from ._html import fields_html
+
+        return fields_html(self)
+
 
 def conic_optimum(
     model: Any,

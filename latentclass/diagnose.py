@@ -217,6 +217,12 @@ class Diagnosis:
             }
         return out
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: every measured quantity (arrays by their shape)."""
+        from ._html import fields_html
+
+        return fields_html(self)
+
 
 # --------------------------------------------------------------------------- validation
 def _check_embeddings(embeddings: Any) -> np.ndarray:

@@ -66,6 +66,12 @@ class AveragingCheck:
             f"worst={self.worst:.6g}, subset={self.worst_subset}, n_trials={self.n_trials})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: whether the averaging property held, the worst case found."""
+        from .._html import fields_html
+
+        return fields_html(self)
+
 
 def _gaps(loss: _Loss, pos: np.ndarray, neg: np.ndarray, S: np.ndarray, tau: float) -> np.ndarray:
     """``ℓ(pos, neg) − mean_{j∈S} ℓ(pos, neg^{S←j})`` for rows ``(N,)``, ``(N, k)`` and one

@@ -59,6 +59,12 @@ class SymmetricFamily:
             f"minimiser={self.minimiser}, increasing={self.increasing})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: interval, minimiser, the exact monotonicity check (long expressions cut)."""
+        from .._html import fields_html
+
+        return fields_html(self)
+
 
 def simplex_loss_expr(m: int, k: int, q: sp.Expr | None = None) -> sp.Expr:
     """``Σ_j C(k,j) m^{−j} (1 − 1/m)^{k−j} log(1 + j + (k − j) q)`` (SPEC §5), exact.

@@ -148,6 +148,12 @@ class KKTCheck:
             f"stationary={self.stationary}, dual_feasible={self.dual_feasible}, holds={self.holds})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: the exact KKT conditions checked and their outcome."""
+        from .._html import fields_html
+
+        return fields_html(self)
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class SimplexCertificate:
@@ -220,6 +226,12 @@ class SimplexCertificate:
             f"alpha=<{_count(self.check.alpha_coefficients)} terms>, "
             f"beta=<{_count(self.check.beta_coefficients)} terms>)"
         )
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: the exact simplex certificate's conditions and outcome."""
+        from .._html import fields_html
+
+        return fields_html(self)
 
 
 def _is_zero(c: Sequence[int], r_is_one: bool) -> bool:

@@ -284,6 +284,18 @@ class TrainingExperiment:
     def __repr__(self) -> str:
         return f"TrainingExperiment(models={self.models}, ks={self.ks}, rows={len(self.rows)})"
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: one row per ``(model, k)`` (the fields of ``TrainingRow``)."""
+        from .._html import rows_html
+
+        cols = list(TrainingRow.__dataclass_fields__)
+        return rows_html(
+            f"TrainingExperiment: {len(self.rows)} rows",
+            cols,
+            [r.as_dict() for r in self.rows],
+            note=f"tau={self.tau:g}, ks={list(self.ks)}",
+        )
+
 
 def _table_row(
     label: str,

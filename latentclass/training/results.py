@@ -119,3 +119,9 @@ class TrainingResult:
             f"TrainingResult(k={self.k}, tau={self.tau:g}, {rep}, steps={self.steps}{gap}, "
             f"train_seconds={self.train_seconds:.3g})"
         )
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: losses, gap, optimiser settings, times (arrays by their shape)."""
+        from .._html import fields_html
+
+        return fields_html(self)
