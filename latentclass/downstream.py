@@ -52,7 +52,7 @@ from ._validation import (
     check_tau,
     readonly,
 )
-from .model import LatentClassModel
+from .model import LatentClassModel, check_model
 
 __all__ = [
     "BinaryTaskIdentity",
@@ -315,8 +315,7 @@ def mean_classifier_metrics(
     DownstreamResult
     """
     check_choice(task_law, "task_law", TASK_LAWS)
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     f = check_representation(F, model.n_points)
     tau = check_tau(tau)
     check_choice(weighting, "weighting", WEIGHTINGS)
@@ -549,6 +548,19 @@ class TaskProfile:
         body = ", ".join(f"t={t}: {r.loss:.6g}" for t, r in zip(self.task_sizes, self.results))
         return f"TaskProfile({body}; weighting={self.weighting!r}, task_law={self.task_law!r})"
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: one row per task size (loss, accuracy, standard errors)."""
+        from ._html import rows_html
+
+        rows = self.rows
+        cols = list(rows[0]) if rows else ["t"]
+        return rows_html(
+            f"TaskProfile: {len(rows)} task sizes",
+            cols,
+            rows,
+            note=f"weighting={self.weighting}, task_law={self.task_law}",
+        )
+
 
 def task_size_profile(
     model: LatentClassModel,
@@ -590,8 +602,7 @@ def task_size_profile(
     -------
     TaskProfile
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     m = model.n_classes
     if m < 2:
         raise ValueError("model must have at least 2 classes for t-way tasks")
@@ -627,8 +638,7 @@ def task_size_profile(
 
 # --------------------------------------------------------------------------- 2-way tasks
 def _class_level(model: Any, name: str = "model") -> LatentClassModel:
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"{name} must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model, name)
     D = np.asarray(model.class_conditionals)
     if model.n_points != model.n_classes or not np.array_equal(D, np.eye(model.n_classes)):
         raise ValueError(
@@ -679,6 +689,12 @@ class BinaryTaskIdentity:
             f"affine_value={self.affine_value:.12g}, difference={self.difference:.3g}, "
             f"applies={self.applies}, weighting={self.weighting!r})"
         )
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: the two-way loss, the affine value, their difference."""
+        from ._html import fields_html
+
+        return fields_html(self)
 
 
 def binary_task_identity(
@@ -771,6 +787,12 @@ class BinaryTaskOrdering:
     def __repr__(self) -> str:
         body = ", ".join(f"k={k}: {v:.9g}" for k, v in zip(self.ks, self.two_way_losses))
         return f"BinaryTaskOrdering({body}; holds={self.holds}, weighting={self.weighting!r})"
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: ``k`` and the two-way losses, certification, lower bound."""
+        from ._html import fields_html
+
+        return fields_html(self)
 
 
 def binary_task_ordering(

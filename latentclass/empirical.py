@@ -37,7 +37,7 @@ from .certificate import CERTIFY_TOL, certify
 from .downstream import DownstreamResult, mean_classifier_metrics
 from .losses.objects import LOSS_NAMES, Hinge, _Loss, is_logistic, resolve_loss
 from .losses.population import LossObjective
-from .model import ContrastiveSample, LatentClassModel
+from .model import ContrastiveSample, LatentClassModel, check_model
 from .optimize import OptimalRepresentation, _result, solve_gram
 from .population import population_loss
 
@@ -93,12 +93,39 @@ def _distinct_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]
     return srt[first], np.diff(np.append(first, M))
 
 
+def _negative_keys_float(negatives: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``Σ_j weights[negatives[i, j]]`` per row, exactly when every sum is an integer below
+    ``2^53`` (float64 gather + one BLAS matrix-vector product per cache-sized block, no
+    Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``."""
+    M, k = negatives.shape
+    out = np.empty(M)
+    step = max(1, _KEY_BLOCK // k)
+    buf = np.empty((min(step, M), k))
+    ones = np.ones(k)
+    n = weights.size
+    try:
+        for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
+            blk = negatives[lo : lo + step]
+            if blk.min() < 0:  # take() would wrap negative indices
+                raise IndexError
+            bb = buf[: blk.shape[0]]
+            np.take(weights, blk, out=bb)  # raises IndexError for an index >= n
+            np.dot(bb, ones, out=out[lo : lo + blk.shape[0]])
+    except IndexError:
+        raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}") from None
+    return out
+
+
 def _aggregate(sample: ContrastiveSample, n: int):
     """Distinct ``(anchor, positive, multiset of negatives)`` keys of ``sample``.
 
     Returns ``anchors (U,)``, ``positives (U,)``, ``counts (U,)`` and the matrix ``N``
     (``U × n``; dense when ``(k+1)^n n²`` fits an int64 key, else CSR) of negative counts
     ``ν_uy``; keys are sorted by anchor.
+
+    The key of an example is ``(x n + x⁺) (k+1)^n + Σ_j (k+1)^{y_j}``: the negatives' count
+    vector ``ν`` written in base ``k + 1`` (digits ``ν_y <= k``), so equal keys are exactly equal
+    ``(x, x⁺, ν)``; one ``np.unique(..., return_counts=True)`` on the keys aggregates.
     """
     M, k = sample.size, sample.k
     base = k + 1
@@ -617,6 +644,12 @@ def _frequency_model(sample: ContrastiveSample) -> LatentClassModel | None:
         return None
     return LatentClassModel.one_point_per_class(freq / freq.sum())
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: losses, gap, certification, sample sizes (arrays by their shape)."""
+        from ._html import fields_html
+
+        return fields_html(self)
+
 
 def empirical_optimum(
     sample: ContrastiveSample,
@@ -682,8 +715,7 @@ def empirical_optimum(
     tau = check_tau(tau)
     n_restarts = check_integer(n_restarts, "n_restarts", minimum=1)
     if model is not None:
-        if not isinstance(model, LatentClassModel):
-            raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+        check_model(model)
         if sample.n_points != model.n_points:
             raise ValueError(
                 f"model has {model.n_points} points but the sample indexes {sample.n_points}"

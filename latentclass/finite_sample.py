@@ -29,7 +29,7 @@ from ._provenance import versions
 from ._validation import check_integer, check_tau
 from .downstream import mean_classifier_metrics
 from .empirical import empirical_optimum
-from .model import LatentClassModel
+from .model import LatentClassModel, check_model
 from .optimize import optimal_representation
 
 __all__ = ["ErmSweepResult", "erm_sweep", "t_interval"]
@@ -144,6 +144,15 @@ class ErmSweepResult:
                 fh.write(text)
         return text
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: one row per ``(regime, k)``."""
+        from ._html import rows_html
+
+        cols = list(self.rows[0]) if self.rows else []
+        return rows_html(
+            f"ErmSweepResult: {len(self.rows)} rows", cols, self.rows, note=f"tau={self.tau:g}"
+        )
+
 
 def _metrics(model: LatentClassModel, F: np.ndarray, tau: float) -> tuple[float, float, float]:
     full = mean_classifier_metrics(model, F, tau)
@@ -188,8 +197,7 @@ def erm_sweep(
     -------
     ErmSweepResult
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     tau = check_tau(tau)
     try:
         kk = [check_integer(k, "ks", minimum=1) for k in ks]

@@ -35,7 +35,7 @@ from scipy import optimize as sopt
 from ._solvers.burer_monteiro import _solve_factored
 from ._validation import as_generator, check_integer, check_k, check_tau, readonly
 from .certificate import certify
-from .model import LatentClassModel
+from .model import LatentClassModel, check_model
 from .optimize import optimal_representation
 from .population import NCEObjective
 
@@ -125,6 +125,12 @@ class LowDimOptimum:
             f"gap_to_bound={self.gap_to_bound:.3g}, dim={self.dim}, k={self.k}, "
             f"tau={self.tau:g}, source={self.source!r}, n_candidates={len(self.candidates)})"
         )
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: loss, lower bound and gap, dimension, relaxation (arrays by their shape)."""
+        from ._html import fields_html
+
+        return fields_html(self)
 
 
 def _polygon_orders(m: int, n_orders: int, gen: np.random.Generator) -> list[tuple[int, ...]]:
@@ -231,8 +237,7 @@ def low_dim_optimum(
     -------
     LowDimOptimum
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     k = check_k(k, allow_inf=True)
     tau = check_tau(tau)
     n, m = model.n_points, model.n_classes

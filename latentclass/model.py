@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -416,3 +416,46 @@ class GaussianLatentClassModel:
 
     def __repr__(self) -> str:
         return f"GaussianLatentClassModel(n_classes={self.n_classes}, dim={self.dim})"
+
+
+@overload
+def check_model(
+    model: Any, name: str = ..., *, gaussian: Literal[False] = ...
+) -> LatentClassModel: ...
+@overload
+def check_model(
+    model: Any, name: str = ..., *, gaussian: bool
+) -> LatentClassModel | GaussianLatentClassModel: ...
+def check_model(
+    model: Any, name: str = "model", *, gaussian: bool = False
+) -> LatentClassModel | GaussianLatentClassModel:
+    """Return ``model`` if it is a :class:`LatentClassModel`, else raise ``TypeError``.
+
+    The one check of the model argument at every public door (``"model must be a
+    LatentClassModel, got list"``).  With ``gaussian=True`` a
+    :class:`GaussianLatentClassModel` is accepted too (the message then names both).
+
+    Parameters
+    ----------
+    model : object
+        The argument to check.
+    name : str
+        The argument's name in the message.
+    gaussian : bool
+        Also accept a :class:`GaussianLatentClassModel`.
+
+    Returns
+    -------
+    LatentClassModel or GaussianLatentClassModel
+        ``model`` itself.
+    """
+    if isinstance(model, LatentClassModel):
+        return model
+    if gaussian:
+        if isinstance(model, GaussianLatentClassModel):
+            return model
+        raise TypeError(
+            f"{name} must be a LatentClassModel or GaussianLatentClassModel, "
+            f"got {type(model).__name__}"
+        )
+    raise TypeError(f"{name} must be a LatentClassModel, got {type(model).__name__}")

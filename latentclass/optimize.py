@@ -65,7 +65,7 @@ from .closed_form import simplex, simplex_loss
 from .losses.hinge_dual import hinge_dual_bound
 from .losses.objects import Hinge, _Loss, is_logistic, resolve_loss
 from .losses.population import LossObjective
-from .model import LatentClassModel
+from .model import LatentClassModel, check_model
 from .objective import check_objective
 from .population import NCEObjective
 
@@ -232,8 +232,7 @@ def optimal_representation(
         (closed form); ``duality_gap`` is the bound of :func:`certify` (hinge: of
         :func:`~latentclass.losses.hinge_dual_bound`).
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     k = check_k(k, allow_inf=True)
     tau = check_tau(tau)
     method = check_choice(method, "method", _METHODS)

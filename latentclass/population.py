@@ -31,7 +31,7 @@ from ._engines.multiset import (
 from ._validation import check_choice, check_gram, check_k, check_representation, check_tau
 from .losses.objects import is_logistic, resolve_loss
 from .losses.population import LossObjective
-from .model import LatentClassModel
+from .model import LatentClassModel, check_model
 
 __all__ = [
     "NCEObjective",
@@ -43,12 +43,6 @@ __all__ = [
 _METHODS = ("auto", "laplace", "enumerate")
 #: Bytes of ``(rows, n)`` temporaries in the limit objective.
 _LIMIT_CHUNK_BYTES = 32 << 20
-
-
-def _check_model(model: Any) -> LatentClassModel:
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
-    return model
 
 
 def _limit_family(base, D, anchor, shift, weight, need_grad):
@@ -129,7 +123,7 @@ class NCEObjective:
     ) -> Any:
         lo = resolve_loss(loss)
         if not is_logistic(lo):
-            return LossObjective(_check_model(model), k, tau, lo, method=method)
+            return LossObjective(check_model(model), k, tau, lo, method=method)
         return super().__new__(cls)
 
     def __init__(
@@ -141,7 +135,7 @@ class NCEObjective:
         method: str = "auto",
         loss: Any = None,
     ) -> None:
-        self.model = _check_model(model)
+        self.model = check_model(model)
         self.k = check_k(k, allow_inf=True)
         self.tau = check_tau(tau)
         self.method = check_choice(method, "method", _METHODS)
@@ -366,7 +360,7 @@ def population_loss(
         ``Σ_{x,x⁺} P(x,x⁺) E log(1 + Σ_i exp((f(x)·f(x⁻_i) − f(x)·f(x⁺))/τ))`` (logistic), or
         ``Σ_{x,x⁺} P(x,x⁺) E ℓ(s⁺, s)`` for ``loss``.
     """
-    model = _check_model(model)
+    model = check_model(model)
     lo = resolve_loss(loss)
     if isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral) and k == math.inf:
         raise ValueError(
@@ -411,7 +405,7 @@ def population_loss_limit(
         ``L_∞(F)`` for the logistic and decoupled losses; the limit of ``L^hinge_k`` for the
         hinge loss.
     """
-    model = _check_model(model)
+    model = check_model(model)
     tau = check_tau(tau)
     lo = resolve_loss(loss)
     F = check_representation(F, model.n_points)

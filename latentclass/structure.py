@@ -20,7 +20,7 @@ import numpy as np
 
 from ._validation import check_representation, readonly
 from .closed_form import simplex_gram
-from .model import LatentClassModel
+from .model import LatentClassModel, check_model
 
 __all__ = ["StructureReport", "structure"]
 
@@ -142,8 +142,7 @@ def structure(model: LatentClassModel, F: Any) -> StructureReport:
         extreme angles between class means and the effective rank of ``M`` (SPEC §5; module
         docstring).
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     F = check_representation(F, model.n_points)
     C = model.class_conditionals
     m = model.n_classes

@@ -25,7 +25,7 @@ from typing import Any
 from .._provenance import versions
 from .._validation import check_choice, check_integer, check_tau
 from ..losses.objects import is_logistic, resolve_loss
-from ..model import LatentClassModel
+from ..model import LatentClassModel, check_model
 from .checkpoint import _Checkpoint, _checkpoint_header
 from .k_grid import _check_ks
 from .output_files import _check_out_path, _csv_comment_lines, _write_text
@@ -222,6 +222,21 @@ class SweepResult:
             f"certified {cert}/{len(self.rows)}, {len(self.columns)} columns)"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: one row per ``k`` (every column; ``None`` as ``None``)."""
+        from .._html import rows_html
+
+        cert = sum(bool(r["certified"]) for r in self.rows)
+        return rows_html(
+            f"SweepResult: {len(self.rows)} rows",
+            self.columns,
+            self.rows,
+            note=(
+                f"tau={self.tau:g}, dim={self.dim}, certified {cert}/{len(self.rows)}, "
+                f"model {self.model_fingerprint[:12]}"
+            ),
+        )
+
 
 def sweep_negatives(
     model: LatentClassModel,
@@ -291,8 +306,7 @@ def sweep_negatives(
         bad ``tau``/``dim``, a checkpoint in a missing directory, or one that belongs to a
         different sweep.
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     ks = _check_ks(ks)
     tau = check_tau(tau)
     dim = _check_dim(dim, model)

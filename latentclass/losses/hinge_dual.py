@@ -29,7 +29,7 @@ import numpy as np
 
 from .._engines.order_statistics import hinge_family, max_law
 from .._validation import check_gram, check_k, check_tau, readonly
-from ..model import LatentClassModel
+from ..model import LatentClassModel, check_model
 from .objects import Hinge, resolve_loss
 
 __all__ = ["HingeDualBound", "hinge_dual_bound"]
@@ -74,6 +74,12 @@ class HingeDualBound:
             f"gap={self.gap:.3g}, feasible={self.feasible})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: value, dual lower bound, gap, feasibility."""
+        from .._html import fields_html
+
+        return fields_html(self)
+
 
 def _feasible(G: np.ndarray) -> bool:
     n = G.shape[0]
@@ -112,8 +118,7 @@ def hinge_dual_bound(
     HingeDualBound
         ``gap = L(G) − c + Σλ`` plus rounding margins (``inf`` for an infeasible ``G``).
     """
-    if not isinstance(model, LatentClassModel):
-        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    check_model(model)
     lo = resolve_loss(loss)
     if not isinstance(lo, Hinge):
         raise ValueError(f"loss must be a Hinge, got {lo!r}")
@@ -168,6 +173,20 @@ def hinge_dual_bound(
             best_lower, best_lam = lower, lam
         if not np.any(np.abs(gval) <= act_tol):
             break
+    rows = px.size * ((1 << s) - 1) if s < 40 else math.inf
+    if polymatroid and value - best_lower > 1e-12 * max(1.0, abs(value)) and (
+        rows <= POLYMATROID_MAX_ROWS
+    ):
+        ind, f = _subset_caps(D[supp], k)
+        for null_tol in _NULL_TOLS:
+            sol = _lp_weights(G, px, pp, pw, supp, ind, f, lo.margin, tau, null_tol)
+            if sol is None:
+                continue
+            lower, lam = _weights_bound(
+                G, px, pp, pw, supp, ind, f, sol[0], sol[1], lo.margin, tau, value
+            )
+            if lower > best_lower:
+                best_lower, best_lam = lower, lam
     return HingeDualBound(value, best_lower, max(0.0, value - best_lower), readonly(best_lam), True)
 
 
@@ -190,6 +209,181 @@ def _bound(model, G, px, pp, pw, supp, order, inv, coef, a, margin, tau, value, 
     zmin = float(np.linalg.eigvalsh(Z)[0])
     lam = lam + max(0.0, -zmin) + 4 * n * _EPS * float(np.linalg.norm(Z))
     # rounding margins: the terms of value, c and Σλ
+    n_terms = px.size * (s + 2) + n + 4
+    err = _gamma(n_terms) * (
+        abs(value) + abs(c) + float(lam.sum()) + float(np.abs(wcoef).sum()) * (margin + 2 / tau + 1)
+    )
+    return c - float(lam.sum()) - err, lam
+
+
+# --------------------------------------------------------------------------- polymatroid dual
+#: Largest ``pairs × (2^s − 1)`` polymatroid constraints of the LP weights (above it the
+#: piece-weight bound alone is used).
+POLYMATROID_MAX_ROWS = 1 << 16
+#: Relative eigenvalue levels of ``G`` below which an eigenvector spans the face of ``Z``.
+_NULL_TOLS = (1e-10, 1e-7, 1e-5)
+
+
+def _subset_caps(Dsupp: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indicator rows of every nonempty subset ``S`` of the support and
+    ``f(S) = 1 − (1 − D(S))^k = Pr(some negative lands in S)``."""
+    s = Dsupp.size
+    masks = np.arange(1, 1 << s)
+    ind = ((masks[:, None] >> np.arange(s)[None, :]) & 1).astype(float)
+    DS = np.minimum(ind @ Dsupp, 1.0)
+    if k == math.inf:
+        f = np.ones(DS.size)
+    else:
+        with np.errstate(divide="ignore"):
+            f = -np.expm1(k * np.log1p(-DS))
+        f = np.where(DS >= 1.0, 1.0, f)
+    return ind, f
+
+
+def _sym_index(n: int) -> np.ndarray:
+    """``idx[i, j]``: the row of the upper-triangle entry ``(min(i,j), max(i,j))``."""
+    iu = np.triu_indices(n)
+    idx = np.zeros((n, n), dtype=np.intp)
+    idx[iu] = np.arange(iu[0].size)
+    idx[iu[1], iu[0]] = idx[iu]
+    return idx
+
+
+def _lp_weights(G, px, pp, pw, supp, ind, f, margin, tau, null_tol):
+    """LP over the polymatroid weights ``w_p ∈ P(f)``, ``λ >= 0`` and a face-restricted
+    PSD part: maximise ``μ Σ_p P_p Σ_y w_{p,y} − Σ λ − pen ‖E‖_1`` subject to
+    ``Z(w, λ) = Q S Qᵀ + E`` with ``Q`` the near-null eigenvectors of ``G`` and ``S``
+    diagonally dominant (an inner approximation of the dual SDP; any output is re-checked
+    by :func:`_weights_bound`).  Returns ``(W (P, s), λ)`` or ``None``."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
+
+    n = G.shape[0]
+    P, s = px.size, supp.size
+    ev, U = np.linalg.eigh(0.5 * (G + G.T))
+    Q = U[:, ev <= null_tol * max(1.0, float(ev[-1]))]
+    r = Q.shape[1]
+    nt = n * (n + 1) // 2
+    sidx = _sym_index(n)
+    # columns: w (P s) | λ (n) | S upper (r(r+1)/2) | t off-diagonal (r(r−1)/2) | E+ | E−
+    nw, nS = P * s, r * (r + 1) // 2
+    nT = r * (r - 1) // 2
+    off = np.cumsum([0, nw, n, nS, nT, nt, nt])
+    # equality rows: Z_ij − (Q S Qᵀ)_ij − E+_ij + E−_ij = 0 for i <= j
+    rows, cols, vals = [], [], []
+    pcol = np.arange(P)[:, None] * s + np.arange(s)[None, :]  # (P, s)
+    y = np.broadcast_to(supp[None, :], (P, s))
+    x = np.broadcast_to(px[:, None], (P, s))
+    xp = np.broadcast_to(pp[:, None], (P, s))
+    c1 = np.where(x == y, 1.0, 0.5) * (pw[:, None] / tau)
+    c2 = np.where(x == xp, 1.0, 0.5) * (pw[:, None] / tau)
+    rows += [sidx[x, y].ravel(), sidx[x, xp].ravel()]
+    cols += [pcol.ravel(), pcol.ravel()]
+    vals += [c1.ravel(), -c2.ravel()]
+    rows.append(sidx[np.arange(n), np.arange(n)])
+    cols.append(off[1] + np.arange(n))
+    vals.append(np.ones(n))
+    if r:
+        ia, ib = np.triu_indices(r)
+        iu, ju = np.triu_indices(n)
+        basis = Q[iu][:, ia] * Q[ju][:, ib]  # (nt, nS)
+        basis = basis + np.where(ia != ib, 1.0, 0.0)[None, :] * (Q[iu][:, ib] * Q[ju][:, ia])
+        bi, bj = np.nonzero(np.abs(basis) > 0)
+        rows.append(bi)
+        cols.append(off[2] + bj)
+        vals.append(-basis[bi, bj])
+    rows += [np.arange(nt), np.arange(nt)]
+    cols += [off[4] + np.arange(nt), off[5] + np.arange(nt)]
+    vals += [-np.ones(nt), np.ones(nt)]
+    nv = int(off[-1])
+    A_eq = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nt, nv)
+    ).tocsr()
+    # polymatroid rows: Σ_{y∈S} w_{p,y} <= f(S)
+    ns = ind.shape[0]
+    blk = csr_matrix(ind)
+    A_poly = hstack(
+        [
+            vstack(
+                [
+                    hstack([csr_matrix((ns, p * s)), blk, csr_matrix((ns, (P - 1 - p) * s))])
+                    for p in range(P)
+                ]
+            ),
+            csr_matrix((P * ns, nv - nw)),
+        ]
+    )
+    b_poly = np.tile(f, P)
+    ub_blocks, b_ub = [A_poly], [b_poly]
+    if r >= 2:  # S diagonally dominant: |S_ab| <= t_ab, Σ_b t_ab <= S_aa
+        ia, ib = np.triu_indices(r)
+        offd = np.flatnonzero(ia != ib)
+        diag_pos = {int(a): int(j) for j, a in enumerate(ia) if ia[j] == ib[j]}
+        R, C, V = [], [], []
+        row = 0
+        for t_j, j in enumerate(offd):
+            for sign in (1.0, -1.0):
+                R += [row, row]
+                C += [off[2] + j, off[3] + t_j]
+                V += [sign, -1.0]
+                row += 1
+        for a in range(r):
+            for t_j, j in enumerate(offd):
+                if ia[j] == a or ib[j] == a:
+                    R.append(row)
+                    C.append(off[3] + t_j)
+                    V.append(1.0)
+            R.append(row)
+            C.append(off[2] + diag_pos[a])
+            V.append(-1.0)
+            row += 1
+        ub_blocks.append(coo_matrix((V, (R, C)), shape=(row, nv)).tocsr())
+        b_ub.append(np.zeros(row))
+    A_ub = vstack(ub_blocks).tocsr()
+    cost = np.zeros(nv)
+    cost[:nw] = -margin * np.repeat(pw, s)
+    cost[off[1] : off[2]] = 1.0
+    cost[off[4] :] = 2.0 * n
+    bounds = [(0.0, None)] * nv
+    if r:
+        ia, ib = np.triu_indices(r)
+        for j in range(nS):
+            if ia[j] != ib[j]:
+                bounds[off[2] + j] = (None, None)
+    res = linprog(
+        cost,
+        A_ub=A_ub,
+        b_ub=np.concatenate(b_ub),
+        A_eq=A_eq,
+        b_eq=np.zeros(nt),
+        bounds=bounds,
+        method="highs",
+    )
+    if res.x is None:
+        return None
+    return res.x[:nw].reshape(P, s), res.x[off[1] : off[2]]
+
+
+def _weights_bound(G, px, pp, pw, supp, ind, f, W, lam0, margin, tau, value):
+    """Sound ``c − Σλ`` (minus rounding margins) for per-pair weights ``W`` on the support
+    points: ``W`` is clipped to ``>= 0`` and scaled into the polymatroid ``P(f)`` with a
+    relative margin ``1e-12`` (far above the rounding of ``w(S)`` and ``f(S)``), then ``λ``
+    is ``max(λ0, 0)`` shifted by ``max(0, −λ_min(Z))`` as in :func:`_bound`."""
+    n = G.shape[0]
+    W = np.maximum(np.asarray(W, dtype=float), 0.0)
+    ratio = (W @ ind.T) / f[None, :]  # (P, 2^s − 1)
+    W = W * ((1.0 - 1e-12) / np.maximum(ratio.max(axis=1), 1.0))[:, None]
+    wcoef = pw[:, None] * W
+    c = float(margin * wcoef.sum())
+    s = supp.size
+    Dg = np.zeros((n, n))
+    np.add.at(Dg, (np.repeat(px, s), np.tile(supp, px.size)), (wcoef / tau).ravel())
+    np.add.at(Dg, (px, pp), -wcoef.sum(axis=1) / tau)
+    M = 0.5 * (Dg + Dg.T)
+    lam = np.maximum(np.asarray(lam0, dtype=float), 0.0)
+    Z = M + np.diag(lam)
+    zmin = float(np.linalg.eigvalsh(Z)[0])
+    lam = lam + max(0.0, -zmin) + 4 * n * _EPS * float(np.linalg.norm(Z))
     n_terms = px.size * (s + 2) + n + 4
     err = _gamma(n_terms) * (
         abs(value) + abs(c) + float(lam.sum()) + float(np.abs(wcoef).sum()) * (margin + 2 / tau + 1)

@@ -40,7 +40,7 @@ from .._engines.laplace import family_loss
 from .._engines.multiset import MultisetTable, _count_table
 from .._engines.order_statistics import hinge_family
 from .._validation import check_choice, check_gram, check_k, check_tau
-from ..model import LatentClassModel
+from ..model import LatentClassModel, check_model
 from .objects import Hinge, _Loss, resolve_loss
 
 __all__ = ["ENUMERATE_MAX_WORK", "LossObjective"]
@@ -95,8 +95,7 @@ class LossObjective:
         *,
         method: str = "auto",
     ) -> None:
-        if not isinstance(model, LatentClassModel):
-            raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+        check_model(model)
         self.model = model
         self.loss: _Loss = resolve_loss(loss)
         self.k = check_k(k, allow_inf=True)

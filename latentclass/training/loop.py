@@ -19,7 +19,7 @@ from .._validation import (
     check_tau,
     readonly,
 )
-from ..model import GaussianLatentClassModel, LatentClassModel
+from ..model import GaussianLatentClassModel, LatentClassModel, check_model
 from .encoders import LinearEncoder, MLPEncoder, _init_encoder
 from .optimizers import _DEFAULT_LR, _OPTIMIZERS, _SCHEDULES, SGD, Adam, _schedule_scale
 from .results import TrainingHistory, TrainingResult
@@ -154,11 +154,8 @@ def train(
     -------
     TrainingResult
     """
+    check_model(model, gaussian=True)
     finite = isinstance(model, LatentClassModel)
-    if not finite and not isinstance(model, GaussianLatentClassModel):
-        raise TypeError(
-            f"model must be a LatentClassModel or GaussianLatentClassModel, got {type(model).__name__}"
-        )
     k = check_k(k)
     tau = check_tau(tau)
     steps = check_integer(steps, "steps", minimum=1)
