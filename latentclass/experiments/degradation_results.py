@@ -356,3 +356,14 @@ class DegradationSearchResult:
             f"DegradationSearchResult({self.n_distributions} distributions, {len(self.ks)} k, "
             f"max rise {{{rises}}}, all_certified={self.all_certified})"
         )
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: one row per (case, ``k``) (the columns of :meth:`rows`)."""
+        from .._html import rows_html
+
+        return rows_html(
+            f"DegradationSearchResult: {self.n_distributions} distributions x {len(self.ks)} k",
+            DEGRADATION_COLUMNS,
+            self.rows(),
+            note=f"tau={self.tau:g}, all certified: {self.all_certified}, max rise {self.max_rise}",
+        )
