@@ -254,16 +254,16 @@ def optimal_representation(
             k,
             tau,
             dim,
-            method,
-            gen,
-            tol,
-            n_restarts,
-            certify_tol,
-            max_iter,
-            init,
-            polish_target,
-            lo,
-            closed_ok,
+            loss=lo,
+            closed_ok=closed_ok,
+            method=method,
+            rng=gen,
+            tol=tol,
+            n_restarts=n_restarts,
+            certify_tol=certify_tol,
+            max_iter=max_iter,
+            init=init,
+            polish_target=polish_target,
         )
     if model.is_disjoint and n > m and (dim is None or dim >= m - 1):
         return _lifted_from_classes(
@@ -481,22 +481,25 @@ def _hinge_result(model, objective, lo, k, tau, F, G, certify_tol, method, solve
 
 
 def _optimal_other_loss(
-    model,
-    k,
-    tau,
-    dim,
-    method,
-    gen,
-    tol,
-    n_restarts,
-    certify_tol,
-    max_iter,
-    init,
-    polish_target,
-    lo: _Loss,
+    model: LatentClassModel,
+    k: Any,
+    tau: float,
+    dim: int | None,
+    *,
+    loss: _Loss,
     closed_ok: bool,
+    method: str,
+    rng: np.random.Generator,
+    tol: float,
+    n_restarts: int,
+    certify_tol: float,
+    max_iter: int,
+    init: str,
+    polish_target: float,
 ) -> OptimalRepresentation:
-    """``optimal_representation`` for a loss other than the logistic (SPEC §8.4)."""
+    """``optimal_representation`` for a loss other than the logistic (SPEC §8.4); the options
+    are the ones :func:`optimal_representation` validated, passed by keyword."""
+    lo, gen = loss, rng
     n, m = model.n_points, model.n_classes
     objective = LossObjective(model, k, tau, lo)
     d = n if dim is None else dim
