@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse, special
+from scipy.linalg import blas
 
 from ._solvers.gram_newton import _gram_newton
 from ._validation import as_generator, check_integer, check_tau, readonly
@@ -46,7 +47,7 @@ __all__ = ["EmpiricalObjective", "EmpiricalOptimum", "UnsupportedLossError", "em
 _EPS = float(np.finfo(float).eps)
 
 #: Elements per temporary block when hashing the negatives.
-_KEY_BLOCK = 1 << 19
+_KEY_BLOCK = 1 << 16
 #: Count blocks are dense (BLAS) up to this many points ...
 _DENSE_MAX_N = 64
 #: ... and this many entries in all (80 MB of float64).
@@ -96,24 +97,32 @@ def _distinct_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]
 def _negative_keys_float(negatives: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``Σ_j weights[negatives[i, j]]`` per row, exactly when every sum is an integer below
     ``2^53`` (float64 gather + one BLAS matrix-vector product per cache-sized block, no
-    Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``."""
+    Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``
+    (negative indices checked per block while it is in cache; too large ones by indexing)."""
     M, k = negatives.shape
+    n = weights.size
     out = np.empty(M)
     step = max(1, _KEY_BLOCK // k)
-    buf = np.empty((min(step, M), k))
     ones = np.ones(k)
-    n = weights.size
     try:
         for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
             blk = negatives[lo : lo + step]
-            if blk.min() < 0:  # take() would wrap negative indices
+            if blk.min() < 0:  # indexing would wrap
                 raise IndexError
-            bb = buf[: blk.shape[0]]
-            np.take(weights, blk, out=bb)  # raises IndexError for an index >= n
-            np.dot(bb, ones, out=out[lo : lo + blk.shape[0]])
+            np.dot(weights[blk], ones, out=out[lo : lo + step])
     except IndexError:
         raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}") from None
     return out
+
+
+def _sorted_unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``key`` (sorted in place) and their counts."""
+    key.sort()
+    new = np.empty(key.size, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    return key[first], np.diff(np.append(first, key.size))
 
 
 def _aggregate(sample: ContrastiveSample, n: int):
@@ -129,6 +138,30 @@ def _aggregate(sample: ContrastiveSample, n: int):
     """
     M, k = sample.size, sample.k
     base = k + 1
+    negatives = np.asarray(sample.negatives)
+    if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 52.5:
+        # every key < 2^53: the negatives' part is an exact float64 sum (BLAS)
+        powers = base ** np.arange(n, dtype=np.int64)
+        top = powers[-1] * base  # base^n
+        key = np.asarray(sample.anchors, dtype=np.int64) * n
+        key += sample.positives
+        key *= top
+        key += _negative_keys_float(negatives, powers.astype(float)).astype(np.int64)
+        uk, counts = _sorted_unique(key)
+        pair, negkey = np.divmod(uk, top)
+        # digits in float: Q_y = ⌊ν_key / base^y⌋ is exact (ν_key + base^y < 2^53: the
+        # correctly rounded quotient never rounds up to the next integer) and ν_y = Q_y − base Q_{y+1}
+        pw = np.append(powers, top).astype(float)
+        xk = negkey.astype(float)
+        Q = np.empty((n + 1, xk.size))
+        for y in range(n + 1):  # loop over the n + 1 digits, vectorised over keys
+            np.divide(xk, pw[y], out=Q[y])
+            np.floor(Q[y], out=Q[y])
+        digits = Q[:n]
+        digits -= base * Q[1:]
+        return pair // n, pair % n, counts.astype(float), digits.T
+    if negatives.size and (negatives.min() < 0 or negatives.max() >= n):
+        raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
     if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 62:
         # the multiset {y_1..y_k} ↦ Σ_j base^{y_j} = Σ_y ν_y base^y (digits ν_y <= k < base)
         powers = base ** np.arange(n, dtype=np.int64)
@@ -136,20 +169,13 @@ def _aggregate(sample: ContrastiveSample, n: int):
         key = np.asarray(sample.anchors, dtype=np.int64) * n
         key += sample.positives
         key *= top
-        negatives = np.asarray(sample.negatives)
         step = max(1, _KEY_BLOCK // k)
         for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
             key[lo : lo + step] += powers[negatives[lo : lo + step]].sum(axis=1)
-        key.sort()
-        new = np.empty(M, dtype=bool)
-        new[0] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        first = np.flatnonzero(new)
-        uk = key[first]
-        counts = np.diff(np.append(first, M))
+        uk, counts = _sorted_unique(key)
         pair, negkey = np.divmod(uk, top)
-        digits = negkey[:, None] // powers[None, :] % base
-        return pair // n, pair % n, counts.astype(float), digits.astype(float)
+        idigits = negkey[:, None] // powers[None, :] % base
+        return pair // n, pair % n, counts.astype(float), idigits.astype(float)
     rows = np.empty((M, k + 2), dtype=np.int64)
     rows[:, 0] = sample.anchors
     rows[:, 1] = sample.positives
@@ -231,7 +257,7 @@ class EmpiricalObjective:
         self.tau = check_tau(tau)
         n = sample.n_points if n_points is None else n_points
         self.n = check_integer(n, "n_points", minimum=1)
-        for name in ("anchors", "positives", "negatives"):
+        for name in ("anchors", "positives"):  # negatives: checked while hashing
             a = np.asarray(getattr(sample, name))
             if a.size and (a.min() < 0 or a.max() >= self.n):
                 raise ValueError(f"sample.{name} must be point indices in 0 … {self.n - 1}")
@@ -252,7 +278,10 @@ class EmpiricalObjective:
         self._blocks = [
             (
                 int(a),
-                _as_dense(N[lo:hi]) if self._dense else sparse.csr_matrix(N[lo:hi]),
+                # column-major: the products N b, Nᵀ v and Nᵀ diag(v) N stream each column
+                np.asfortranarray(_as_dense(N[lo:hi]))
+                if self._dense
+                else sparse.csr_matrix(N[lo:hi]),
                 p[lo:hi],
                 counts[lo:hi] / float(sample.size),
             )
@@ -449,7 +478,11 @@ class EmpiricalObjective:
             H = np.diag(gy)
             if self._dense:
                 # Σ wσ² ππᵀ = diag(b) Nᵀ diag(wσ²/Nb²) N diag(b): one GEMM, no π matrix
-                H -= (N.T @ (N * (ws * sig / (Nb * Nb))[:, None])) * np.outer(b, b)
+                # Σ wσ² ππᵀ = diag(b) AᵀA diag(b), A = diag(√(wσ²)/Nb) N: one SYRK (upper)
+                A = N * (np.sqrt(ws * sig) / Nb)[:, None]
+                S = blas.dsyrk(1.0, A, trans=1)
+                S = np.triu(S) + np.triu(S, 1).T
+                H -= S * np.outer(b, b)
                 cross = np.zeros((n, n))  # Σ c π e_pᵀ, column by positive
                 cn = c / Nb
                 if p[0] == p[-1] and np.all(p == p[0]):  # class level: one positive
@@ -634,6 +667,12 @@ class EmpiricalOptimum:
             f"n_unique={self.n_unique}, k={self.k}, tau={self.tau:g}, F{self.F.shape})"
         )
 
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: losses, gap, certification, sample sizes (arrays by their shape)."""
+        from ._html import fields_html
+
+        return fields_html(self)
+
 
 def _frequency_model(sample: ContrastiveSample) -> LatentClassModel | None:
     """Class-level model with the anchors' empirical frequencies (a start for the Newton
@@ -643,12 +682,6 @@ def _frequency_model(sample: ContrastiveSample) -> LatentClassModel | None:
     if n < 2 or not np.all(freq > 0):
         return None
     return LatentClassModel.one_point_per_class(freq / freq.sum())
-
-    def _repr_html_(self) -> str:
-        """A table for Jupyter: losses, gap, certification, sample sizes (arrays by their shape)."""
-        from ._html import fields_html
-
-        return fields_html(self)
 
 
 def empirical_optimum(

@@ -7,6 +7,7 @@ with ``math.fsum``; central finite differences.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -184,3 +185,34 @@ def test_loss_errors():
         EmpiricalObjective(sample, 1.0).smoothed_hinge(0.1)
     with pytest.raises(ValueError, match="eta"):
         EmpiricalObjective(sample, 1.0, loss="hinge").smoothed_hinge(0.0)
+
+
+@pytest.mark.parametrize(
+    ("n", "k"),
+    [(10, 16), (12, 20), (30, 8)],  # float-key path, int64-key path, lexicographic sort path
+)
+def test_aggregation_paths_equal_counter(n, k):
+    """The distinct (anchor, positive, negative multiset) keys and their counts, against a
+    ``collections.Counter`` of sorted tuples; invalid negatives are refused on every path."""
+    from collections import Counter
+
+    from latentclass.empirical import _aggregate
+
+    model = lc.LatentClassModel.one_point_per_class(np.full(n, 1 / n))
+    sample = model.sample(4000, k, rng=11)
+    x, p, counts, N = _aggregate(sample, n)
+    N = N.toarray() if hasattr(N, "toarray") else np.asarray(N)
+    ref = Counter(
+        (int(a), int(b), tuple(np.bincount(neg, minlength=n)))
+        for a, b, neg in zip(sample.anchors, sample.positives, sample.negatives)
+    )
+    got = {(int(a), int(b), tuple(int(v) for v in row)): c for a, b, row, c in zip(x, p, N, counts)}
+    assert len(got) == len(ref) == x.size
+    assert all(got[key] == c for key, c in ref.items())
+    assert np.all(np.diff(x) >= 0)  # sorted by anchor
+    for bad in (-1, -n - 1, n):
+        neg = np.array(sample.negatives)
+        neg[17, k - 1] = bad
+        broken = dataclasses.replace(sample, negatives=neg)
+        with pytest.raises(ValueError, match="negatives"):
+            _aggregate(broken, n)
