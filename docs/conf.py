@@ -81,9 +81,72 @@ sphinx_gallery_conf = {
     "write_computation_times": False,  # no sg_execution_times.rst in the repository root
 }
 
+# Maths offline: MathJax 2 from the distribution (Debian's ``libjs-mathjax``, installed by
+# .ci/run), the parts a TeX → CommonHTML page needs (about 1.4 MB) copied into the build's
+# ``_static/mathjax``; the pages then render their maths with no network.  Without the
+# package the build falls back to Sphinx's default, MathJax from a CDN (as scipy's and
+# numpy's documentation do) and says so.
+MATHJAX_SYSTEM = "/usr/share/javascript/mathjax"
+MATHJAX_PARTS = (
+    "MathJax.js",
+    "config/TeX-AMS_CHTML.js",
+    "jax/input/TeX",
+    "jax/element",
+    "jax/output/CommonHTML",
+    "extensions",
+    "fonts/HTML-CSS/TeX/woff",
+    "localization/en",
+)
+html_static_path: list[str] = []
+
+
+def _local_mathjax() -> str | None:
+    """A staging directory holding ``mathjax/`` (the parts above), or ``None`` if absent."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if not all(os.path.exists(os.path.join(MATHJAX_SYSTEM, p)) for p in MATHJAX_PARTS):
+        return None
+    stage = tempfile.mkdtemp(prefix="latentclass-docs-mathjax-")
+    atexit.register(shutil.rmtree, stage, True)
+    for part in MATHJAX_PARTS:
+        src, dst = os.path.join(MATHJAX_SYSTEM, part), os.path.join(stage, "mathjax", part)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst)  # symlinked files are copied as files
+        else:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(src, dst)
+    return stage
+
+
+_mathjax_stage = _local_mathjax()
+if _mathjax_stage is not None:
+    html_static_path.append(_mathjax_stage)
+    mathjax_path = "mathjax/MathJax.js"  # relative to _static; no query string (Sphinx 9)
+    mathjax2_config = {
+        "config": ["TeX-AMS_CHTML.js"],
+        "showMathMenu": False,
+        "messageStyle": "none",
+        "CommonHTML": {"linebreaks": {"automatic": False}},
+        # Sphinx and MyST mark the page text "mathjax_ignore" and the maths spans "math":
+        # MathJax 2's tex2jax must be told so (MathJax 3+ get it from Sphinx).
+        "tex2jax": {
+            "inlineMath": [["\\(", "\\)"]],
+            "displayMath": [["\\[", "\\]"]],
+            "processEscapes": True,
+            "processClass": "math|output_area",
+            "ignoreClass": "tex2jax_ignore|mathjax_ignore|document",
+        },
+    }
+else:
+    print(
+        f"latentclass docs: {MATHJAX_SYSTEM} not found (apt-get install libjs-mathjax); "
+        "the pages load MathJax from its CDN"
+    )
+
 html_theme = "alabaster"
 html_title = f"latentclass {release}"
-html_static_path: list[str] = []
 html_theme_options = {
     "description": "Exact simulation of latent-class contrastive learning",
     "fixed_sidebar": False,
@@ -174,6 +237,9 @@ class RemainingPublicNames(Directive):
 
 
 def setup(app) -> None:
+    # MathJax on every page: Sphinx's per-page detection misses the maths of some autodoc
+    # docstrings (the API page rendered its formulas as raw TeX without this).
+    app.set_html_assets_policy("always")
     app.add_directive("latentclass-remaining-public-names", RemainingPublicNames)
     app.connect("source-read", _gallery_title)
     app.connect("build-finished", _root_redirect)
