@@ -100,6 +100,24 @@ def test_process_pool_helper_equals_serial_and_pins_workers(model, serial):
     assert bits(par.rows) == bits(serial.rows)
 
 
+def _probe_blas_threads():
+    import os
+    import time
+
+    time.sleep(0.5)  # long enough that the pool starts its second worker and uses it
+    return os.getpid(), tuple(_blas_threads())
+
+
+def test_process_pool_workers_compute_with_one_blas_thread_before_any_task():
+    # The pool starts workers on demand: in a short run a late worker may get no task of the
+    # run, yet serve later work.  It used to be pinned only by its first task and reported the
+    # default count (2 on 2 cores) until then: the flake of the test above under load.  The
+    # initializer pins it now.
+    with process_pool(2) as ex:
+        seen = {f.result() for f in [ex.submit(_probe_blas_threads) for _ in range(6)]}
+    assert {threads for _, threads in seen} == {(1,)}, seen
+
+
 def test_local_dask_cluster_equals_serial(model, serial, dask_client):
     par = sweep_negatives(model, KS, executor=dask_client.get_executor(), progress=False)
     assert bits(par.rows) == bits(serial.rows)

@@ -136,14 +136,19 @@ def _watch_parent(parent: int, interval: float = _WATCHDOG_INTERVAL) -> None:
 
 
 def _worker_init(origin: tuple[int, str]) -> None:
-    """Initializer of :func:`process_pool`'s workers: watch the parent from the start.
+    """Initializer of :func:`process_pool`'s workers: watch the parent and pin one BLAS
+    thread from the start.
 
     The worker is the parent's child by construction, so a parent pid that is already
-    another one means the parent died while the worker was starting: exit at once.
+    another one means the parent died while the worker was starting: exit at once.  The pin
+    is taken here, not at the first task: a pool starts its workers on demand and one
+    started late may never receive a task of a short run, yet still run later work (it used
+    to compute with the default thread count, 2 on a 2-core machine, until its first task).
     """
     if os.getppid() != origin[0]:
         os._exit(_ORPHAN_EXIT_STATUS)
     _watch_parent(origin[0])
+    _pin_worker_process()
 
 
 def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
