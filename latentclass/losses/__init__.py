@@ -8,12 +8,13 @@ hard-negative, exactly for every ``k`` (SPEC §8).
   :class:`latentclass.NCEObjective`);
 - :func:`check_averaging_property`: randomized and adversarial search for violations of the
   averaging property;
-- :func:`hinge_dual_bound`: the piece-weight dual certificate of the hinge (an LP over the PSD
-  cone; proofs/loss_family.md).
+- :func:`hinge_dual_bound`: the dual certificate of the hinge (piece weights, then polymatroid
+  weights by an LP; proofs/loss_family.md §5); :func:`refine_hinge_gram`: the hinge problem
+  as an LP over the PSD cone (cutting planes, SciPy's HiGHS) from a starting Gram matrix.
 """
 
 from .averaging import AveragingCheck, check_averaging_property
-from .hinge_dual import HingeDualBound, hinge_dual_bound
+from .hinge_dual import HingeDualBound, HingeRefinement, hinge_dual_bound, refine_hinge_gram
 from .objects import (
     LOSS_NAMES,
     Debiased,
@@ -34,10 +35,12 @@ __all__ = [
     "HardNegative",
     "Hinge",
     "HingeDualBound",
+    "HingeRefinement",
     "Logistic",
     "LossObjective",
     "check_averaging_property",
     "hinge_dual_bound",
     "is_logistic",
+    "refine_hinge_gram",
     "resolve_loss",
 ]

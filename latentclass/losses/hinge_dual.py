@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._engines.order_statistics import hinge_family, max_law
-from .._validation import check_gram, check_k, check_tau, readonly
+from .._validation import check_gram, check_integer, check_k, check_tau, readonly
 from ..model import LatentClassModel, check_model
 from .objects import Hinge, resolve_loss
 
-__all__ = ["HingeDualBound", "hinge_dual_bound"]
+__all__ = ["HingeDualBound", "HingeRefinement", "hinge_dual_bound", "refine_hinge_gram"]
 
 _EPS = float(np.finfo(float).eps)
 #: Feasibility tolerance (as :data:`latentclass.certificate.FEAS_TOL`).
@@ -98,6 +98,7 @@ def hinge_dual_bound(
     *,
     tie_tol: float = 1e-9,
     act_tol: float = 1e-9,
+    polymatroid: bool = True,
 ) -> HingeDualBound:
     """Certified upper bound on ``L(G) − min L`` for the population hinge loss (SPEC §8.4).
 
@@ -173,9 +174,11 @@ def hinge_dual_bound(
             best_lower, best_lam = lower, lam
         if not np.any(np.abs(gval) <= act_tol):
             break
-    rows = px.size * ((1 << s) - 1) if s < 40 else math.inf
-    if polymatroid and value - best_lower > 1e-12 * max(1.0, abs(value)) and (
-        rows <= POLYMATROID_MAX_ROWS
+    n_rows = px.size * ((1 << s) - 1) if s < 40 else math.inf
+    if (
+        polymatroid
+        and value - best_lower > 1e-12 * max(1.0, abs(value))
+        and (n_rows <= POLYMATROID_MAX_ROWS)
     ):
         ind, f = _subset_caps(D[supp], k)
         for null_tol in _NULL_TOLS:
@@ -268,7 +271,7 @@ def _lp_weights(G, px, pp, pw, supp, ind, f, margin, tau, null_tol):
     # columns: w (P s) | λ (n) | S upper (r(r+1)/2) | t off-diagonal (r(r−1)/2) | E+ | E−
     nw, nS = P * s, r * (r + 1) // 2
     nT = r * (r - 1) // 2
-    off = np.cumsum([0, nw, n, nS, nT, nt, nt])
+    off = [int(v) for v in np.cumsum([0, nw, n, nS, nT, nt, nt])]
     # equality rows: Z_ij − (Q S Qᵀ)_ij − E+_ij + E−_ij = 0 for i <= j
     rows, cols, vals = [], [], []
     pcol = np.arange(P)[:, None] * s + np.arange(s)[None, :]  # (P, s)
@@ -319,9 +322,11 @@ def _lp_weights(G, px, pp, pw, supp, ind, f, margin, tau, null_tol):
         ia, ib = np.triu_indices(r)
         offd = np.flatnonzero(ia != ib)
         diag_pos = {int(a): int(j) for j, a in enumerate(ia) if ia[j] == ib[j]}
-        R, C, V = [], [], []
+        R: list[int] = []
+        C: list[int] = []
+        V: list[float] = []
         row = 0
-        for t_j, j in enumerate(offd):
+        for t_j, j in enumerate(offd.tolist()):
             for sign in (1.0, -1.0):
                 R += [row, row]
                 C += [off[2] + j, off[3] + t_j]
@@ -344,12 +349,12 @@ def _lp_weights(G, px, pp, pw, supp, ind, f, margin, tau, null_tol):
     cost[:nw] = -margin * np.repeat(pw, s)
     cost[off[1] : off[2]] = 1.0
     cost[off[4] :] = 2.0 * n
-    bounds = [(0.0, None)] * nv
+    bounds: list[tuple[float | None, float | None]] = [(0.0, None)] * nv
     if r:
         ia, ib = np.triu_indices(r)
-        for j in range(nS):
-            if ia[j] != ib[j]:
-                bounds[off[2] + j] = (None, None)
+        for jj in range(nS):
+            if ia[jj] != ib[jj]:
+                bounds[off[2] + jj] = (None, None)
     res = linprog(
         cost,
         A_ub=A_ub,
@@ -389,3 +394,253 @@ def _weights_bound(G, px, pp, pw, supp, ind, f, W, lam0, margin, tau, value):
         abs(value) + abs(c) + float(lam.sum()) + float(np.abs(wcoef).sum()) * (margin + 2 / tau + 1)
     )
     return c - float(lam.sum()) - err, lam
+
+
+# --------------------------------------------------------------------------- primal LP polish
+def _primal_lp(Gc, px, pp, pw, supp, ind, f, margin, tau, radius, null_tol, cuts=()):
+    """One sequential-LP step: ``min_G Σ_p P_p Σ_S α_{p,S} f(S)`` subject to
+    ``Σ_{S∋y} α_{p,S} >= margin + (G_xy − G_xx⁺)/τ`` (the polymatroid LP form of the
+    population hinge, exact: its value at fixed ``G`` is ``L(G)``), ``diag G <= 1``,
+    ``|G − Gc|_∞ <= radius`` and the PSD cone linearised at ``Gc``: ``Qᵀ G Q`` diagonally
+    dominant for ``Q`` the near-null eigenvectors of ``Gc``.  Returns ``G`` or ``None``."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
+
+    n = Gc.shape[0]
+    P, s = px.size, supp.size
+    ns = ind.shape[0]
+    nt = n * (n + 1) // 2
+    sidx = _sym_index(n)
+    iu, ju = np.triu_indices(n)
+    na = P * ns
+    # columns: α (P ns) | g (nt) | t (Q-block off-diagonal bounds)
+    ev, U = np.linalg.eigh(0.5 * (Gc + Gc.T))
+    Q = U[:, ev <= null_tol * max(1.0, float(ev[-1]))]
+    r = Q.shape[1]
+    qa, qb = np.triu_indices(r)
+    offd = np.flatnonzero(qa != qb)
+    nv = na + nt + offd.size
+    # coverage rows (p, y): −Σ_{S∋y} α_{p,S} + (g_{xy} − g_{xx⁺})/τ <= −margin
+    blk = csr_matrix(-ind.T)  # (s, ns)
+    A_alpha = vstack(
+        [
+            hstack([csr_matrix((s, p * ns)), blk, csr_matrix((s, (P - 1 - p) * ns))])
+            for p in range(P)
+        ]
+    )
+    rr = np.arange(P * s)
+    x = np.repeat(px, s)
+    y = np.tile(supp, P)
+    xp = np.repeat(pp, s)
+    R = np.concatenate([rr, rr])
+    C = np.concatenate([sidx[x, y], sidx[x, xp]])
+    V = np.concatenate([np.full(rr.size, 1.0 / tau), np.full(rr.size, -1.0 / tau)])
+    A_g = coo_matrix((V, (R, C)), shape=(P * s, nt)).tocsr()
+    A_cov = hstack([A_alpha, A_g, csr_matrix((P * s, offd.size))])
+    blocks, rhs = [A_cov], [np.full(P * s, -margin)]
+    if r:
+        # (Qᵀ G Q)_ab = Σ_{i<=j} g_ij (Q_ia Q_jb + [i≠j] Q_ja Q_ib)
+        coef = Q[iu][:, qa] * Q[ju][:, qb] + np.where(iu != ju, 1.0, 0.0)[:, None] * (
+            Q[ju][:, qa] * Q[iu][:, qb]
+        )  # (nt, r(r+1)/2)
+        rows = []
+        for j in offd:  # ±(QᵀGQ)_ab − t_ab <= 0
+            for sign in (1.0, -1.0):
+                row = np.zeros(nv)
+                row[na : na + nt] = sign * coef[:, j]
+                row[na + nt + int(np.flatnonzero(offd == j)[0])] = -1.0
+                rows.append(row)
+        for a in range(r):  # Σ_b t_ab − (QᵀGQ)_aa <= 0
+            row = np.zeros(nv)
+            jd = int(np.flatnonzero((qa == a) & (qb == a))[0])
+            row[na : na + nt] = -coef[:, jd]
+            for t_j, j in enumerate(offd):
+                if qa[j] == a or qb[j] == a:
+                    row[na + nt + t_j] = 1.0
+            rows.append(row)
+        blocks.append(csr_matrix(np.array(rows)))
+        rhs.append(np.zeros(len(rows)))
+    if len(cuts):  # PSD cuts vᵀ G v >= 0 (valid for every feasible G)
+        Vc = np.asarray(cuts, dtype=float)  # (c, n)
+        cut = -(Vc[:, iu] * Vc[:, ju]) * np.where(iu != ju, 2.0, 1.0)[None, :]
+        blocks.append(
+            hstack(
+                [
+                    csr_matrix((Vc.shape[0], na)),
+                    csr_matrix(cut),
+                    csr_matrix((Vc.shape[0], offd.size)),
+                ]
+            )
+        )
+        rhs.append(np.zeros(Vc.shape[0]))
+    g0 = Gc[iu, ju]
+    bounds = [(0.0, None)] * na
+    for i, j, v in zip(iu, ju, g0):
+        lo_b, hi_b = v - radius, v + radius
+        hi_b = min(hi_b, 1.0)
+        lo_b = max(lo_b, -1.0)
+        if i == j:
+            lo_b = max(lo_b, 0.0)
+        bounds.append((lo_b, max(lo_b, hi_b)))
+    bounds += [(0.0, None)] * offd.size
+    cost = np.zeros(nv)
+    cost[:na] = np.repeat(pw, ns) * np.tile(f, P)
+    res = linprog(
+        cost,
+        A_ub=vstack(blocks).tocsr(),
+        b_ub=np.concatenate(rhs),
+        bounds=bounds,
+        method="highs",
+    )
+    if res.x is None:
+        return None
+    G = np.zeros((n, n))
+    G[iu, ju] = res.x[na : na + nt]
+    G[ju, iu] = res.x[na : na + nt]
+    # the LP's dual: coverage multipliers / P_p are polymatroid weights, the multipliers of
+    # diag <= 1 are λ (re-checked soundly by _weights_bound)
+    W = -np.asarray(res.ineqlin.marginals)[: P * s].reshape(P, s) / pw[:, None]
+    lam = np.zeros(n)
+    dcols = np.flatnonzero(iu == ju)
+    lam[iu[dcols]] = -np.asarray(res.upper.marginals)[na + dcols]
+    return G, W, lam
+
+
+def _to_feasible(G: np.ndarray) -> np.ndarray:
+    """Nearest PSD matrix (eigenvalues clipped at 0) with rows scaled so that ``diag <= 1``."""
+    ev, U = np.linalg.eigh(0.5 * (G + G.T))
+    F = U * np.sqrt(np.maximum(ev, 0.0))
+    norms = np.linalg.norm(F, axis=1)
+    F = F / np.maximum(norms, 1.0)[:, None]
+    H = F @ F.T
+    return 0.5 * (H + H.T)
+
+
+@dataclass(frozen=True, repr=False)
+class HingeRefinement:
+    """Result of :func:`refine_hinge_gram`.
+
+    Attributes
+    ----------
+    gram : ndarray (n, n)
+        The refined feasible Gram matrix (``L(gram) <= L(G)`` of the input).
+    factor : ndarray (n, n)
+        ``F`` with ``F Fᵀ = gram`` (rows of norm ``<= 1``).
+    value : float
+        ``L(gram)``.
+    bound : HingeDualBound
+        :func:`hinge_dual_bound` at ``gram``.
+    n_lp : int
+        Sequential-LP steps taken.
+    """
+
+    gram: np.ndarray
+    factor: np.ndarray
+    value: float
+    bound: HingeDualBound
+    n_lp: int
+
+    def __repr__(self) -> str:
+        return (
+            f"HingeRefinement(value={self.value:.12g}, gap={self.bound.gap:.3g}, n_lp={self.n_lp})"
+        )
+
+
+def refine_hinge_gram(
+    model: LatentClassModel,
+    G: np.ndarray,
+    k: int | float,
+    tau: float = 1.0,
+    loss: Hinge | str = "hinge",
+    *,
+    max_iter: int = 150,
+    target_gap: float = 1e-9,
+) -> HingeRefinement:
+    """Sequential-LP refinement of a population-hinge Gram matrix, then its dual bound
+    (SPEC §8.4; proofs/loss_family.md §5).
+
+    The population hinge is ``L(G) = Σ_p P_p max_{w ∈ P(f)} Σ_y w_y (margin + (G_xy −
+    G_xx⁺)/τ)`` over the polymatroid ``P(f)``, ``f(S) = 1 − (1 − D(S))^k``; by LP duality
+    ``L(G) = min {Σ_p P_p Σ_S α_{p,S} f(S) : α >= 0, Σ_{S∋y} α_{p,S} >= margin + (G_xy −
+    G_xx⁺)/τ}``, so ``min L`` over ``{G ⪰ 0, diag G <= 1}`` is an LP over the PSD cone.  Each
+    step solves that LP (SciPy's HiGHS) in a box ``|G − G_c|_∞ <= r`` around the current
+    point with the cone linearised there (``Qᵀ G Q`` diagonally dominant, ``Q`` the near-null
+    eigenvectors of ``G_c``), maps the result back to the feasible set (eigenvalues clipped,
+    rows scaled to norm ``<= 1``) and keeps it if ``L`` decreased, else shrinks ``r``.  The
+    returned matrix is never worse than the input; optimality is decided only by the sound
+    bound of :func:`hinge_dual_bound` (``bound.gap``).  Needs ``pairs × 2^s`` small (``s``
+    the support size; :data:`POLYMATROID_MAX_ROWS`), else the input is returned unchanged.
+
+    Parameters
+    ----------
+    model : LatentClassModel
+    G : ndarray (n, n)
+        Starting Gram matrix (mapped to the feasible set first).
+    k : int or math.inf
+    tau : float
+    loss : Hinge or "hinge"
+    max_iter : int
+        Most LP steps.
+    target_gap : float
+        Stop once ``hinge_dual_bound(...).gap <= target_gap``.
+
+    Returns
+    -------
+    HingeRefinement
+    """
+    if not isinstance(model, LatentClassModel):
+        raise TypeError(f"model must be a LatentClassModel, got {type(model).__name__}")
+    lo = resolve_loss(loss)
+    if not isinstance(lo, Hinge):
+        raise ValueError(f"loss must be a Hinge, got {lo!r}")
+    k = check_k(k, allow_inf=True)
+    tau = check_tau(tau)
+    max_iter = check_integer(max_iter, "max_iter", minimum=0)
+    target_gap = float(target_gap)
+    if not (math.isfinite(target_gap) and target_gap >= 0):
+        raise ValueError(f"target_gap must be a finite number >= 0, got {target_gap!r}")
+    n = model.n_points
+    G = _to_feasible(np.array(check_gram(G, n), dtype=float))
+    Pm = np.asarray(model.pair_probs, dtype=float)
+    px, pp = np.nonzero(Pm > 0)
+    pw = Pm[px, pp]
+    D = np.asarray(model.marginal, dtype=float)
+    supp = np.flatnonzero(D > 0)
+    bound = hinge_dual_bound(model, G, k, tau, lo)
+    value, best_lower, best_lam = bound.value, bound.lower_bound, np.asarray(bound.multipliers)
+    steps = 0
+    if supp.size < 40 and px.size * ((1 << supp.size) - 1) <= POLYMATROID_MAX_ROWS:
+        ind, f = _subset_caps(D[supp], k)
+        cuts: list[np.ndarray] = []
+        stall = 0
+        while steps < max_iter and value - best_lower > target_gap and stall < 4:
+            steps += 1
+            out = _primal_lp(G, px, pp, pw, supp, ind, f, lo.margin, tau, 0.05, 0.0, cuts)
+            if out is None:
+                break
+            Gn, W, lam = out
+            lower, lam_s = _weights_bound(
+                G, px, pp, pw, supp, ind, f, W, lam, lo.margin, tau, value
+            )
+            if lower > best_lower:  # a lower bound on min L, whatever the current G
+                best_lower, best_lam = lower, lam_s
+            ev, U = np.linalg.eigh(0.5 * (Gn + Gn.T))
+            neg = np.flatnonzero(ev < -1e-14)
+            cuts.extend(U[:, j] for j in neg)
+            Gf = _to_feasible(Gn)
+            vf = hinge_dual_bound(model, Gf, k, tau, lo, polymatroid=False).value
+            if vf < value:
+                G, value, stall = Gf, vf, 0
+            elif neg.size == 0 or ev[0] > -1e-6:  # no progress although the cuts are tight
+                stall += 1
+        final = hinge_dual_bound(model, G, k, tau, lo)
+        if final.lower_bound > best_lower:
+            best_lower, best_lam = final.lower_bound, np.asarray(final.multipliers)
+        value = final.value
+    bound = HingeDualBound(
+        value, best_lower, max(0.0, value - best_lower), readonly(np.array(best_lam)), True
+    )
+    ev, U = np.linalg.eigh(G)
+    F = U * np.sqrt(np.maximum(ev, 0.0))
+    F = F / np.maximum(np.linalg.norm(F, axis=1), 1.0)[:, None]
+    return HingeRefinement(readonly(G), readonly(F), float(bound.value), bound, steps)
