@@ -279,13 +279,17 @@ class EmpiricalObjective:
             (
                 int(a),
                 # column-major: the products N b, Nᵀ v and Nᵀ diag(v) N stream each column
-                np.asfortranarray(_as_dense(N[lo:hi]))
+                np.asfortranarray(N[lo:hi].toarray() if sparse.issparse(N) else N[lo:hi])
                 if self._dense
                 else sparse.csr_matrix(N[lo:hi]),
                 p[lo:hi],
                 counts[lo:hi] / float(sample.size),
             )
             for a, lo, hi in zip(self.anchors, bounds[:-1], bounds[1:])
+        ]
+        # the one positive of each anchor's keys (class level), or −1 if they differ
+        self._single = [
+            int(p[0]) if p[0] == p[-1] and np.all(p == p[0]) else -1 for _, _, p, _ in self._blocks
         ]
 
     @property
@@ -367,7 +371,7 @@ class EmpiricalObjective:
         n, tau, s = self.n, self._ktau, self._scale
         D = np.zeros((n, n))
         value = 0.0
-        for x, N, p, w in self._blocks:  # loop over anchors (≤ n), vectorised over keys
+        for (x, N, p, w), q in zip(self._blocks, self._single):  # loop over anchors (≤ n)
             if self._safe:
                 z, Pi = self._safe_block(G, x, N, p)
                 ws = w * special.expit(z)
@@ -377,7 +381,10 @@ class EmpiricalObjective:
                 ws = w * special.expit(z)
                 D[x] += b * (N.T @ (ws / Nb)) / tau
             value += float(w @ np.logaddexp(0.0, z))
-            D[x] -= np.bincount(p, weights=ws, minlength=n) / tau
+            if q >= 0:
+                D[x, q] -= ws.sum() / tau
+            else:
+                D[x] -= np.bincount(p, weights=ws, minlength=n) / tau
         D *= s
         return s * value, 0.5 * (D + D.T)
 
@@ -453,6 +460,7 @@ class EmpiricalObjective:
         blocks = np.zeros((len(self._blocks), n, n))
         value = 0.0
         for i, (x, N, p, w) in enumerate(self._blocks):  # loop over anchors (≤ n)
+            q1 = self._single[i]
             if self._safe:  # explicit Π (smoothed hinge)
                 z, Pi = self._safe_block(G, x, N, p)
                 sig = special.expit(z)
@@ -471,10 +479,17 @@ class EmpiricalObjective:
             sig = special.expit(z)
             value += float(w @ np.logaddexp(0.0, z))
             ws = w * sig
+            c = ws * (1.0 - sig)
+            if q1 >= 0:  # class level: one positive
+                gp = np.zeros(n)
+                gp[q1] = ws.sum()
+                cp = np.zeros(n)
+                cp[q1] = c.sum()
+            else:
+                gp = np.bincount(p, weights=ws, minlength=n)
+                cp = np.bincount(p, weights=c, minlength=n)
             gy = b * (N.T @ (ws / Nb))  # Σ wσ π
-            gp = np.bincount(p, weights=ws, minlength=n)
             D[x] += (gy - gp) / tau
-            c = w * sig * (1.0 - sig)
             H = np.diag(gy)
             if self._dense:
                 # Σ wσ² ππᵀ = diag(b) Nᵀ diag(wσ²/Nb²) N diag(b): one GEMM, no π matrix
@@ -485,8 +500,8 @@ class EmpiricalObjective:
                 H -= S * np.outer(b, b)
                 cross = np.zeros((n, n))  # Σ c π e_pᵀ, column by positive
                 cn = c / Nb
-                if p[0] == p[-1] and np.all(p == p[0]):  # class level: one positive
-                    cross[:, p[0]] = b * (N.T @ cn)
+                if q1 >= 0:  # class level: one positive
+                    cross[:, q1] = b * (N.T @ cn)
                 else:
                     for q in np.unique(p):  # positives of this anchor
                         sel = p == q
@@ -498,7 +513,7 @@ class EmpiricalObjective:
                 onehot = sparse.csr_matrix((c, (np.arange(p.size), p)), shape=(p.size, n))
                 cross = (Pi.T @ onehot).toarray()  # Σ c π e_pᵀ
             H -= cross + cross.T
-            H += np.diag(np.bincount(p, weights=c, minlength=n))
+            H += np.diag(cp)
             blocks[i] = H * (self._scale / (tau * tau))
         s = self._scale
         D *= s
