@@ -11,6 +11,7 @@ from latentclass.figures import REGISTRY
 from latentclass.figures.loss_family import (
     LOSS_FAMILY_AVERAGING,
     LOSS_FAMILY_DOWNSTREAM,
+    LOSS_FAMILY_POINT_LEVEL,
     LOSS_FAMILY_SIMPLEX,
 )
 
@@ -19,12 +20,22 @@ from latentclass.figures.loss_family import (
 def data():
     return {
         spec.name: spec.compute(True)
-        for spec in (LOSS_FAMILY_SIMPLEX, LOSS_FAMILY_AVERAGING, LOSS_FAMILY_DOWNSTREAM)
+        for spec in (
+            LOSS_FAMILY_SIMPLEX,
+            LOSS_FAMILY_AVERAGING,
+            LOSS_FAMILY_DOWNSTREAM,
+            LOSS_FAMILY_POINT_LEVEL,
+        )
     }
 
 
 def test_registered():
-    for name in ("loss_family_simplex", "loss_family_averaging", "loss_family_downstream"):
+    for name in (
+        "loss_family_simplex",
+        "loss_family_averaging",
+        "loss_family_downstream",
+        "loss_family_point_level",
+    ):
         assert name in REGISTRY
 
 
@@ -76,3 +87,28 @@ def test_downstream_figure_check(data):
     c["points"][0]["certified"] = True  # a certificate for a non-convex loss is refused
     assert not LOSS_FAMILY_DOWNSTREAM.verify(bad)[0]
     LOSS_FAMILY_DOWNSTREAM.draw(d, ok, details)
+
+
+def test_point_level_figure_check(data):
+    d = data["loss_family_point_level"]
+    ok, details = LOSS_FAMILY_POINT_LEVEL.verify(d)
+    assert ok, details
+    assert details["strict_max_collapse_error"] <= 1e-4
+    assert all(r["certified"] for r in details["hinge_numerical"])
+    bad = copy.deepcopy(d)
+    bad["gaps"]["hinge"]["2.0"]["inf"] = 1e-3  # an uncertified collapsed simplex
+    assert not LOSS_FAMILY_POINT_LEVEL.verify(bad)[0]
+    bad = copy.deepcopy(d)
+    r = next(r for r in bad["numeric"] if r["loss"] == "logistic")
+    r["collapse"] = 0.01  # a strictly convex optimum that does not collapse
+    assert not LOSS_FAMILY_POINT_LEVEL.verify(bad)[0]
+    bad = copy.deepcopy(d)
+    r = next(r for r in bad["numeric"] if r["loss"] == "decoupled")
+    r["certified"] = False
+    assert not LOSS_FAMILY_POINT_LEVEL.verify(bad)[0]
+    bad = copy.deepcopy(d)
+    for r in bad["numeric"]:
+        if r["loss"] == "hinge":
+            r["collapse"] = 0.5  # the hinge is reported, not checked
+    assert LOSS_FAMILY_POINT_LEVEL.verify(bad)[0]
+    LOSS_FAMILY_POINT_LEVEL.draw(d, ok, details)

@@ -10,7 +10,12 @@ from .collapse import POINT_COLLAPSE
 from .degradation_sources import BINARY_TASKS, DEGRADATION_SOURCES, LOW_DIM_SEARCH
 from .digits import DIGITS
 from .limits import LARGE_K_LIMIT
-from .loss_family import LOSS_FAMILY_AVERAGING, LOSS_FAMILY_DOWNSTREAM, LOSS_FAMILY_SIMPLEX
+from .loss_family import (
+    LOSS_FAMILY_AVERAGING,
+    LOSS_FAMILY_DOWNSTREAM,
+    LOSS_FAMILY_POINT_LEVEL,
+    LOSS_FAMILY_SIMPLEX,
+)
 from .nonuniform import NONUNIFORM_FAMILIES
 from .sampled_training import TRAINING
 from .spec import FigureSpec
@@ -34,6 +39,7 @@ REGISTRY: dict[str, FigureSpec] = {
         LOSS_FAMILY_SIMPLEX,
         LOSS_FAMILY_AVERAGING,
         LOSS_FAMILY_DOWNSTREAM,
+        LOSS_FAMILY_POINT_LEVEL,
         BINARY_TASKS,
         LOW_DIM_SEARCH,
         DEGRADATION_SOURCES,
