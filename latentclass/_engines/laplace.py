@@ -46,8 +46,21 @@ quadrature is at rounding level (<= 1e-15 relative).  The infinite lattice sum i
   every ``b > 0``, so every term is relatively accurate).  ``t'_R`` is the first node where
   either ``e^{-t'/s} <= e^{-45}`` for every pair of the anchor, or the chord bound
   ``φ(t) <= 1 − μ_1 (1 − e^{-t})`` (convexity of ``b ↦ e^{-tb}`` on ``[0, 1]``) guarantees
-  ``φ^{k−1} <= e^{-λ}``, ``λ = 40 + log(1 + s k μ_1)``.  For large ``k`` the whole transition
-  lies at ``t' ≪ 1`` and there are no exponential nodes at all.
+  ``φ^{k−1} <= e^{-λ}``, ``λ = 40 + log(1 + s k μ_1)``, or — tested on the nodes as they are
+  computed — the computed ``φ_b(t'_j)`` itself satisfies ``(k−1) log φ_b(t'_j) <= −λ``: ``φ_b``
+  is non-increasing in ``t'`` (``b >= 0``), so ``φ^{k−1} <= e^{-λ}`` on all later nodes, the
+  same guarantee as the chord bound (the computed ``φ`` is relatively accurate, and the margin
+  ``e^{-40}`` dwarfs its rounding).  No node before ``t' = λ / ((k−1) μ_1)`` can pass
+  (Jensen: ``φ(t) >= e^{-t μ_1}``), so the test starts there.  For large ``k`` the whole
+  transition lies at ``t' ≪ 1`` and there are no exponential nodes at all.
+  *Split*: an entry with ``b <= θ = t'_{j_0} / t'_R`` (``t'_{j_0} <= 1.5`` the last series
+  node) has ``t' b <= t'_{j_0}`` on every exponential node, so its ``e^{-t' b}`` is the same
+  Taylor series as on the series nodes, with the same order ``J`` and remainder bound; when
+  the other entries (set ``L``) are at most a quarter of a block (small ``τ``: far classes
+  have tiny ``b``), ``φ_b − 1 = Σ_i μ^S_i (−t')^i / i! + Σ_{y ∈ L} D_y (E_y − 1)`` with the
+  moments ``μ^S`` of the entries outside ``L``: two non-positive terms, each relatively
+  accurate (the series as on the series nodes: alternating, decreasing terms), and only the
+  entries of ``L`` get exponentials.
 * **right tail** ``t' > t'_R``: ``1 − φ^k = 1`` to double precision, so only ``e^{-t}``
   remains: explicit nodes for ``t >= 0.15``, below that a geometric-sum Taylor series
   (order 10, remainder ``0.15^{11}/11! ≈ 2e-17``).
@@ -60,8 +73,14 @@ Gradient
 ``E`` is reused on the exponential nodes (one batched matrix–vector product per anchor, a sum
 of positive terms, so relatively accurate), and on the series nodes and the left tail
 ``e^{-t'b_y} = Σ_l (−t'b_y)^l / l!`` turns the node sum into a polynomial in ``b_y`` whose
-coefficients are aggregated over all pairs of the anchor; it is evaluated with the powers
-``b^1..b^{J+1}`` already formed for the moments (one batched matrix product).
+coefficients are aggregated over all pairs of the anchor; it is evaluated by Horner's rule
+(powers ``>= 2`` of ``b < 1e-14`` dropped, as in the moments).  With the split, the exponential
+nodes add their series coefficients to the polynomial of the entries outside ``L``; the entries
+of ``L`` get the series-node polynomial plus their explicit sum ``Σ_j W_j E_{j,y}``.  The
+polynomial's terms are bounded by ``Σ_j W_j e^{+t'_j b_y}``, at most ``e^{2 t'_{j_0}} <= e^3``
+times the positive sum it equals, so it stays relatively accurate to ``~20 J`` ulps.
+Blocks of anchors are sized so that one ``(anchors, n)`` array stays in cache
+(``_ROW_BYTES``); only the exponential nodes of a block are stored.
 ``Σ_y ∂I_k/∂ log a_y = ∂I_k/∂ log s = ∫_0^∞ e^{-t} (1 − φ(t)^k) dt`` uses the value nodes.
 ``k = 1`` has the closed form ``I_1 = Σ_y D_y log(1 + a_y)``, ``∂/∂ log a_y = D_y σ(log a_y)``.
 """
@@ -94,6 +113,13 @@ _RIGHT_LOG = 40.0
 _T_MAX = 45.0
 #: Bytes of per-chunk temporaries (powers of b, exponential nodes, pair × node arrays).
 _CHUNK_BYTES = 8 << 20
+#: Bytes of one ``(anchors, n)`` row block of a chunk (kept in cache by the power/Horner passes).
+_ROW_BYTES = 256 << 10
+#: Split of the exponential nodes (series for small ``b``, explicit ``e^{-t'b}`` for the rest):
+#: used when the explicit entries are at most this fraction of a block and ``t'_R <= e^{27.6}``
+#: (so that ``t'^J`` of the series stays finite).
+_SPLIT_FRACTION = 0.25
+_SPLIT_LOG_T_MAX = 27.6
 
 
 def _chunks(cost: np.ndarray, budget: float):
@@ -307,14 +333,20 @@ def family_loss(
     j0 = int(math.floor(math.log(SERIES_T_MAX) / h))  # nodes j <= j0 use the moment series
     n_exp = np.maximum(0, jr - j0)
     ppa = np.diff(seg)
-    cost = np.maximum((JMAX + 2 + n_exp + 2) * n * 8.0, (jr - jl + 1) * ppa * 8.0 * 8)
+    # per-anchor share of the chunk budgets: the stored exponential nodes, the pair × node arrays,
+    # and one (Ac, n) row block small enough for the cache (the power and Horner passes)
+    cost = np.maximum(
+        np.maximum((n_exp + 4) * n * 8.0, (jr - jl + 1) * ppa * 8.0 * 8) / _CHUNK_BYTES,
+        n * 8.0 / _ROW_BYTES,
+    )
     # ---- outputs
     values = np.empty(P)
     gbase = np.empty((A, n)) if need_grad else None
     gshift = np.empty(P) if need_grad else None
     ipow = np.arange(JMAX + 2)
     kD = k * D
-    for a0, a1 in _chunks(cost, _CHUNK_BYTES):
+    E_buf = None
+    for a0, a1 in _chunks(cost, 1.0):
         Ac = a1 - a0
         p0, p1 = seg[a0], seg[a1]
         Pc = p1 - p0
@@ -325,16 +357,45 @@ def family_loss(
         bb = b[a0:a1]
         JL, JR = int(jl[a0:a1].min()), int(jr[a0:a1].max())
         J = _node_order(math.exp(h * min(JR, j0)), JT, JMAX)
-        # powers Pw[i] = b^{i+1} (i = 0..J) and moments μ_1..μ_J; powers >= 2 of b < 1e-14 are
-        # set to 0 (|error| < 1e-28 per power, far below rounding of the leading term μ_1 t')
-        Pw = np.empty((J + 1, Ac, n))
-        Pw[0] = bb
-        bc = np.where(bb < 1e-14, 0.0, bb)
-        for i in range(1, J + 1):
-            np.multiply(Pw[i - 1], bc, out=Pw[i])
+        # split (exponential nodes only): entries with b <= θ = t'_{j0} / t'_{JR} keep
+        # t' b <= t'_{j0} on every node, so their e^{-t'b} is the moment series there as well;
+        # only the others ("large", index set L) need explicit exponentials.  Used when L is
+        # at most a quarter of the block (small τ: far classes have tiny b).
+        sparse = False
+        if j0 < JR and JR * h <= _SPLIT_LOG_T_MAX:
+            large = bb > math.exp(h * (j0 - JR))
+            n_large = int(np.count_nonzero(large))
+            sparse = n_large <= _SPLIT_FRACTION * Ac * n
+        if sparse:
+            idx = np.flatnonzero(large)
+            rowL = idx // n
+            bL = bb.ravel()[idx]
+            DL = D[idx % n]
+            bs = bb.copy()
+            bs.ravel()[idx] = 0.0  # the series part: entries of L removed
+        else:
+            bs = bb
+        # moments μ_i = Σ D b^i (i = 1..J) from the running power p = b · bc^{i−1}, bc = b with the
+        # entries < 1e-14 set to 0 (powers >= 2 of those are < 1e-28: far below rounding of the
+        # leading term μ_1 t'); one cache-sized block, one matrix-vector product per power.  With
+        # the split these are the moments μ^S of the series part, and μ = μ^S + μ^L.
+        bc = np.where(bs < 1e-14, 0.0, bs)
         mu = np.empty((Ac, J + 1))
         mu[:, 0] = 1.0
-        mu[:, 1:] = np.einsum("iy,y->i", Pw[:J].reshape(J * Ac, n), D).reshape(J, Ac).T
+        pw = bs.copy()
+        mu[:, 1] = pw @ D
+        for i in range(2, J + 1):
+            pw *= bc
+            mu[:, i] = pw @ D
+        del pw
+        if sparse:
+            muS = mu.copy()
+            pL = DL * bL
+            mu[:, 1] += np.bincount(rowL, pL, minlength=Ac)
+            bcL = np.where(bL < 1e-14, 0.0, bL)
+            for i in range(2, J + 1):
+                pL *= bcL
+                mu[:, i] += np.bincount(rowL, pL, minlength=Ac)
         ut = h * np.arange(JL, JR + 1)  # log t'
         Q = ut.size
         tq = np.exp(ut)
@@ -350,29 +411,70 @@ def family_loss(
         if ns < Q:
             # E = e^{-t' b} (needed with relative accuracy by the gradient) and φ − 1 = Σ D (E − 1);
             # E − 1 is relatively accurate once t' b >= 1/2 for every b > 0 of the chunk (or b = 0:
-            # then E − 1 = 0 exactly); on the nodes before that, expm1 is used.
+            # then E − 1 = 0 exactly); on the nodes before that, expm1 is used.  The nodes end at
+            # the first one where log φ <= −λ/(k − 1) for every anchor of the chunk (φ is
+            # non-increasing in t', so φ^{k−1} <= e^{-λ} beyond it: module docstring); Jensen
+            # (φ(t') >= e^{-t' μ1}) says no node before ``jmin`` can pass, so the test starts there.
             Qe = Q - ns
-            E = np.empty((Qe, Ac, n))
-            Ef = E.reshape(Qe, -1)
-            np.multiply(-tq[ns:, None], bb.reshape(1, -1), out=Ef)
-            pos = bb > 0.0
-            bpos_min = float(bb[pos].min()) if pos.any() else 1.0
-            n_acc = int(np.clip(np.ceil((math.log(0.5 / bpos_min) - ut[ns]) / h), 0, Qe))
-            if n_acc:
-                Em1 = np.expm1(Ef[:n_acc]).reshape(n_acc * Ac, n)
-                phim1[:, ns : ns + n_acc] = np.einsum("iy,y->i", Em1, D).reshape(n_acc, Ac).T
-                del Em1
-            np.exp(Ef, out=Ef)
-            if n_acc < Qe:
-                Es = E[n_acc:].reshape(-1, n)
-                if float(np.min(pos @ D)) >= 0.5:  # 1 − φ >= 0.39 · 0.5: Σ D E − 1 is accurate
-                    phim1[:, ns + n_acc :] = (
-                        (np.einsum("iy,y->i", Es, D) - 1.0).reshape(Qe - n_acc, Ac).T
-                    )
-                else:  # Σ D (E − 1): every term relatively accurate
-                    phim1[:, ns + n_acc :] = (
-                        np.einsum("iy,y->i", Es - 1.0, D).reshape(Qe - n_acc, Ac).T
-                    )
+            q_check = Qe  # first exponential node that the Jensen bound lets pass the cut
+            lphi_cut = np.full(Ac, -np.inf)
+            if k > 1:
+                lphi_cut = -lam[a0:a1] / (k - 1)
+                with np.errstate(divide="ignore"):
+                    jmin = float(np.max(np.log(-lphi_cut / mu1[a0:a1]))) / h
+                if jmin < JR + 1:
+                    q_check = max(0, math.ceil(jmin) - JL - ns)
+            if sparse:
+                # φ − 1 = Σ_i μ^S_i (−t')^i / i!  +  Σ_{L} D (e^{-t'b} − 1)   (both terms <= 0)
+                VE = np.exp(np.outer(ipow[: J + 1], ut[ns:])) * _SIGNED_INV_FACT[: J + 1, None]
+                phim1[:, ns:] = muS[:, 1:] @ VE[1:]
+                EL = np.empty((Qe, n_large))
+                n_acc = int(np.clip(np.ceil((math.log(0.5 / float(bL.min())) - ut[ns]) / h), 0, Qe))
+                for q in range(Qe):
+                    xL = bL * -tq[ns + q]
+                    np.exp(xL, out=EL[q])
+                    em1 = np.expm1(xL) if q < n_acc else EL[q] - 1.0
+                    em1 *= DL
+                    col = phim1[:, ns + q]
+                    col += np.bincount(rowL, em1, minlength=Ac)
+                    if q >= q_check and np.all(
+                        np.log1p(np.maximum(col, -1.0 + 2.0**-52)) <= lphi_cut
+                    ):
+                        Qe = q + 1
+                        break
+                EL, VE = EL[:Qe], VE[:, :Qe]
+            else:
+                if E_buf is None or E_buf.size < Qe * Ac * n:  # one buffer for all chunks
+                    E_buf = np.empty(Qe * Ac * n)
+                E = E_buf[: Qe * Ac * n].reshape(Qe, Ac, n)
+                Ef = E.reshape(Qe, -1)
+                bflat = bb.reshape(-1)
+                pos = bb > 0.0
+                bpos_min = float(bb[pos].min()) if pos.any() else 1.0
+                n_acc = int(np.clip(np.ceil((math.log(0.5 / bpos_min) - ut[ns]) / h), 0, Qe))
+                dense_sum = float(np.min(pos @ D)) >= 0.5  # 1 − φ >= 0.39 · 0.5: Σ D E − 1 ok
+                for q in range(Qe):  # one node at a time: each block stays in cache
+                    Eb = Ef[q]
+                    np.multiply(bflat, -tq[ns + q], out=Eb)
+                    if q < n_acc:
+                        col = np.expm1(Eb).reshape(Ac, n) @ D
+                        np.exp(Eb, out=Eb)
+                    else:
+                        np.exp(Eb, out=Eb)
+                        if dense_sum:
+                            col = E[q] @ D
+                            col -= 1.0
+                        else:  # Σ D (E − 1): every term relatively accurate
+                            col = (E[q] - 1.0) @ D
+                    phim1[:, ns + q] = col
+                    if q >= q_check and np.all(
+                        np.log1p(np.maximum(col, -1.0 + 2.0**-52)) <= lphi_cut
+                    ):
+                        Qe = q + 1
+                        break
+                E = E[:Qe]
+            Q = ns + Qe
+            ut, tq, phim1 = ut[:Q], tq[:Q], phim1[:, :Q]
         logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
         one_minus = -np.expm1(k * logphi)  # 1 − φ^k
         # pair quantities on the nodes: t = t'/s, e^{-t}
@@ -423,12 +525,26 @@ def family_loss(
             beta[:, l] = Hs[:, : JT + 1 - l] @ T[l + 1 : JT + 2]
         beta *= h * _SIGNED_INV_FACT[: JT + 1] * np.exp(lts * (iT[: JT + 1] + 1))
         coef[:, : JT + 1] += _segment_sum(beta * w[:, None], loc_starts, Ac)
-        # b_y · Σ_l coef_l b_y^l  =  Σ_l coef_l b_y^{l+1}
-        g = np.einsum("al,lay->ay", coef, Pw)
-        if E is not None:  # exponential nodes: b_y Σ_j W_j e^{-t'_j b_y}  (positive terms)
-            ge = np.einsum("aq,qay->ay", W[:, ns:], E)
-            ge *= bb
-            g += ge
+        # b_y · Σ_l coef_l b_y^l by Horner's rule in bc (the powers of the moments)
+        if sparse:  # series part on the exponential nodes too; entries of L below
+            coefS = coef.copy()
+            coef += W[:, ns:] @ VE.T
+        g = np.empty((Ac, n))
+        g[:] = coef[:, J, None]
+        for l in range(J - 1, -1, -1):
+            g *= bc
+            g += coef[:, l, None]
+        if sparse:  # L: series nodes by Horner, exponential nodes explicitly (positive terms)
+            cL = coefS[rowL]
+            gL = cL[:, J].copy()
+            for l in range(J - 1, -1, -1):
+                gL *= bcL
+                gL += cL[:, l]
+            gL += np.einsum("pq,qp->p", W[rowL, ns:], EL)
+            g.ravel()[idx] = gL
+        elif E is not None:  # exponential nodes: b_y Σ_j W_j e^{-t'_j b_y}  (positive terms)
+            g += np.einsum("aq,qay->ay", W[:, ns:], E)
+        g *= bb
         g *= kD
         gbase[a0:a1] = g
     return values, gbase, gshift
