@@ -113,6 +113,9 @@ def hinge_dual_bound(
     tie_tol, act_tol : float
         Scores within ``tie_tol`` of their sorted neighbour share a group; pieces within
         ``act_tol`` of 0 get weight ``1/2`` (any values give a valid bound).
+    polymatroid : bool, default True
+        When the piece-weight bound leaves a gap, also solve the LP over the polymatroid
+        weights (up to :data:`POLYMATROID_MAX_ROWS` constraints) and keep the better bound.
 
     Returns
     -------
@@ -543,6 +546,16 @@ class HingeRefinement:
     def __repr__(self) -> str:
         return (
             f"HingeRefinement(value={self.value:.12g}, gap={self.bound.gap:.3g}, n_lp={self.n_lp})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A table for Jupyter: value, the dual bound's gap and feasibility, LP steps."""
+        from .._html import fields_html
+
+        return fields_html(
+            self,
+            fields=("value", "n_lp", "gram", "factor"),
+            extra=(("gap", self.bound.gap), ("feasible", self.bound.feasible)),
         )
 
 
