@@ -287,6 +287,8 @@ class EmpiricalObjective:
             )
             for a, lo, hi in zip(self.anchors, bounds[:-1], bounds[1:])
         ]
+        # the distinct positives of each anchor's keys and each key's index among them
+        self._positives = [np.unique(p, return_inverse=True) for _, _, p, _ in self._blocks]
         # the one positive of each anchor's keys (class level), or −1 if they differ
         self._single = [
             int(p[0]) if p[0] == p[-1] and np.all(p == p[0]) else -1 for _, _, p, _ in self._blocks
@@ -333,9 +335,8 @@ class EmpiricalObjective:
         n, tau, lo = self.n, self.tau, self.loss
         D = np.zeros((n, n)) if need_grad else None
         value = 0.0
-        for x, N, p, w in self._blocks:  # loop over anchors (≤ n), vectorised over keys
+        for (x, N, p, w), (upos, pidx) in zip(self._blocks, self._positives):  # anchors
             row = G[x] / tau
-            upos, pidx = np.unique(p, return_inverse=True)
             step = max(1, _GENERIC_BLOCK // (upos.size * n))
             for a in range(0, p.size, step):  # chunks of keys bound the (P, T, n) temporaries
                 sl = slice(a, a + step)
@@ -480,14 +481,14 @@ class EmpiricalObjective:
             value += float(w @ np.logaddexp(0.0, z))
             ws = w * sig
             c = ws * (1.0 - sig)
+            gp: np.ndarray = np.zeros(n)
+            cp: np.ndarray = np.zeros(n)
             if q1 >= 0:  # class level: one positive
-                gp = np.zeros(n)
                 gp[q1] = ws.sum()
-                cp = np.zeros(n)
                 cp[q1] = c.sum()
             else:
-                gp = np.bincount(p, weights=ws, minlength=n)
-                cp = np.bincount(p, weights=c, minlength=n)
+                gp = np.bincount(p, weights=ws, minlength=n).astype(float)
+                cp = np.bincount(p, weights=c, minlength=n).astype(float)
             gy = b * (N.T @ (ws / Nb))  # Σ wσ π
             D[x] += (gy - gp) / tau
             H = np.diag(gy)
@@ -872,7 +873,8 @@ def _solve_nonconvex(objective, sample, model, dim, gen, n_restarts) -> OptimalR
     """Restarts of :func:`solve_gram` and the logistic ERM as a start; best found."""
     cands = []
     for child in gen.spawn(n_restarts):
-        rep = solve_gram(objective, dim=dim, rng=child)
+        # no polish towards a certificate: none exists for a non-convex loss
+        rep = solve_gram(objective, dim=dim, rng=child, polish_target=1e12)
         cands.append((float(objective.value(np.asarray(rep.gram))), rep, "random start"))
     logistic = EmpiricalObjective(sample, objective.tau)
     lrep = _solve_logistic(logistic, sample, model, dim, gen)
