@@ -23,9 +23,17 @@ hinge; SPEC §3.2 convention), by an engine chosen per loss:
   pair; ``ℓ`` is monotone in ``j``); scores within ``1e-12`` (relative) of the row's largest or
   smallest value count as that value.
 
-For other cases (debiased/hard-negative with large ``k`` and a general ``G``) no exact engine
-is offered: :func:`latentclass.nce_loss` with ``loss=`` on ``model.sample(N, k, rng)`` is the
-Monte-Carlo estimate with its standard error.
+- ``"moments"`` (debiased, and hard-negative with ``β = 0``; reached from ``"binomial"``
+  when a row takes more than two values): the loss of a pair is ``φ(R̄)``, ``R̄`` the mean of
+  ``k`` iid ``e^{u_Y}``; away from the clamp (one-sided Hoeffding) ``φ`` is expanded in the
+  exact central moments of ``R̄`` with a Lagrange remainder bound; ``truncation_bound`` is the
+  ``P``-weighted sum of the per-pair bounds (value only; proofs/loss_family.md §1.6), and a
+  bound above :data:`MOMENT_MAX_BOUND` (the clamp within reach of the mean) is refused.
+
+For other cases (hard-negative with ``β > 0``, large ``k``, a general ``G``: the loss depends on
+two sums, ``Σ e^{(1+β)s_i}`` and ``Σ e^{βs_i}``, and no bound is implemented for their ratio) no
+exact engine is offered: :func:`latentclass.nce_loss` with ``loss=`` on
+``model.sample(N, k, rng)`` is the Monte-Carlo estimate with its standard error.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from .._validation import check_choice, check_gram, check_k, check_tau
 from ..model import LatentClassModel, check_model
 from .objects import Hinge, _Loss, resolve_loss
 
-__all__ = ["ENUMERATE_MAX_WORK", "LossObjective"]
+__all__ = ["ENUMERATE_MAX_WORK", "MOMENT_MAX_BOUND", "LossObjective"]
 
 #: Largest ``P · T · s`` (pairs × count vectors × support) of the enumeration engine.
 ENUMERATE_MAX_WORK = 20_000_000
@@ -54,7 +62,15 @@ _TIE_TOL = 1e-12
 _LOG_DELTA = -60 * math.log(2.0)
 #: Truncation level of the binomial engine.
 _DELTA = 1e-20
-_ENGINES = ("auto", "enumerate", "order-statistics", "laplace", "multiset", "binomial")
+_ENGINES = (
+    "auto",
+    "enumerate",
+    "order-statistics",
+    "laplace",
+    "multiset",
+    "binomial",
+    "moments",
+)
 
 
 class LossObjective:
@@ -83,7 +99,10 @@ class LossObjective:
     convex : bool
         ``loss.convex`` (the certificate of SPEC §4 applies only when True).
     truncation_bound : float
-        Bound on the neglected mass of the ``"binomial"`` engine (0 otherwise).
+        Bound on the neglected part of the ``"binomial"`` and ``"moments"`` engines at the last
+        evaluation (0 otherwise).
+    last_engine : str or None
+        ``"binomial"`` or ``"moments"``: which of the two evaluated last (``None`` before).
     """
 
     def __init__(
@@ -103,6 +122,7 @@ class LossObjective:
         self.method = check_choice(method, "method", _ENGINES)
         self.convex = bool(self.loss.convex)
         self.truncation_bound = 0.0
+        self.last_engine: str | None = None
         Pm = np.asarray(model.pair_probs, dtype=float)
         self._px, self._pp = np.nonzero(Pm > 0)
         self._pw = Pm[self._px, self._pp]
@@ -123,7 +143,7 @@ class LossObjective:
             "logistic": ("enumerate",),
             "hinge": ("order-statistics", "enumerate"),
             "decoupled": ("laplace", "multiset", "enumerate"),
-            "debiased": ("enumerate", "binomial"),
+            "debiased": ("enumerate", "binomial", "moments"),
             "hard_negative": ("enumerate", "binomial"),
         }[name]
         if k == math.inf:
@@ -255,7 +275,11 @@ class LossObjective:
         elif eng in ("laplace", "multiset", "decoupled-auto", "limit"):
             value, Dg = self._decoupled(Gs, need_grad)
         elif eng == "binomial":
+            self.last_engine = "binomial"
             value, Dg = self._binomial(Gs, need_grad)
+        elif eng == "moments":
+            self.last_engine = "moments"
+            value, Dg = _debiased_moments(self, Gs, need_grad)
         elif eng == "lln-limit":
             value, Dg = self._lln_limit(Gs, need_grad)
         else:
@@ -457,6 +481,9 @@ class LossObjective:
         tie = _TIE_TOL * np.maximum(1.0, np.abs(U))
         top = np.abs(hi[:, None] - U) <= tie
         if not np.all(top | (np.abs(U - lo[:, None]) <= tie)):
+            if self.loss.name == "debiased" or float(getattr(self.loss, "beta", 1.0)) == 0.0:
+                self.last_engine = "moments"
+                return _debiased_moments(self, Gs, need_grad)
             raise ValueError(
                 f"no exact engine for loss {self.loss.name!r} at k={k} with this G: the "
                 "enumeration is too large and some anchor row takes more than two distinct "
@@ -500,3 +527,161 @@ class LossObjective:
         share += np.where(bot, Ds / m_bot[:, None] * g2[:, 1:], 0.0)
         np.add.at(Dg, (px[:, None], supp[None, :]), share)
         return value, Dg
+
+
+# --------------------------------------------------------------------------- debiased, large k
+#: Largest Taylor order of the ``"moments"`` engine (even), and the truncation bound above
+#: which it refuses (pointing at Monte-Carlo).
+_MOMENT_ORDERS = (4, 6, 8, 10, 12, 14, 16)
+MOMENT_MAX_BOUND = 1e-9
+
+
+def _mean_central_moments(X: np.ndarray, Ds: np.ndarray, k: float, J: int):
+    """``μ = E X`` and ``m_j = E(X̄ − μ)^j`` (``j = 0..J``) of the mean ``X̄`` of ``k`` iid
+    draws of ``X`` (row ``p``: values ``X[p]`` with probabilities ``Ds``), exactly, through the
+    cumulants ``κ_j(X̄) = κ_j(X) k^{1−j}`` and ``m_n = Σ_{j=2}^{n} C(n−1, j−1) κ_j m_{n−j}``."""
+    mu = X @ Ds
+    d = X - mu[:, None]
+    P = X.shape[0]
+    cm = np.empty((P, J + 1))
+    powd = np.ones_like(d)
+    for j in range(J + 1):
+        cm[:, j] = powd @ Ds
+        powd = powd * d
+    cm[:, 1] = 0.0
+    kap = np.zeros((P, J + 1))
+    for n in range(2, J + 1):
+        kap[:, n] = cm[:, n] - sum(
+            math.comb(n - 1, j - 1) * kap[:, j] * cm[:, n - j] for j in range(2, n - 1)
+        )
+    kb = kap * np.array([k ** (1.0 - j) for j in range(J + 1)])[None, :]
+    m = np.zeros((P, J + 1))
+    m[:, 0] = 1.0
+    for n in range(2, J + 1):
+        m[:, n] = sum(math.comb(n - 1, j - 1) * kb[:, j] * m[:, n - j] for j in range(2, n + 1))
+    return mu, m
+
+
+def _taylor_expect(q: int, h0, m, J, h_lo, span, sup_g, delta):
+    """``E g(μ + Z)`` for ``g = log h`` (``q = 0``) or ``g = h^{−q}`` (``h`` affine with slope 1,
+    ``h(μ) = h0``), ``Z`` centred with moments ``m``: the Taylor sum to order ``J − 1`` and a bound
+    ``sup_{h >= h_lo} |g^{(J)}| m_J / J! + δ (sup_g + Σ_j |g^{(j)}(μ)| span^j / j!)``, where
+    ``|Z| < t`` (``h(μ + Z) >= h_lo``) except with probability ``<= δ`` and ``|Z| <= span``."""
+    val = np.log(h0) if q == 0 else h0 ** (-float(q))
+    absT = np.abs(val)
+    for j in range(1, J):
+        if q == 0:
+            c = (-1.0) ** (j - 1) * math.factorial(j - 1) / math.factorial(j)
+            dj = c / h0**j
+        else:
+            rising = math.prod(range(q, q + j))
+            dj = (-1.0) ** j * rising / math.factorial(j) / h0 ** (q + j)
+        val = val + dj * m[:, j]
+        absT = absT + np.abs(dj) * span**j
+    if q == 0:
+        supJ = math.factorial(J - 1) / h_lo**J
+    else:
+        supJ = math.prod(range(q, q + J)) / h_lo ** (q + J)
+    bound = supJ * np.abs(m[:, J]) / math.factorial(J) + delta * (sup_g + absT)
+    return val, bound
+
+
+def _debiased_moments(self: LossObjective, Gs: np.ndarray, need_grad: bool):
+    """Debiased loss at large ``k`` (SPEC §8.2, proofs/loss_family.md §1.6): per pair the loss is
+    ``φ(R̄)``, ``R̄`` the mean of the ``k`` iid ``e^{u_Y}``, ``φ(r) = log(1 + c max((r − β)/γ,
+    e^{−1/τ}))`` with ``c = k e^{−s⁺}``, ``β = τ⁺ e^{s⁺}``, ``γ = 1 − τ⁺``; kink at
+    ``r_c = β + γ e^{−1/τ}``.  With ``t`` the Hoeffding radius of level ``δ = 10⁻²⁰``: if
+    ``μ − t > r_c`` the free branch ``log(c/γ) + log h(r)``, ``h = r − β + γ/c``, is expanded
+    in the exact central moments of ``R̄`` (order ``J − 1``, ``J`` even, chosen per call); if
+    ``μ + t < r_c`` the loss is the constant ``log(1 + c e^{−1/τ})`` off an event of
+    probability ``<= δ``.  The sum of the per-pair bounds, weighted by ``P``, is
+    ``truncation_bound``; otherwise (the kink within reach, or a bound above
+    :data:`MOMENT_MAX_BOUND`) a ``ValueError`` points at Monte-Carlo."""
+    k = self.k
+    assert isinstance(k, int)
+    lo = self.loss
+    tp = float(getattr(lo, "tau_plus", 0.0))
+    supp, D = self._supp, self._D
+    px, pp, pw = self._px, self._pp, self._pw
+    Ds = D[supp]
+    U = Gs[px][:, supp]
+    pos = Gs[px, pp]
+    X = np.exp(U)
+    a, b = X.min(axis=1), X.max(axis=1)
+    span = np.maximum(b - a, 1e-300)
+    c = k * np.exp(-pos)
+    beta = tp * np.exp(pos)
+    gam = 1.0 - tp
+    floor = math.exp(-1.0 / self.tau)
+    rc = beta + gam * floor
+    off = gam / c - beta
+    c0 = np.log1p(c * floor)
+    sup_phi = np.log1p(c * np.maximum((b - beta) / gam, floor))
+    refuse = (
+        f"no exact engine for loss {lo.name!r} at k={k} with this G: "
+        "{why} (use nce_loss(F, model.sample(N, k, rng), tau, loss=...) for a Monte-Carlo "
+        "estimate with its standard error)"
+    )
+    P = px.size
+    best_b = np.full(P, np.inf)
+    vals = np.zeros(P)
+    best_J = np.zeros(P, dtype=int)
+    best_t = np.zeros(P)
+    mu = X @ Ds
+    free = mu > rc
+    dist = np.abs(mu - rc)
+    moments = {}
+    for J in _MOMENT_ORDERS:
+        mu, m = _mean_central_moments(X, Ds, float(k), J)
+        moments[J] = m
+        for theta in (0.5, 0.7, 0.85, 0.95):
+            t = theta * dist
+            # one-sided Hoeffding: Pr(R̄ <= μ − t) (free) or Pr(R̄ >= μ + t) (clamped)
+            delta = np.exp(-2.0 * k * (t / span) ** 2)
+            h0 = np.where(free, mu + off, 1.0)
+            h_lo = np.where(free, mu - t + off, 1.0)
+            vfree, bfree = _taylor_expect(0, h0, m, J, h_lo, span, sup_phi, delta)
+            v = np.where(free, np.log(c / gam) + vfree, c0)
+            bnd = np.where(free, bfree, delta * (sup_phi - c0))
+            better = bnd < best_b
+            best_b = np.where(better, bnd, best_b)
+            vals = np.where(better, v, vals)
+            best_J = np.where(better, J, best_J)
+            best_t = np.where(better, t, best_t)
+    total = float(pw @ best_b)
+    if not total <= MOMENT_MAX_BOUND:
+        raise ValueError(
+            refuse.format(
+                why=f"the moment expansion's bound is {total:.3g} > {MOMENT_MAX_BOUND:g} (the "
+                "clamp of N_g is too close to the negatives' mean for k)"
+            )
+        )
+    self.truncation_bound = total
+    value = float(pw @ vals)
+    if not need_grad:
+        return value, None
+    # ∂/∂u_y = D_y e^{u_y} E[1/h((e^{u_y} + S_{k−1})/k)] on the free pairs, 0 on the clamped;
+    # ∂/∂s⁺ = −1 + (γ/c − β) E[1/h(R̄)] (free), −c e^{−1/τ}/(1 + c e^{−1/τ}) (clamped).
+    # (Expanded at the order chosen for the value; not part of truncation_bound.)
+    e1 = np.zeros(P)
+    gy = np.zeros_like(X)
+    scale = ((k - 1.0) / k) ** np.arange(max(_MOMENT_ORDERS) + 1)
+    for J in np.unique(best_J):
+        J = int(J)
+        rows = best_J == J
+        h0 = np.where(free, mu + off, 1.0)
+        h_lo = np.where(free, mu - best_t + off, 1.0)
+        ej, _ = _taylor_expect(1, h0, moments[J], J, h_lo, span, 0.0, 0.0)
+        e1 = np.where(rows, ej, e1)
+        _, m1 = _mean_central_moments(X, Ds, float(k - 1), J)
+        m1 = m1 * scale[None, : J + 1]
+        for j in range(supp.size):
+            hy = np.where(free, (X[:, j] + (k - 1.0) * mu) / k + off, 1.0)
+            ey, _ = _taylor_expect(1, hy, m1, J, np.maximum(hy, 1e-300), span, 0.0, 0.0)
+            gy[:, j] = np.where(rows & free, Ds[j] * X[:, j] * ey, gy[:, j])
+    d_pos = np.where(free, -1.0 + off * e1, -c * floor / (1.0 + c * floor))
+    n = self.n_points
+    Dg = np.zeros((n, n))
+    np.add.at(Dg, (px[:, None], supp[None, :]), pw[:, None] * gy)
+    Dg[px, pp] += pw * d_pos
+    return value, Dg
