@@ -640,7 +640,9 @@ def _debiased_moments(self: LossObjective, Gs: np.ndarray, need_grad: bool):
             delta = np.exp(-2.0 * k * (t / span) ** 2)
             h0 = np.where(free, mu + off, 1.0)
             h_lo = np.where(free, mu - t + off, 1.0)
-            vfree, bfree = _taylor_expect(0, h0, m, J, h_lo, span, sup_phi, delta)
+            # off the event |φ − T| <= sup φ + |log(c/γ)| + Σ_j |T_j| span^j
+            sup_g = sup_phi + np.abs(np.log(c / gam))
+            vfree, bfree = _taylor_expect(0, h0, m, J, h_lo, span, sup_g, delta)
             v = np.where(free, np.log(c / gam) + vfree, c0)
             bnd = np.where(free, bfree, delta * (sup_phi - c0))
             better = bnd < best_b
