@@ -23,10 +23,9 @@ from scipy.special import logsumexp
 
 from ._engines.laplace import family_loss
 from ._engines.multiset import (
-    MULTISET_MAX_WORK,
     MultisetTable,
     enumerate_family_loss,
-    multiset_work,
+    multiset_is_faster,
 )
 from ._validation import check_choice, check_gram, check_k, check_representation, check_tau
 from .losses.objects import is_logistic, resolve_loss
@@ -84,11 +83,12 @@ class NCEObjective:
         ``"laplace"``: Frullani/Laplace quadrature (cost independent of ``k``);
         ``"enumerate"``: exact sum over multisets of negatives, pair by pair (tiny cases only;
         the reference implementation); ``"auto"``: the cheaper of two exact engines — the dense
-        multiset sum of :class:`latentclass._engines.multiset.MultisetTable` when its work
-        ``P · C(k + s − 1, s − 1) · (s + 2)`` (``P`` pairs, ``s`` points with ``D > 0``) is at
-        most :data:`latentclass._engines.multiset.MULTISET_MAX_WORK` (measured crossover), the Laplace
-        quadrature otherwise.  The engine used is the attribute ``engine``
-        (``"multiset"``, ``"laplace"``, ``"enumerate"`` or ``"limit"``).
+        multiset sum of :class:`latentclass._engines.multiset.MultisetTable` when ``k < 64`` and its
+        work ``P · C(k + s − 1, s − 1) · (s + 130)`` (``P`` pairs, ``s`` points with ``D > 0``) is
+        at most :data:`latentclass._engines.multiset.MULTISET_MAX_WORK` (``k = 1``:
+        ``MULTISET_MAX_WORK_K1``; measured crossovers), the Laplace quadrature otherwise.  The
+        engine used is the attribute ``engine`` (``"multiset"``, ``"laplace"``, ``"enumerate"``
+        or ``"limit"``).
 
     Notes
     -----
@@ -156,7 +156,7 @@ class NCEObjective:
             k_int = self.k
             assert isinstance(k_int, int)  # finite k: check_k returns an int
             support = int(np.count_nonzero(self._D > 0))
-            fits = k_int < 64 and multiset_work(px.size, support, k_int) <= MULTISET_MAX_WORK
+            fits = multiset_is_faster(px.size, support, k_int)
             if fits:
                 self._table = MultisetTable(self.n_points, self._D, k_int, px, pp, self._pw)
             self.engine = "multiset" if fits else "laplace"

@@ -20,9 +20,11 @@ from .scores import _TINY, MAX_LOG_SCORE, _row_starts, _segment_sum, scores_too_
 
 __all__ = [
     "MULTISET_MAX_WORK",
+    "MULTISET_MAX_WORK_K1",
     "MultisetTable",
     "compositions",
     "enumerate_family_loss",
+    "multiset_is_faster",
     "multiset_work",
 ]
 
@@ -89,13 +91,18 @@ def enumerate_family_loss(
 
 
 # --------------------------------------------------------------------------- dense multiset sum
-#: The multiset engine is used by ``method="auto"`` when ``P · T · (s + 2)`` (pairs × multisets ×
-#: (support + 2), the flops of its two matrix products and the element-wise work) is at most this.
-#: Measured (``benchmarks/bench_population.py``, sections 2 and 4, class level, value_and_grad):
-#: the multiset sum costs about ``20 µs + work / 2500 µs``, the quadrature at least ~250 µs at
-#: small n (its fixed cost; ~40 µs + O(n²) for k = 1).  The multiset sum was 1.7x faster at work
-#: 6.4e5 (m = 9, k = 7) and 10% slower at 9.8e5 (m = 6, k = 16); the threshold sits between.
-MULTISET_MAX_WORK = 750_000
+#: The multiset engine is used by ``method="auto"`` when :func:`multiset_work`
+#: ``P · T · (s + 130)`` (pairs × multisets × (support + 130): the ``(P, T)`` element-wise work —
+#: ``log1p``, a division — is worth about 130 multiply-adds of the two matrix products) is at
+#: most this, for ``k >= 2``.  Measured (``benchmarks/bench_population.py``, section 4,
+#: class level, value_and_grad, interleaved minima, 2026-12 engine): the multiset sum costs
+#: about ``0.15 ns · work``, the quadrature about 1.2 ms at small ``n`` (its fixed cost);
+#: the multiset sum was 1.08x–1.26x faster at work 8.1e6 (m = 9, k = 7), 1.27x–1.63x at 7.2e6
+#: (m = 5, k = 20), and 0.74x–0.82x at 9.5e6 (m = 6, k = 14); the threshold sits between.
+MULTISET_MAX_WORK = 9_000_000
+#: The same for ``k = 1``, where the quadrature is the closed form ``Σ D log(1 + a)`` (cheaper):
+#: the multiset sum was 1.10x faster at work 2.3e6 (m = 100) and 0.82x at 6.2e6 (m = 150).
+MULTISET_MAX_WORK_K1 = 3_500_000
 
 
 @functools.lru_cache(maxsize=32)
@@ -124,8 +131,17 @@ def _count_table(s: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def multiset_work(n_pairs: int, support: int, k: int) -> int:
-    """``P · C(k + s − 1, s − 1) · (s + 2)``: the cost measure of :class:`MultisetTable`."""
-    return n_pairs * math.comb(k + support - 1, support - 1) * (support + 2)
+    """``P · C(k + s − 1, s − 1) · (s + 130)``: the cost measure of :class:`MultisetTable`."""
+    return n_pairs * math.comb(k + support - 1, support - 1) * (support + 130)
+
+
+def multiset_is_faster(n_pairs: int, support: int, k: int) -> bool:
+    """Whether ``method="auto"`` uses :class:`MultisetTable` (measured crossover, see
+    :data:`MULTISET_MAX_WORK`): ``k < 64`` and :func:`multiset_work` at most the threshold."""
+    if k >= 64:
+        return False
+    limit = MULTISET_MAX_WORK_K1 if k == 1 else MULTISET_MAX_WORK
+    return multiset_work(n_pairs, support, k) <= limit
 
 
 class MultisetTable:
