@@ -47,7 +47,7 @@ __all__ = ["EmpiricalObjective", "EmpiricalOptimum", "UnsupportedLossError", "em
 _EPS = float(np.finfo(float).eps)
 
 #: Elements per temporary block when hashing the negatives.
-_KEY_BLOCK = 1 << 16
+_KEY_BLOCK = 1 << 18
 #: Count blocks are dense (BLAS) up to this many points ...
 _DENSE_MAX_N = 64
 #: ... and this many entries in all (80 MB of float64).
@@ -268,7 +268,8 @@ class EmpiricalObjective:
         self._safe = False  # per-key shifted kernel (the smoothed hinge)
         x, p, counts, N = _aggregate(sample, self.n)
         self.n_unique = int(x.size)
-        self.anchors = np.unique(x)
+        # keys come sorted by anchor: the anchors are where x changes
+        self.anchors = x[np.flatnonzero(np.append(True, x[1:] != x[:-1]))]
         bounds = np.searchsorted(x, np.append(self.anchors, self.anchors[-1] + 1))
         # dense count blocks when small (BLAS products), sparse CSR otherwise
         self._dense = self.n <= _DENSE_MAX_N and self.n_unique * self.n <= _DENSE_MAX_ENTRIES
@@ -288,7 +289,11 @@ class EmpiricalObjective:
             for a, lo, hi in zip(self.anchors, bounds[:-1], bounds[1:])
         ]
         # the distinct positives of each anchor's keys and each key's index among them
-        self._positives = [np.unique(p, return_inverse=True) for _, _, p, _ in self._blocks]
+        self._positives = (
+            []
+            if self._logistic
+            else [np.unique(p, return_inverse=True) for _, _, p, _ in self._blocks]
+        )
         # the one positive of each anchor's keys (class level), or −1 if they differ
         self._single = [
             int(p[0]) if p[0] == p[-1] and np.all(p == p[0]) else -1 for _, _, p, _ in self._blocks
