@@ -119,6 +119,9 @@ _ROW_BYTES = 256 << 10
 #: used when the explicit entries are at most this fraction of a block and ``t'_R <= e^{27.6}``
 #: (so that ``t'^J`` of the series stays finite).
 _SPLIT_FRACTION = 0.25
+#: End the exponential nodes where the computed ``φ`` certifies ``φ^{k−1} <= e^{-λ}`` (module
+#: docstring); ``False`` runs them to the a-priori ``t'_R`` (reference path for the tests).
+_NODE_CUT = True
 _SPLIT_LOG_T_MAX = 27.6
 
 
@@ -199,6 +202,22 @@ def _node_order(t_max: float, lo: int, hi: int) -> int:
         if t_max**J * c / math.factorial(J + 1) <= 5e-17:
             return J
     return hi
+
+
+def _split_entries(bb: np.ndarray, j0: int, JR: int, h: float) -> np.ndarray | None:
+    """Mask of the entries that need explicit exponentials (``b > θ = t'_{j0}/t'_{JR}``) when the
+    split of the exponential nodes is used (module docstring), else ``None``."""
+    if j0 >= JR or JR * h > _SPLIT_LOG_T_MAX:
+        return None
+    large = bb > math.exp(h * (j0 - JR))
+    if np.count_nonzero(large) > _SPLIT_FRACTION * large.size:
+        return None
+    return large
+
+
+def _cut_reached(phim1: np.ndarray, lphi_cut: np.ndarray) -> bool:
+    """``log φ <= −λ/(k−1)`` for every anchor of the block (``phim1 = φ − 1`` at one node)."""
+    return bool(np.all(np.log1p(np.maximum(phim1, -1.0 + 2.0**-52)) <= lphi_cut))
 
 
 def _right_tail(lt_end: np.ndarray, h: float, J: int, tau0: float):
@@ -361,12 +380,10 @@ def family_loss(
         # t' b <= t'_{j0} on every node, so their e^{-t'b} is the moment series there as well;
         # only the others ("large", index set L) need explicit exponentials.  Used when L is
         # at most a quarter of the block (small τ: far classes have tiny b).
-        sparse = False
-        if j0 < JR and JR * h <= _SPLIT_LOG_T_MAX:
-            large = bb > math.exp(h * (j0 - JR))
+        large = _split_entries(bb, j0, JR, h)
+        sparse = large is not None
+        if large is not None:
             n_large = int(np.count_nonzero(large))
-            sparse = n_large <= _SPLIT_FRACTION * Ac * n
-        if sparse:
             idx = np.flatnonzero(large)
             rowL = idx // n
             bL = bb.ravel()[idx]
@@ -437,9 +454,7 @@ def family_loss(
                     em1 *= DL
                     col = phim1[:, ns + q]
                     col += np.bincount(rowL, em1, minlength=Ac)
-                    if q >= q_check and np.all(
-                        np.log1p(np.maximum(col, -1.0 + 2.0**-52)) <= lphi_cut
-                    ):
+                    if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
                         Qe = q + 1
                         break
                 EL, VE = EL[:Qe], VE[:, :Qe]
@@ -467,9 +482,7 @@ def family_loss(
                         else:  # Σ D (E − 1): every term relatively accurate
                             col = (E[q] - 1.0) @ D
                     phim1[:, ns + q] = col
-                    if q >= q_check and np.all(
-                        np.log1p(np.maximum(col, -1.0 + 2.0**-52)) <= lphi_cut
-                    ):
+                    if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
                         Qe = q + 1
                         break
                 E = E[:Qe]

@@ -1,0 +1,170 @@
+"""The fast paths of the Laplace engine (issue 18): the node cut by the computed ``φ`` and the
+split of the exponential nodes (moment series for small ``b``), against
+
+* the reference paths of the same engine (no cut, no split: every exponential node up to the
+  a-priori ``t'_R``, explicit ``e^{-t'b}`` for every entry), to 1e-13 relative, entry-wise;
+* adaptive quadrature (``scipy.integrate.quad``) of the value and of the gradient integrals;
+* finite differences of the objective.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from latentclass._engines import laplace
+from latentclass._engines.laplace import family_loss
+from latentclass.model import LatentClassModel
+from latentclass.population import NCEObjective
+
+
+def _case(rng, m, tau, law, pairs_per_anchor=1, d=None):
+    """Log-score rows ``G/τ`` of a random unit representation, a law ``D`` and anchor families."""
+    F = rng.standard_normal((m, d or m))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    base = F @ F.T / tau
+    if law == "zipf":
+        D = 1.0 / np.arange(1, m + 1) ** 1.1
+        D /= D.sum()
+    elif law == "zero-mass":
+        D = rng.dirichlet(np.ones(m))
+        D[rng.choice(m, m // 4, replace=False)] = 0.0
+        D /= D.sum()
+    else:
+        D = rng.dirichlet(np.full(m, 0.5))
+    anchor = np.repeat(np.arange(m), pairs_per_anchor)
+    pos = anchor.copy() if pairs_per_anchor == 1 else rng.integers(0, m, anchor.size)
+    shift = -base[anchor, pos]
+    weight = rng.random(anchor.size)
+    return base, D, anchor, shift, weight
+
+
+def _run(monkeypatch, args, k, *, split=None, cut=True, spy=None):
+    with monkeypatch.context() as mp:
+        if split is not None:
+            mp.setattr(laplace, "_SPLIT_FRACTION", split)
+        mp.setattr(laplace, "_NODE_CUT", cut)
+        if spy is not None:
+            for name, log in spy.items():
+                fn = getattr(laplace, name)
+
+                def wrapped(*a, _fn=fn, _log=log):
+                    out = _fn(*a)
+                    _log.append(out)
+                    return out
+
+                mp.setattr(laplace, name, wrapped)
+        return family_loss(*args[:2], k, *args[2:])
+
+
+def _assert_close(got, ref, rtol):
+    for g, r in zip(got, ref):
+        err = np.abs(g - r)
+        assert np.all(err <= rtol * np.abs(r)), float(np.max(err / np.maximum(np.abs(r), 1e-300)))
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.3, 0.1])
+@pytest.mark.parametrize("k", [2, 5, 16, 100, 1000])
+@pytest.mark.parametrize("law, ppa", [("dirichlet", 1), ("zipf", 1), ("zero-mass", 3)])
+def test_fast_paths_match_reference_paths(monkeypatch, tau, k, law, ppa):
+    """Default, forced split and no-cut runs against the reference run (no split, no cut)."""
+    rng = np.random.default_rng([181, int(100 * tau), k, ppa])
+    args = _case(rng, 60, tau, law, ppa, d=int(rng.choice([3, 60])))
+    ref = _run(monkeypatch, args, k, split=0.0, cut=False)
+    for split, cut in [(None, True), (1.0, True), (1.0, False), (0.0, True)]:
+        got = _run(monkeypatch, args, k, split=split, cut=cut)
+        _assert_close(got, ref, 1e-13)
+
+
+def test_the_fast_paths_are_taken(monkeypatch):
+    """The cut ends the exponential nodes at mid k (τ = 1) and the split is used at τ = 0.1."""
+    rng = np.random.default_rng(182)
+    cuts: list = []
+    splits: list = []
+    _run(monkeypatch, _case(rng, 80, 1.0, "dirichlet"), 16, spy={"_cut_reached": cuts})
+    assert any(cuts)
+    _run(monkeypatch, _case(rng, 80, 0.1, "dirichlet"), 16, spy={"_split_entries": splits})
+    assert any(s is not None for s in splits)
+    splits.clear()
+    _run(monkeypatch, _case(rng, 80, 1.0, "dirichlet"), 16, spy={"_split_entries": splits})
+    assert all(s is None for s in splits)  # τ = 1: every b is large, no split
+
+
+def _quad(f, la, k):
+    """``∫ f(t) dt/t`` over ``t = e^u`` by adaptive quadrature split at the transitions."""
+    a = np.exp(la)
+    u_lo = math.log(1e-18 / (k * a.max() + 1.0))
+    u_hi = math.log(60.0 * max(1.0, 1.0 / a.max()))
+    marks = np.concatenate([-np.log(k * a), -np.log(a), np.arange(math.floor(u_lo), u_hi, 0.5)])
+    edges = np.unique(np.concatenate([[u_lo, u_hi], marks[(marks > u_lo) & (marks < u_hi)]]))
+    return math.fsum(
+        integrate.quad(lambda u: f(math.exp(u)), lo, hi, epsabs=0.0, epsrel=2e-14, limit=200)[0]
+        for lo, hi in zip(edges[:-1], edges[1:])
+    )
+
+
+def _reference_pair(la, D, k, ys):
+    """``I_k(a)`` and ``∂I_k/∂ log a_y = k D_y a_y ∫ e^{-t} e^{-t a_y} φ^{k−1} dt`` by quad."""
+    a = np.exp(la)
+
+    def phim1(t):
+        return float(np.dot(D, np.expm1(-t * a)))
+
+    def value(t):
+        return math.exp(-t) * -math.expm1(k * math.log1p(phim1(t)))
+
+    val = _quad(value, la, k)
+    grads = [
+        k
+        * D[y]
+        * a[y]
+        * _quad(
+            lambda t, y=y: t * math.exp(-t * (1.0 + a[y]) + (k - 1) * math.log1p(phim1(t))),
+            la,
+            k,
+        )
+        for y in ys
+    ]
+    return val, grads
+
+
+@pytest.mark.parametrize("k", [4, 16, 256])
+@pytest.mark.parametrize("tau", [1.0, 0.1])
+def test_value_and_gradient_match_adaptive_quadrature(k, tau):
+    rng = np.random.default_rng([183, k, int(10 * tau)])
+    base, D, anchor, shift, weight = _case(rng, 30, tau, "dirichlet")
+    vals, gb, gsh = family_loss(base, D, k, anchor, shift, weight)
+    for x in rng.choice(30, 3, replace=False):
+        la = base[x] + shift[x]
+        ys = [int(np.argmax(gb[x])), int(np.argmin(gb[x])), int(rng.integers(30))]
+        v, g = _reference_pair(la, D, k, ys)
+        assert abs(vals[x] - v) <= 1e-13 * abs(v), (x, vals[x], v)
+        for y, gy in zip(ys, g):
+            assert abs(gb[x, y] - weight[x] * gy) <= 1e-12 * abs(weight[x] * gy), (x, y)
+
+
+@pytest.mark.parametrize("k", [3, 16, 300])
+def test_split_gradient_matches_finite_differences(k):
+    """Point level (overlapping supports), τ = 0.1: the split path, against 4th-order central
+    differences of the value along random symmetric directions."""
+    rng = np.random.default_rng([184, k])
+    model = LatentClassModel(rng.dirichlet(np.ones(4)), rng.dirichlet(np.full(40, 0.5), size=4))
+    F = rng.standard_normal((40, 5))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    G = F @ F.T
+    obj = NCEObjective(model, k, 0.1, method="laplace")
+    _, M = obj.value_and_grad(G)
+    h = 1e-5
+    for _ in range(3):
+        E = rng.standard_normal(G.shape)
+        E = E + E.T
+        fd = (
+            -obj.value(G + 2 * h * E)
+            + 8 * obj.value(G + h * E)
+            - 8 * obj.value(G - h * E)
+            + obj.value(G - 2 * h * E)
+        ) / (12 * h)
+        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
