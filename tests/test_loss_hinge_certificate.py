@@ -108,3 +108,19 @@ def test_refine_validates_and_never_worsens():
     out = refine_hinge_gram(model, G0, 2, 2.0)
     assert out.value <= hinge_dual_bound(model, G0, 2, 2.0).value
     assert "HingeRefinement(" in repr(out)
+
+
+def test_point_level_certificate_equals_class_level_clarabel():
+    """Disjoint supports with unequal weights within classes, non-uniform ρ, τ·margin > m/(m−1):
+    the default path is certified (polymatroid weights over 5 support points) and its value is
+    the class-level Clarabel optimum (collapsing a class is optimal for a convex loss)."""
+    pytest.importorskip("cvxpy")
+    within = [np.array([0.3, 0.7]), np.array([1.0]), np.array([0.5, 0.5])]
+    for rho, k, tau in [([0.5, 0.3, 0.2], 2, 2.5), ([0.4, 0.35, 0.25], 3, 1.8)]:
+        model = lc.LatentClassModel.disjoint(rho, [2, 1, 2], within=within)
+        res = lc.optimal_representation(model, k, tau, loss="hinge")
+        before = hinge_dual_bound(model, np.asarray(res.gram), k, tau, polymatroid=False)
+        ref, _ = cvxpy_class_level(rho, k, tau, "hinge")
+        assert before.gap > 1e-3
+        assert res.certified and res.duality_gap < 1e-10
+        assert abs(res.loss - ref) < 1e-7
