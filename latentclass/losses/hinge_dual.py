@@ -193,6 +193,8 @@ def hinge_dual_bound(
             )
             if lower > best_lower:
                 best_lower, best_lam = lower, lam
+            if value - best_lower <= 1e-10 * max(1.0, abs(value)):
+                break  # tight to rounding: the other face tolerances cannot help
     return HingeDualBound(value, best_lower, max(0.0, value - best_lower), readonly(best_lam), True)
 
 
