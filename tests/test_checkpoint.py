@@ -97,7 +97,7 @@ def test_edited_row_is_recomputed_never_passed_on(model, serial, tmp_path, caplo
 
     calls = []
     with caplog.at_level(logging.WARNING, logger="latentclass.experiments"):
-        res = sweep_negatives(model, KS, checkpoint=path, progress=lambda d, t: calls.append(d))
+        res = sweep_negatives(model, KS, checkpoint=path, progress=lambda p: calls.append(p.done))
     same_rows(res.rows, serial.rows)  # the edited rows were computed again
     assert res.rows[1]["loss"] != 999.0
     assert len(calls) == 2  # exactly the two rejected rows were recomputed
@@ -111,7 +111,7 @@ def test_edited_row_is_recomputed_never_passed_on(model, serial, tmp_path, caplo
     assert [r["k"] for r in stored] == [1, 3, 6, "inf", 3, "inf"]
     # a third run reuses every good row and reports the bad lines again, computing nothing
     calls.clear()
-    again = sweep_negatives(model, KS, checkpoint=path, progress=lambda d, t: calls.append(d))
+    again = sweep_negatives(model, KS, checkpoint=path, progress=lambda p: calls.append(p.done))
     assert calls == []
     same_rows(again.rows, res.rows, skip=())
     assert [r["line"] for r in again.checkpoint_rejected] == [3, 5]

@@ -32,6 +32,7 @@ import pytest
 from scipy.special import logsumexp
 
 import latentclass.experiments.degradation as degradation
+from latentclass._progress import Progress
 from latentclass.cli import main
 from latentclass.experiments import (
     DEGRADATION_COLUMNS,
@@ -204,7 +205,9 @@ def test_checkpoint_rerun_reuses_rows(model, serial, tmp_path):
     first = sweep_negatives(model, KS, checkpoint=path, progress=False)
     assert_same_rows(first.rows, serial.rows)
     calls = []
-    again = sweep_negatives(model, KS, checkpoint=str(path), progress=lambda d, t: calls.append(d))
+    again = sweep_negatives(
+        model, KS, checkpoint=str(path), progress=lambda p: calls.append(p.done)
+    )
     assert calls == []  # nothing recomputed
     assert_same_rows(again.rows, first.rows, skip=())  # identical, including the stored seconds
     assert [r["k"] for r in _row_lines(path)] == [1, 3, 6, "inf"]
@@ -212,7 +215,7 @@ def test_checkpoint_rerun_reuses_rows(model, serial, tmp_path):
     sub = sweep_negatives(model, [6, 1], checkpoint=path, progress=False)
     assert_same_rows(sub.rows, [first.rows[2], first.rows[0]], skip=())
     more = sweep_negatives(
-        model, [1, 2], checkpoint=path, progress=lambda d, t: calls.append((d, t))
+        model, [1, 2], checkpoint=path, progress=lambda p: calls.append((p.done, p.total))
     )
     assert calls == [(2, 2)]
     assert sorted(str(r["k"]) for r in _row_lines(path)) == ["1", "2", "3", "6", "inf"]
@@ -432,8 +435,12 @@ def test_written_tables_record_versions(serial, tmp_path):
 # ----------------------------------------------------------------------------- progress
 def test_progress_callback_and_bar(model, capsys):
     calls = []
-    sweep_negatives(model, [1, 2], progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(1, 2), (2, 2)]
+    sweep_negatives(model, [1, 2], progress=calls.append)
+    assert [(p.done, p.total, p.stage) for p in calls] == [(1, 2, "sweep over k")] + [
+        (2, 2, "sweep over k")
+    ]
+    assert [p.detail["k"] for p in calls] == [1, 2]  # the new row
+    assert all(isinstance(p, Progress) for p in calls)
     sweep_negatives(model, [1, 2], progress=True)
     err = capsys.readouterr().err
     assert "sweep over k" in err and "2/2" in err

@@ -147,3 +147,48 @@ def test_every_task_of_this_process_computes_with_one_blas_thread():
         _run_tasks(_blas_threads, [()] * 4, ex, record)
     assert seen == [[1]] * 6
     assert _blas_threads() == before  # the caller's setting is given back
+
+
+def _mmapped_chunks_holding_one_mib():
+    """How many more chunks glibc has mmap-ed while a 1 MiB array is alive (None off glibc)."""
+    import ctypes
+    import platform
+
+    import numpy as np
+
+    if platform.libc_ver()[0] != "glibc":
+        return None
+
+    class MallInfo(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_int) for n in ["arena", "ordblks", "smblks", "hblks", "hblkhd"]
+        ] + [(n, ctypes.c_int) for n in ["usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"]]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo.restype = MallInfo
+    base = libc.mallinfo().hblks
+    a = np.ones(1 << 17)  # 1 MiB
+    n = libc.mallinfo().hblks - base
+    del a
+    return n
+
+
+def test_dask_nanny_malloc_trim_threshold_is_undone_in_workers(dask_client):
+    # The nanny sets MALLOC_TRIM_THRESHOLD_=65536, which freezes glibc's mmap threshold at
+    # 128 KiB: every larger array is mmap-ed and unmapped again (one m = 200 solve 2.4x
+    # slower).  Before its first task runs, a worker has its thresholds reset by mallopt.
+    envs = dask_client.run(lambda: __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_"))
+    if set(envs.values()) != {"65536"}:
+        pytest.skip(f"this distributed sets no MALLOC_TRIM_THRESHOLD_ ({envs})")
+    before = dask_client.run(_mmapped_chunks_holding_one_mib)
+    if None in before.values():
+        pytest.skip("not glibc")
+    assert set(before.values()) == {1}  # the premise: 1 MiB is mmap-ed in a fresh worker
+    seen = []
+    _run_tasks(
+        _mmapped_chunks_holding_one_mib,
+        [()] * 8,
+        dask_client.get_executor(),
+        lambda i, v: seen.append(v),
+    )
+    assert seen == [0] * 8  # every task ran after its worker's thresholds were reset

@@ -231,7 +231,7 @@ def test_history_records_population_loss_at_eval_steps():
         eval_every=10,
         rng=0,
         optimum=None,
-        progress=lambda step, loss: seen.append((step, loss)),
+        progress=lambda p: seen.append((p.done, p.detail)),
     )
     assert r.history.step.tolist() == [10, 20, 25]
     assert [s for s, _ in seen] == list(range(1, 26))

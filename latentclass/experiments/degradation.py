@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import Progress
 from .._validation import (
     as_generator,
     check_choice,
@@ -284,7 +285,7 @@ def search_degradation(
     weighting: str | Sequence[str] = ("class_probs", "balanced"),
     executor: concurrent.futures.Executor | None = None,
     top: int = 5,
-    progress: bool | Callable[[int, int], Any] | None = None,
+    progress: bool | Callable[[Progress], Any] | None = None,
 ) -> DegradationSearchResult:
     """Search class distributions for a rise of the downstream loss with ``k`` (SPEC §5).
 
@@ -328,7 +329,9 @@ def search_degradation(
         Number of worst cases kept per weighting in ``worst``; each of their curves is
         re-solved from a random start to measure its ``resolution``.
     progress : bool or callable, optional
-        As in :func:`sweep_negatives`.
+        As in :func:`sweep_negatives`; a callable receives one
+        :class:`~latentclass._progress.Progress` per solved point (``stage ==
+        "degradation search"``, ``detail=None``).
 
     Returns
     -------

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._progress import Progress
 from .._provenance import versions
 from .._validation import check_choice, check_integer, check_tau
 from ..losses.objects import is_logistic, resolve_loss
@@ -246,7 +247,7 @@ def sweep_negatives(
     dim: int | None = None,
     executor: concurrent.futures.Executor | None = None,
     checkpoint: str | os.PathLike | None = None,
-    progress: bool | Callable[[int, int], Any] | None = None,
+    progress: bool | Callable[[Progress], Any] | None = None,
     loss: Any = None,
 ) -> SweepResult:
     """Certified optimum, downstream metrics and published bounds at every ``k`` of ``ks``.
@@ -293,7 +294,10 @@ def sweep_negatives(
     progress : bool or callable, optional
         ``True``: a tqdm bar on stderr; ``False``: none; ``None`` (default): a bar only when
         stderr is a terminal and the sweep runs longer than 2 s; a callable is called as
-        ``progress(done, total)`` after each newly computed row.
+        ``progress(p)`` after each newly computed row, with a
+        :class:`~latentclass._progress.Progress` ``p``: ``p.done`` rows of ``p.total``
+        (counting rows reused from a checkpoint), ``p.stage == "sweep over k"``,
+        ``p.detail`` the new row.
 
     Returns
     -------
@@ -341,7 +345,7 @@ def sweep_negatives(
             rows[todo[i]] = row
             if ck is not None:
                 ck.append(row)
-            bar.update()
+            bar.update(row)
 
         try:
             tasks = [(model, k, tau, dim) + (() if other is None else (other,)) for k in todo]

@@ -8,6 +8,7 @@ import time
 import traceback
 from typing import Any
 
+from .._progress import Reporter, check_progress
 from .house_style import save_figure
 from .records import jsonable
 from .registry import REGISTRY, select_figures
@@ -202,8 +203,10 @@ def make_figures(
         Names (see :func:`figure_names`) to make; default all.  Unknown names raise
         ``ValueError`` naming ``only``.
     progress : None, bool or callable
-        ``True``: a tqdm bar on stderr; a callable is called as ``progress(record)`` after
-        each figure; ``None``/``False``: silent.
+        ``True``: a tqdm bar on stderr; ``None``/``False``: silent; a callable is called
+        as ``progress(p)`` after each figure with a :class:`~latentclass._progress.Progress`
+        ``p``: ``p.done`` figures of ``p.total``, ``p.stage == "figures"``, ``p.detail`` the
+        figure's manifest record.
     command : str, optional
         The command line that asked for the figures, recorded in the manifest.
 
@@ -216,29 +219,19 @@ def make_figures(
         them (:func:`manifest_document`).
     """
     names = select_figures(only)
-    if progress is not None and not isinstance(progress, bool) and not callable(progress):
-        raise TypeError("progress must be None, a bool or a callable")
+    check_progress(progress)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(names), desc="figures", unit="fig")
+    bar = Reporter(False if progress is None else progress, len(names), "figures", unit="fig")
     records = []
     try:
         for name in names:
-            if bar is not None:
-                bar.set_postfix_str(name)
+            bar.label(name)
             rec = run_figure(name, out_dir, quick)
             records.append(rec)
-            if bar is not None:
-                bar.update()
-            elif callable(progress):
-                progress(rec)
+            bar.update(rec)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     document = _write_manifest(records, out_dir, bool(quick), command)
     write_report(json.loads(json.dumps(document)), out_dir)
     return records

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import time
 from typing import Any
 
 import numpy as np
 
+from .._progress import Reporter, check_progress
 from .._validation import (
     as_generator,
     check_choice,
@@ -50,31 +50,6 @@ def _resolve_optimum(model: LatentClassModel, k: int, tau: float, optimum: Any, 
     raise TypeError(
         f"optimum must be 'auto', None, a float or an OptimalRepresentation, got {type(optimum).__name__}"
     )
-
-
-def _check_progress(progress: Any) -> None:
-    if not (progress is None or isinstance(progress, bool) or callable(progress)):
-        raise TypeError(
-            f"progress must be None, a bool or a callable(step, loss), got {type(progress).__name__}"
-        )
-
-
-def _progress_hook(progress: Any, steps: int):
-    """``(callback(step, loss), close())`` for a ``progress`` accepted by :func:`_check_progress`."""
-    if progress is None or progress is False:
-        return None, lambda: None
-    if progress is True:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, file=sys.stderr, desc="train", leave=False)
-
-        def cb(step: int, loss: float) -> None:
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-
-        return cb, bar.close
-    return progress, lambda: None  # a callable (checked by _check_progress)
 
 
 def train(
@@ -136,8 +111,10 @@ def train(
     rng : seed or numpy.random.Generator
         Drives initialisation and every batch; same seed, bit-identical result.
     progress : None, bool or callable
-        ``True``: a tqdm bar on stderr; a callable is called as ``progress(step, loss)``
-        after every step with the batch loss.
+        ``True``: a tqdm bar on stderr; ``None``/``False``: silent; a callable is called
+        as ``progress(p)`` after every step with a :class:`~latentclass._progress.Progress`
+        ``p``: ``p.done`` steps of ``p.total``, ``p.stage == "train"``, ``p.detail`` the
+        batch loss (a float).
     eval_every : int, optional
         Record the history every this many steps (default ``max(1, steps // 100)``); the
         last step is always recorded.
@@ -173,7 +150,7 @@ def train(
         if eval_every is None
         else check_integer(eval_every, "eval_every", minimum=1)
     )
-    _check_progress(progress)
+    check_progress(progress)
     gen = as_generator(rng)
     from ..losses.objects import is_logistic, resolve_loss
 
@@ -209,7 +186,7 @@ def train(
     rec_step, rec_loss, rec_time, rec_pop = [], [], [], []
     window: list[float] = []
     t_train = t_eval = 0.0
-    hook, close = _progress_hook(progress, steps)
+    bar = Reporter(False if progress is None else progress, steps, "train")
     try:
         for step in range(steps):
             t0 = time.perf_counter()
@@ -222,8 +199,7 @@ def train(
                 _project_rows(params[0])
             t_train += time.perf_counter() - t0
             window.append(loss)
-            if hook is not None:
-                hook(step + 1, loss)
+            bar.update(loss, f"loss={loss:.4f}" if (step + 1) % 50 == 0 else None)
             if (step + 1) % eval_every == 0 or step + 1 == steps:
                 t1 = time.perf_counter()
                 rec_step.append(step + 1)
@@ -234,7 +210,7 @@ def train(
                     rec_pop.append(float(population_loss(model, params[0], k, tau, loss=other)))
                 t_eval += time.perf_counter() - t1
     finally:
-        close()
+        bar.close()
 
     pop = readonly(np.array(rec_pop)) if finite else None
     gap = readonly(pop - opt_loss) if (finite and opt_loss is not None) else None
