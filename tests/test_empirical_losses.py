@@ -216,3 +216,26 @@ def test_aggregation_paths_equal_counter(n, k):
         broken = dataclasses.replace(sample, negatives=neg)
         with pytest.raises(ValueError, match="negatives"):
             _aggregate(broken, n)
+
+
+def test_hinge_low_rank_and_feasible_factor():
+    from latentclass.certificate import feasibility
+    from latentclass.empirical import _feasible_factor
+
+    model, k, tau = MODELS[2]
+    sample = model.sample(150, k, rng=9)
+    ref = cvxpy_empirical(sample, tau, Hinge())
+    res = empirical_optimum(sample, tau, loss="hinge", dim=2)
+    assert res.F.shape == (4, 2)
+    assert res.empirical_loss >= ref - 1e-9  # rank 2 cannot beat the convex optimum
+    assert res.representation.lower_bound <= ref + 1e-9
+    # the convex relaxation's certified value is a lower bound of the rank-2 problem too
+    assert res.representation.lower_bound >= ref - 1e-7
+    if res.certified:
+        assert res.empirical_loss <= ref + 1e-7
+    assert res.empirical_loss == pytest.approx(direct_loss(res.F, sample, tau, Hinge()), abs=1e-12)
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(4, 4))
+    F, G = _feasible_factor(A + A.T, 2)  # indefinite input: a feasible rank-2 point
+    assert F.shape == (4, 2) and feasibility(G).feasible
+    assert np.linalg.matrix_rank(G, tol=1e-10) <= 2
