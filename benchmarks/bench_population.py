@@ -10,7 +10,9 @@
    With ``--before DIR`` (a checkout of an older commit, e.g. ``git worktree add /tmp/wt-old
    fe17ee3``) the older ``latentclass/_engines/laplace.py`` is timed in the same run,
    interleaved, as the "before" column.  Both timings are the minimum over interleaved
-   repeats (robust to other load on the machine).
+   repeats (robust to other load on the machine); ``--cpu`` times the process CPU time
+   (``time.process_time``, single-threaded BLAS) instead of the wall clock, which is far less
+   sensitive to a loaded machine.
 2. Speed-up over exact enumeration of the multisets of negatives (``method="enumerate"``,
    pair by pair) at ``m = 6``, ``k = 8`` (value only, and value and gradient) for both exact
    engines: the Laplace quadrature (``method="laplace"``) and ``method="auto"`` (which picks
@@ -26,7 +28,7 @@
    thresholds ``MULTISET_MAX_WORK`` (``k >= 2``) and ``MULTISET_MAX_WORK_K1`` sit at the
    measured crossover (the cases where auto is more than 1.15x slower are listed).
 
-Run: ``python benchmarks/bench_population.py [--repeats R] [--quick] [--before DIR]``
+Run: ``python benchmarks/bench_population.py [--repeats R] [--quick] [--before DIR] [--cpu]``
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ def _load_before(before: str | None):
     return mod.family_loss
 
 
+#: Timer of the floor tables (``--cpu``: ``time.process_time``).
+_TIMER = time.perf_counter
+
+
 def floor_ratios(
     ms=(100, 300, 1000),
     ks=(1, 16, 10**3, 10**6, math.inf),
@@ -103,9 +109,10 @@ def floor_ratios(
     old_fl = _load_before(before)
     rows = []
     rng = np.random.default_rng(0)
+    clock = "CPU time" if _TIMER is time.process_time else "wall clock"
     print(
         f"value_and_grad time / one np.exp over the m×m score matrix "
-        f"(class level, {law}, τ = {tau})" + (f"; before = {before}" if old_fl else "")
+        f"(class level, {law}, τ = {tau}, {clock})" + (f"; before = {before}" if old_fl else "")
     )
     head = f"{'m':>5} {'k':>9} {'value_and_grad':>15} {'np.exp':>10} {'ratio':>8}"
     print(head + (f" {'before':>8} {'speed-up':>9}" if old_fl else ""))
@@ -120,15 +127,17 @@ def floor_ratios(
             obj.value_and_grad(G)  # warm-up
             n_floor = max(1, int(2e-3 / max(1e-7, timeit.timeit(lambda: np.exp(S), number=3) / 3)))
             t_obj, t_exp, t_old = math.inf, math.inf, math.inf
+
+            def per_call(f, number):
+                return timeit.timeit(f, number=number, timer=_TIMER) / number
+
             for _ in range(repeats):
-                t_exp = min(t_exp, timeit.timeit(lambda: np.exp(S), number=n_floor) / n_floor)
-                t_obj = min(t_obj, timeit.timeit(lambda: obj.value_and_grad(G), number=2) / 2)
+                t_exp = min(t_exp, per_call(lambda: np.exp(S), n_floor))
+                t_obj = min(t_obj, per_call(lambda: obj.value_and_grad(G), 2))
                 if old_fl is not None:
                     population.family_loss = old_fl
                     try:
-                        t_old = min(
-                            t_old, timeit.timeit(lambda: obj.value_and_grad(G), number=2) / 2
-                        )
+                        t_old = min(t_old, per_call(lambda: obj.value_and_grad(G), 2))
                     finally:
                         population.family_loss = new_fl
             row = {
@@ -353,5 +362,10 @@ if __name__ == "__main__":
     ap.add_argument(
         "--before", default=None, help="checkout of an older commit to time in the same run"
     )
+    ap.add_argument(
+        "--cpu", action="store_true", help="floor tables in process CPU time (loaded machines)"
+    )
     a = ap.parse_args()
+    if a.cpu:
+        _TIMER = time.process_time
     main(repeats=a.repeats, quick=a.quick, before=a.before)
