@@ -97,21 +97,21 @@ def _distinct_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]
 def _negative_keys_float(negatives: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``Σ_j weights[negatives[i, j]]`` per row, exactly when every sum is an integer below
     ``2^53`` (float64 gather + one BLAS matrix-vector product per cache-sized block, no
-    Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``
-    (negative indices checked per block while it is in cache; too large ones by indexing)."""
+    Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``."""
     M, k = negatives.shape
     n = weights.size
+    bad = ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
+    if negatives.dtype == np.int64 and negatives.flags.c_contiguous:
+        # one pass: as unsigned, a negative index is huge (two's complement)
+        if negatives.size and int(negatives.view(np.uint64).max()) >= n:
+            raise bad
+    elif negatives.size and (negatives.min() < 0 or negatives.max() >= n):
+        raise bad
     out = np.empty(M)
     step = max(1, _KEY_BLOCK // k)
     ones = np.ones(k)
-    try:
-        for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
-            blk = negatives[lo : lo + step]
-            if blk.min() < 0:  # indexing would wrap
-                raise IndexError
-            np.dot(weights[blk], ones, out=out[lo : lo + step])
-    except IndexError:
-        raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}") from None
+    for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
+        np.dot(weights[negatives[lo : lo + step]], ones, out=out[lo : lo + step])
     return out
 
 
