@@ -227,7 +227,7 @@ def _bound(model, G, px, pp, pw, supp, order, inv, coef, a, margin, tau, value, 
 # --------------------------------------------------------------------------- polymatroid dual
 #: Largest ``pairs × (2^s − 1)`` polymatroid constraints of the LP weights (above it the
 #: piece-weight bound alone is used).
-POLYMATROID_MAX_ROWS = 1 << 16
+POLYMATROID_MAX_ROWS = 1 << 13
 #: Relative eigenvalue levels of ``G`` below which an eigenvector spans the face of ``Z``.
 _NULL_TOLS = (1e-10, 1e-7, 1e-5)
 
