@@ -10,7 +10,8 @@ sample is excluded (reported separately).  Both sides: minimum over repeats, the
 calls interleaved; ``ratio`` is of wall-clock times, ``cpu`` of process CPU times (less
 sensitive to other load on a shared machine).
 
-Run: ``python benchmarks/bench_empirical.py [--quick]`` (``--quick``: M = 10⁵).  BLAS is limited
+Run: ``python benchmarks/bench_empirical.py [--quick] [--repeats R] [--rho SPEC ...]``
+(``--quick``: M = 10⁵).  BLAS is limited
 to one thread (set before numpy is imported), as in the other benchmarks.
 """
 
@@ -48,15 +49,19 @@ def interleaved(fa, fb, repeats: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--rho", nargs="*", default=["zipf:10:1", "dominant:10:0.5", "geometric:10:0.7"]
+    )
     args = parser.parse_args()
     M = 10**5 if args.quick else 10**6
-    k, tau, repeats = 16, 1.0, 7
+    k, tau, repeats = 16, 1.0, args.repeats
     print(f"empirical_optimum vs optimal_representation, m = 10, k = {k}, M = {M}")
     print(
         f"{'rho':>12} {'draw [s]':>8} {'unique':>8} {'ERM [s]':>8} {'pop [s]':>8} {'ratio':>6} "
         f"{'cpu':>6} {'gap':>8} cert solver"
     )
-    for spec in ("zipf:10:1", "dominant:10:0.5", "geometric:10:0.7"):
+    for spec in args.rho:
         model = LatentClassModel.one_point_per_class(parse_class_probs(spec))
         t = time.perf_counter()
         sample = model.sample(M, k, rng=0)
