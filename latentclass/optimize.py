@@ -42,6 +42,7 @@ import numpy as np
 
 from ._solvers.burer_monteiro import _WARM_K, _solve_factored
 from ._solvers.class_lift import class_model, lift_factor, lift_gram, lift_multipliers
+from ._solvers.gram_krylov import gram_krylov
 from ._solvers.gram_newton import _gram_newton
 from ._solvers.run import SolverRun
 from ._solvers.starts import _structured_start
@@ -289,6 +290,12 @@ def optimal_representation(
     starts = 1 if convex else n_restarts
     target = polish_target * certify_tol if convex else None
     run = _gram_newton(model, objective, target) if convex and init == "structured" else None
+    if run is None and target is not None and init == "structured" and _class_level(model):
+        run = gram_krylov(model, objective, k, tau, target)
+        if run is not None and not (
+            run.certificate is not None and run.certificate.gap <= certify_tol
+        ):
+            run = None  # not converged to a certifiable point: the general solver takes over
     if run is None:
         mass = np.asarray(model.marginal, dtype=float)
         structured = init == "structured"
@@ -344,6 +351,12 @@ def _lifted_from_classes(
         message=msg,
         solver=f"class-lift/{cls.solver}",
     )
+
+
+def _class_level(model: LatentClassModel) -> bool:
+    """One point per class (``D_c = δ_c``): the Gram-space Newton–Krylov path applies."""
+    n, m = model.n_points, model.n_classes
+    return n == m and model.is_disjoint and bool(np.all(model.point_classes == np.arange(m)))
 
 
 def _check_dim(dim: Any, n: int, size_name: str) -> int | None:
