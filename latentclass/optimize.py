@@ -20,6 +20,16 @@ feasible ``G`` into a rigorous upper bound on ``L_k(G) − L_k*`` (weak duality)
   ρ-weighted mean (:func:`latentclass._solvers.starts._centred_start`), converges in three to five
   steps; its result is projected onto the feasible set and kept only if the certificate's gap
   bound is ``<= polish_target · certify_tol`` (:func:`latentclass._solvers.gram_newton._gram_newton`);
+- class-level problems of any size (one point per class, ``dim = n``,
+  ``init="structured"``) where that declines: the same optimality conditions solved by
+  Newton–Krylov without forming the Jacobian (:mod:`latentclass._solvers.gram_krylov`: the
+  exact gradient of ``L_k``, the Hessian of the limit objective as the model, MINRES with a
+  Schur-complement block preconditioner; ``O(n²)`` per inner iteration), kept only if its
+  certificate's gap bound is ``<= certify_tol``;
+- disjoint supports at point level (``dim`` None or ``>= m − 1``): the class-level problem is
+  solved by the paths here, every point is put on its class vector and the class
+  certificate is lifted with the same gap bound (:mod:`latentclass._solvers.class_lift`,
+  ``proofs/class_collapse.md``, Proposition 5); ``F`` then has the class-level width;
 - otherwise the general solver (``method="numerical"``): Burer–Monteiro factorisation on a
   lifted sphere with L-BFGS, Newton or gradient-only polish and restarts
   (:mod:`latentclass._solvers.burer_monteiro`, :mod:`latentclass._solvers.lifted_sphere`).  It runs as if the fast
@@ -114,8 +124,10 @@ class OptimalRepresentation:
         convex one).  ``None`` where no bound is certified (non-convex losses).
     solver : str
         The path that ran: ``"closed-form"``, ``"gram-newton"`` (the Gram-space KKT Newton
-        fast path), ``"lifted-lbfgs"`` or ``"lifted-lbfgs+newton"`` (Burer–Monteiro on the
-        lifted sphere, with or without Newton steps).
+        fast path), ``"gram-newton-krylov"`` (its matrix-free form for large class-level
+        problems), ``"lifted-lbfgs"`` or ``"lifted-lbfgs+newton"`` (Burer–Monteiro on the
+        lifted sphere, with or without Newton steps); ``"class-lift/<path>"`` for a disjoint
+        point-level model solved at class level by ``<path>`` and lifted.
     """
 
     F: np.ndarray
@@ -191,7 +203,9 @@ def optimal_representation(
         Temperature ``τ > 0``.
     dim : int, optional
         Dimension ``d`` of the representation, ``1 <= d <= n``.  ``None``: ``d = n`` for the
-        numerical solver (convex problem), ``m − 1`` for the closed form.
+        numerical solver (convex problem), ``m − 1`` for the closed form; for a disjoint
+        point-level model (solved at class level and lifted) the class-level width, ``m``
+        (numerical) or ``m − 1`` (closed form).
     method : {"auto", "closed-form", "numerical"}
         ``"auto"``: the closed form (every point on its class vertex of :func:`simplex`)
         when ``ρ`` is uniform, the supports are disjoint and ``dim`` is ``None`` or
