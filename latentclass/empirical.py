@@ -11,14 +11,22 @@ SPEC §4 exactly like the population optimum.
 
 **Aggregation.** ``ℓ_i`` depends only on the anchor, the positive and the *multiset* of
 negatives, i.e. on ``(x, x⁺, ν)`` with ``ν_y = #{j : x⁻_ij = y}``.  The sample is reduced once
-to its distinct keys with multiplicities ``w_u`` (a lexicographic sort of the rows with sorted
-negatives), and to the sparse counts ``ν_uy > 0``:
+to its distinct keys with multiplicities ``w_u`` — the key ``(x n + x⁺)(k+1)^n + Σ_j (k+1)^{y_j}``
+(``ν`` in base ``k + 1``; summed exactly in float64 by a gather and a BLAS product when it is
+below ``2^53``, in int64 below ``2^62``), sorted, or a lexicographic sort of the rows with
+sorted negatives for larger ``n`` (proofs/empirical_losses.md) — and to the counts ``ν_uy``:
 
     ``L̂(G) = Σ_u (w_u / M) log(1 + Σ_y ν_uy exp((G[x_u, y] − G[x_u, x⁺_u]) / τ))``,
 
 so one evaluation costs ``O(nnz)`` with ``nnz ≤ U · min(k, n)`` (``U`` distinct keys) and
 ``M = 10⁶`` is cheap.  The Hessian is block diagonal over anchor rows, provided to the
 solver's Newton phase (:meth:`EmpiricalObjective.second_order`).
+
+**Other losses** (``loss=``, SPEC §8.1): the same aggregation with the loss object's
+``counts_form``; the decoupled loss is certified like the logistic one, the hinge by the
+piece-weight dual bound (:meth:`EmpiricalObjective.piece_weight_bound`), the debiased and
+hard-negative losses are not convex and get restarts and no certificate
+(:func:`empirical_optimum`).
 """
 
 from __future__ import annotations
