@@ -80,7 +80,7 @@ _SOLVE_NOTICE_POINTS = 200
 
 def _parse_k(text: str, option: str) -> int | float:
     """``--negatives K``: the one parser of ``k`` (:func:`latentclass.experiments.parse_k`)."""
-    from .experiments.k_grid import parse_k
+    from .experiments.sweep import parse_k
 
     try:
         return parse_k(text, option)

@@ -1,6 +1,6 @@
 """Checkpoints of sweeps: per-row integrity checks, a lock that is the parent's alone, and
-worker processes that die with their parent (latentclass.experiments.checkpoint,
-latentclass.experiments.task_runner, ``latentclass sweep --workers N --checkpoint F``).
+worker processes that die with their parent (latentclass.experiments.storage,
+latentclass.experiments.executors, ``latentclass sweep --workers N --checkpoint F``).
 
 Checked literally: a real ``python -m latentclass sweep --workers 2 --checkpoint F`` is
 killed with SIGKILL mid-sweep; its workers must be gone shortly after, and a plain restart
@@ -20,7 +20,7 @@ import time
 import pytest
 
 from latentclass.experiments import SWEEP_COLUMNS, sweep_negatives
-from latentclass.experiments.checkpoint import _Checkpoint, _checkpoint_header
+from latentclass.experiments.storage import _Checkpoint, _checkpoint_header
 from latentclass.families import parse_class_probs
 from latentclass.model import LatentClassModel
 

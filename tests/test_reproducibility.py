@@ -23,7 +23,7 @@ from latentclass.experiments import (
     search_degradation,
     sweep_negatives,
 )
-from latentclass.experiments.task_runner import _run_tasks
+from latentclass.experiments.executors import _run_tasks
 from latentclass.families import parse_class_probs
 from latentclass.model import LatentClassModel
 
@@ -55,8 +55,7 @@ def serial(model):
     return sweep_negatives(model, KS, tau=1.0, progress=False)
 
 
-@pytest.fixture(scope="module")
-def dask_client():
+def _local_dask_client():
     distributed = pytest.importorskip("distributed")
     for name in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.nanny"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -67,6 +66,17 @@ def dask_client():
         distributed.Client(cluster) as client,
     ):
         yield client
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    yield from _local_dask_client()
+
+
+@pytest.fixture
+def fresh_dask_client():
+    """A cluster whose workers have run no task yet."""
+    yield from _local_dask_client()
 
 
 def test_serial_rows_are_plain_and_repeatable(model, serial):
@@ -173,7 +183,8 @@ def _mmapped_chunks_holding_one_mib():
     return n
 
 
-def test_dask_nanny_malloc_trim_threshold_is_undone_in_workers(dask_client):
+def test_dask_nanny_malloc_trim_threshold_is_undone_in_workers(fresh_dask_client):
+    dask_client = fresh_dask_client
     # The nanny sets MALLOC_TRIM_THRESHOLD_=65536, which freezes glibc's mmap threshold at
     # 128 KiB: every larger array is mmap-ed and unmapped again (one m = 200 solve 2.4x
     # slower).  Before its first task runs, a worker has its thresholds reset by mallopt.

@@ -7,29 +7,28 @@ downstream loss at the optimum rises with ``k`` (the conjecture of SPEC §5).
 
 Modules, one concept each:
 
-- :mod:`.k_grid` — the grid of ``k``: validation and :func:`parse_ks`;
-- :mod:`.sweep_rows` — one row of a sweep: its columns, its computation, its JSON/CSV form;
-- :mod:`.task_runner` — running independent tasks serially or on an executor (one BLAS
-  thread per task, workers that die with their parent, :func:`process_pool`), with progress;
-- :mod:`.checkpoint` — the crash-safe JSON-lines checkpoint of a sweep;
-- :mod:`.output_files` — atomic writes of result files;
-- :mod:`.sweep` — :func:`sweep_negatives` and :class:`SweepResult`;
-- :mod:`.degradation_results` — :func:`largest_rise`, :class:`DegradationCase`,
-  :class:`DegradationSearchResult`;
-- :mod:`.degradation` — :func:`search_degradation` and its default grid.
+- :mod:`.sweep` — the grid of ``k`` (:func:`parse_k`, :func:`parse_ks`), one row of a sweep,
+  :func:`sweep_negatives` and :class:`SweepResult`;
+- :mod:`.degradation` — :func:`search_degradation`, its default grid, :func:`largest_rise`,
+  :class:`DegradationCase`, :class:`DegradationSearchResult`;
+- :mod:`.storage` — what is written to disk: the row columns and their JSON/CSV form, atomic
+  result files, the crash-safe JSON-lines checkpoint of a sweep;
+- :mod:`.executors` — running independent tasks serially or on an executor (one BLAS thread
+  per task, workers that die with their parent, :func:`process_pool`), with progress.
 """
 
-from .degradation import DEFAULT_FAMILIES, DEFAULT_KS, search_degradation
-from .degradation_results import (
+from .degradation import (
+    DEFAULT_FAMILIES,
+    DEFAULT_KS,
     DEGRADATION_COLUMNS,
     DegradationCase,
     DegradationSearchResult,
     largest_rise,
+    search_degradation,
 )
-from .k_grid import parse_k, parse_ks
-from .sweep import SweepResult, sweep_negatives
-from .sweep_rows import SWEEP_COLUMNS
-from .task_runner import process_pool
+from .executors import process_pool
+from .storage import SWEEP_COLUMNS
+from .sweep import SweepResult, parse_k, parse_ks, sweep_negatives
 
 __all__ = [
     "DEFAULT_FAMILIES",

@@ -1,11 +1,16 @@
-"""Certified optimum, downstream metrics and published bounds at every ``k`` of a grid.
+"""Sweeps over the number of negatives ``k``: the grid, one row, the whole sweep.
+
+The grid of ``k`` (:func:`parse_k`, :func:`parse_ks`, ``_check_ks``), one row of a sweep
+(``_sweep_row``: the certified optimum, downstream metrics and published bounds at one ``k``)
+and :func:`sweep_negatives` with its :class:`SweepResult`.
 
 :func:`sweep_negatives` solves for the certified optimal representation at every ``k`` of
 a grid (SPEC §4), evaluates the mean classifier on it (SPEC §6) and puts the competing
 theory beside it (collision and coverage probabilities and the published upper bounds of
 SPEC §7, from :mod:`latentclass.bounds`).  It runs serially or on any
 :class:`concurrent.futures.Executor` (a process pool, or a Dask cluster through
-``Client.get_executor()``), and can keep a crash-safe checkpoint so that a killed sweep
+``Client.get_executor()``, :mod:`latentclass.experiments.executors`), and can keep a
+crash-safe checkpoint (:mod:`latentclass.experiments.storage`) so that a killed sweep
 resumes where it stopped.
 """
 
@@ -18,20 +23,187 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._progress import Progress
 from .._provenance import versions
-from .._validation import check_choice, check_integer, check_tau
+from .._validation import K_MAX, check_choice, check_integer, check_k, check_tau
+from ..bounds import collision_probability, published_bounds
+from ..downstream import mean_classifier_metrics
 from ..losses.objects import is_logistic, resolve_loss
 from ..model import LatentClassModel, check_model
-from .checkpoint import _Checkpoint, _checkpoint_header
-from .k_grid import _check_ks
-from .output_files import _check_out_path, _csv_comment_lines, _write_text
-from .sweep_rows import SWEEP_COLUMNS, _csv_cell, _encode_row, _sweep_row
-from .task_runner import _check_executor, _check_progress, _Progress, _run_tasks
+from ..optimize import optimal_representation
+from .executors import _SOLVER_SEED, _check_executor, _check_progress, _Progress, _run_tasks
+from .storage import (
+    SWEEP_COLUMNS,
+    _check_out_path,
+    _Checkpoint,
+    _checkpoint_header,
+    _csv_cell,
+    _csv_comment_lines,
+    _encode_row,
+    _write_text,
+)
+
+# ---------------------------------------------------------------- the grid of k
+
+#: Largest number of k a ``parse_ks`` range may expand to.
+_MAX_PARSED_KS = 100_000
+
+
+def _check_ks(ks: Any, name: str = "ks") -> tuple:
+    """A non-empty sequence of distinct ``k`` (integers ``>= 1`` or ``math.inf``)."""
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
+        raise TypeError(
+            f"{name} must be a sequence of integers >= 1 (or math.inf), got {type(ks).__name__}"
+        )
+    values = list(np.asarray(ks, dtype=object).ravel()) if isinstance(ks, np.ndarray) else list(ks)
+    if not values:
+        raise ValueError(
+            f"{name} must be a non-empty sequence of integers >= 1 (or math.inf), got an empty one"
+        )
+    out = []
+    seen = set()
+    for i, k in enumerate(values):
+        kk = check_k(k, allow_inf=True, name=f"{name}[{i}]")
+        if kk in seen:
+            raise ValueError(f"{name} must not repeat a value, {kk!r} appears twice")
+        seen.add(kk)
+        out.append(kk)
+    return tuple(out)
+
+
+def parse_k(token: str, name: str = "k") -> int | float:
+    """One number of negatives from text: an integer ``>= 1`` (also written ``1e18``, parsed
+    exactly, never rounded through a float) or ``inf``/``infinity``.
+
+    ``1e400`` is refused by name (beyond the float range every engine needs), never taken
+    as infinity; ``2.5``, ``0`` and words are refused.  The one parser of ``k`` behind every
+    command-line option (``--negatives`` of ``solve``, ``sweep`` and ``train``).
+    """
+    import decimal
+
+    t = str(token).strip().lower()
+    if t in ("inf", "infinity"):
+        return math.inf
+    rule = f"{name} must be an integer >= 1 or 'inf', got {token!r}"
+    try:
+        d = decimal.Decimal(t)
+    except decimal.InvalidOperation:
+        raise ValueError(rule) from None
+    if not d.is_finite() or d != d.to_integral_value() or d < 1:
+        raise ValueError(rule)
+    if d > decimal.Decimal(K_MAX):
+        raise ValueError(f"{name} must be at most {K_MAX:.6g} (the largest float), got {token!r}")
+    return int(d)
+
+
+def parse_ks(text: str, name: str = "ks") -> tuple:
+    """Parse a grid of ``k`` from text: ``"1,2,4,8"``, ``"1..64"``, ``"1..8,16,32,inf"``.
+
+    Items are separated by commas; each is an integer ``>= 1``, ``inf`` (the limit
+    objective), or an inclusive range ``a..b`` of every integer from ``a`` to ``b``.  The
+    result must be non-empty with no repeated ``k`` (as for :func:`sweep_negatives`).
+    ``ValueError`` naming ``name`` (the CLI passes ``"--negatives"``) on bad text.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError(
+            f"{name} must list the numbers of negatives, e.g. '1,2,4' or '1..64', got {text!r}"
+        )
+    out: list = []
+
+    def as_int(tok: str) -> int:
+        try:
+            v = parse_k(tok, name)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (in {text!r})") from None
+        if v == math.inf:
+            raise ValueError(f"{name}: a range a..b needs finite ends, got {tok!r} (in {text!r})")
+        return int(v)
+
+    for item in (t.strip() for t in text.split(",")):
+        if item.lower() in ("inf", "infinity"):
+            out.append(math.inf)
+        elif ".." in item:
+            lo, _, hi = item.partition("..")
+            a, b = as_int(lo.strip()), as_int(hi.strip())
+            if b < a:
+                raise ValueError(f"{name}: range {item!r} must have start <= end (in {text!r})")
+            if b - a + 1 + len(out) > _MAX_PARSED_KS:
+                raise ValueError(f"{name}: more than {_MAX_PARSED_KS} values of k (in {text!r})")
+            out.extend(range(a, b + 1))
+        else:
+            out.append(as_int(item))
+    return _check_ks(out, name=name)
+
+
+# ----------------------------------------------------------- one row of a sweep
+
+
+def _sweep_row(
+    model: LatentClassModel, k: int | float, tau: float, dim: int | None, loss: Any = None
+) -> dict:
+    """One row of :func:`sweep_negatives` (module level so that it pickles to workers).
+
+    A deterministic function of ``(model, k, tau, dim)``: the optimiser gets the fixed seed
+    ``_SOLVER_SEED`` (and the executors pin one BLAS thread), so every executor returns
+    the bits of the serial run.  ``loss`` is ``L_k`` for finite ``k`` (``None`` at
+    ``k = inf``); ``loss_limit`` is ``L_∞`` at ``k = inf`` (``None`` for finite ``k``).
+    """
+    t0 = time.perf_counter()
+    opt = optimal_representation(model, k, tau=tau, dim=dim, rng=_SOLVER_SEED, loss=loss)
+    weighted = mean_classifier_metrics(model, opt.F, tau, weighting="class_probs")
+    balanced = mean_classifier_metrics(model, opt.F, tau, weighting="balanced")
+    rho = np.asarray(model.class_probs, dtype=float)
+    row: dict[str, Any] = {
+        "k": k if k == math.inf else int(k),
+        "loss": None if k == math.inf else float(opt.loss),
+        "loss_limit": float(opt.loss) if k == math.inf else None,
+        "duality_gap": None if opt.duality_gap is None else float(opt.duality_gap),
+        "certified": bool(opt.certified),
+        "method": str(opt.method),
+        "n_iter": int(opt.n_iter),
+        "mean_classifier_loss": float(weighted.loss),
+        "mean_classifier_accuracy": float(weighted.accuracy),
+        "balanced_mean_classifier_loss": float(balanced.loss),
+        "balanced_mean_classifier_accuracy": float(balanced.accuracy),
+    }
+    if k == math.inf:
+        # the bounds are stated for finite k; the limit objective has no R to plug in
+        row.update(
+            collision_probability=float(collision_probability(rho, k)),
+            coverage_probability=1.0,
+            expected_log_collisions=None,
+            bound_saunshi=None,
+            bound_ash=None,
+            bound_nozawa_sato=None,
+            bound_bao=None,
+            bound_bao_lower=None,
+        )
+    else:
+        b = published_bounds(rho, k, float(opt.loss), tau)
+        row.update(
+            collision_probability=float(b.collision),
+            coverage_probability=float(b.coverage),
+            expected_log_collisions=float(b.coll_k),
+            bound_saunshi=None if b.saunshi is None else float(b.saunshi),
+            bound_ash=None if b.ash is None else float(b.ash),
+            bound_nozawa_sato=float(b.nozawa_sato),
+            bound_bao=float(b.bao),
+            bound_bao_lower=float(b.bao_lower),
+        )
+    row["seconds"] = time.perf_counter() - t0
+    return {c: row[c] for c in SWEEP_COLUMNS}
+
+
+# -------------------------------------------------------------------- the sweep
 
 _log = logging.getLogger("latentclass.experiments")
 #: ``"format"`` of the JSON object written by :meth:`SweepResult.to_json`.

@@ -1,4 +1,10 @@
-"""The crash-safe JSON-lines checkpoint of a sweep (see :class:`_Checkpoint`)."""
+"""What experiments write to disk: the row format, result files and the sweep checkpoint.
+
+- the columns of a sweep row (``SWEEP_COLUMNS``) and their strict-JSON / CSV form
+  (``_encode``, ``_decode``, ``_csv_cell``);
+- result files: path checks and atomic writes (temporary file, ``fsync``, rename);
+- the crash-safe JSON-lines checkpoint of a sweep (see :class:`_Checkpoint`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,120 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import weakref
 from typing import Any
 
 from .._provenance import versions
-from .sweep_rows import SWEEP_COLUMNS, _decode, _encode_row
+
+# ----------------------------------------------------------------- result files
+
+
+def _check_out_path(path: Any, name: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
+    p = os.fspath(path)
+    if not p:
+        raise ValueError(f"{name} must be a non-empty path")
+    parent = os.path.dirname(os.path.abspath(p))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{name}: the directory of {p!r} does not exist ({parent!r})")
+    if os.path.isdir(p):
+        raise ValueError(f"{name}: {p!r} is a directory, expected a file path")
+    return p
+
+
+def _csv_comment_lines(title: str, items: dict) -> str:
+    """``# title`` then one ``# key: value`` line per item: the provenance block of a CSV.
+
+    ``pandas.read_csv(path, comment="#")`` skips these lines (as do ``numpy.genfromtxt``
+    and R's ``read.csv(comment.char = "#")``); with the standard ``csv`` module, skip the
+    lines that start with ``#``.  Values are written with ``str`` on one line.
+    """
+    out = [f"# {title}\n"]
+    for key, value in items.items():
+        text = " ".join(str(value).split())  # one line, whatever the value
+        out.append(f"# {key}: {text}\n")
+    return "".join(out)
+
+
+def _write_text(target: Any, text: str) -> None:
+    if not isinstance(target, (str, os.PathLike)) and callable(getattr(target, "write", None)):
+        target.write(text)
+        return
+    _atomic_write(_check_out_path(target, "path"), text)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+# --------------------------------------------------------------- the row format
+
+#: Columns of a sweep row, in order.
+SWEEP_COLUMNS: tuple[str, ...] = (
+    "k",
+    "loss",
+    "loss_limit",
+    "duality_gap",
+    "certified",
+    "method",
+    "n_iter",
+    "mean_classifier_loss",
+    "mean_classifier_accuracy",
+    "balanced_mean_classifier_loss",
+    "balanced_mean_classifier_accuracy",
+    "collision_probability",
+    "coverage_probability",
+    "expected_log_collisions",
+    "bound_saunshi",
+    "bound_ash",
+    "bound_nozawa_sato",
+    "bound_bao",
+    "bound_bao_lower",
+    "seconds",
+)
+_STRING_COLUMNS = frozenset({"method"})
+
+
+def _encode(value: Any) -> Any:
+    """Strict-JSON form of a row value: non-finite floats become ``"inf"``/``"-inf"``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        if math.isnan(value):  # pragma: no cover - rows never hold NaN
+            raise ValueError("a sweep row holds NaN")
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _decode(column: str, value: Any) -> Any:
+    if column not in _STRING_COLUMNS and value in ("inf", "-inf"):
+        return float(value)
+    return value
+
+
+def _encode_row(row: dict) -> dict:
+    return {c: _encode(row[c]) for c in SWEEP_COLUMNS}
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest repr: round-trips exactly; inf -> "inf"
+    return str(value)
+
+
+# --------------------------------------------------------------- the checkpoint
 
 _CHECKPOINT_MAGIC = "latentclass-sweep-checkpoint"
 _CHECKPOINT_FORMAT = 2
