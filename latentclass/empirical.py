@@ -334,14 +334,23 @@ class EmpiricalObjective:
         z = (cu - row[p]) + np.log(S) + self._offset
         return z, E / S[:, None]
 
-    def _block(self, G: np.ndarray, x: int, N, p: np.ndarray):
-        """``(b, Nb, z)`` for the keys of anchor ``x`` (logistic kernel)."""
+    def _terms(self, G: np.ndarray, x: int, N, p: np.ndarray, q: int):
+        """``(b, Nb, ℓ, σ, 1 − σ)`` for the keys of anchor ``x`` (logistic kernel, not the
+        smoothed hinge): ``ℓ_u = log(1 + X_u)``, ``σ_u = X_u/(1 + X_u)`` with
+        ``X_u = e^{t_u} (N_x b)_u = e^{z_u}``, ``t_u = c_x − G[x, x⁺_u]/τ`` (one ``log1p`` per key
+        instead of ``log``, ``logaddexp`` and ``expit``); ``q`` the anchor's one positive or −1."""
         row = G[x] / self._ktau
         c = float(row.max())
         b = np.exp(row - c)  # in (0, 1]
         Nb = N @ b  # > 0: every key has k ≥ 1 negatives
-        z = (c - row[p]) + np.log(Nb) + self._offset
-        return b, Nb, z
+        t = ((c - row[q]) if q >= 0 else (c - row[p])) + self._offset  # >= 0 (offset 0)
+        if float(np.max(t)) < 700.0:  # e^t · Nb stays finite
+            X = np.exp(t) * Nb
+            om = 1.0 / (1.0 + X)
+            return b, Nb, np.log1p(X), X * om, om
+        z = t + np.log(Nb)
+        sig = special.expit(z)
+        return b, Nb, np.logaddexp(0.0, z), sig, special.expit(-z)
 
     def _generic(self, G: np.ndarray, need_grad: bool) -> tuple[float, np.ndarray | None]:
         """Value (and symmetric (sub)gradient) through ``loss.counts_form``, per anchor."""
@@ -390,11 +399,12 @@ class EmpiricalObjective:
                 z, Pi = self._safe_block(G, x, N, p)
                 ws = w * special.expit(z)
                 D[x] += (ws @ Pi) / tau
+                value += float(w @ np.logaddexp(0.0, z))
             else:
-                b, Nb, z = self._block(G, x, N, p)
-                ws = w * special.expit(z)
+                b, Nb, ell, sig, _ = self._terms(G, x, N, p, q)
+                ws = w * sig
                 D[x] += b * (N.T @ (ws / Nb)) / tau
-            value += float(w @ np.logaddexp(0.0, z))
+                value += float(w @ ell)
             if q >= 0:
                 D[x, q] -= ws.sum() / tau
             else:
@@ -418,11 +428,15 @@ class EmpiricalObjective:
         G = self._check(G)
         if not self._logistic:
             return self._generic(G, False)[0]
-        zs = (
-            (self._safe_block(G, x, N, p)[0] if self._safe else self._block(G, x, N, p)[2], w)
-            for x, N, p, w in self._blocks
+        if self._safe:
+            zs = ((self._safe_block(G, x, N, p)[0], w) for x, N, p, w in self._blocks)
+            return self._scale * float(sum(float(w @ np.logaddexp(0.0, z)) for z, w in zs))
+        return self._scale * float(
+            sum(
+                float(w @ self._terms(G, x, N, p, q)[2])
+                for (x, N, p, w), q in zip(self._blocks, self._single)
+            )
         )
-        return self._scale * float(sum(float(w @ np.logaddexp(0.0, z)) for z, w in zs))
 
     def value_and_grad(self, G: Any) -> tuple[float, np.ndarray]:
         """``(L̂(G), ∇L̂(G))`` with the symmetric gradient convention of SPEC §3.2 (a
@@ -489,11 +503,10 @@ class EmpiricalObjective:
                 H += np.diag(np.bincount(p, weights=c, minlength=n))
                 blocks[i] = H * (self._scale / (tau * tau))
                 continue
-            b, Nb, z = self._block(G, x, N, p)
-            sig = special.expit(z)
-            value += float(w @ np.logaddexp(0.0, z))
+            b, Nb, ell, sig, om = self._terms(G, x, N, p, q1)
+            value += float(w @ ell)
             ws = w * sig
-            c = ws * (1.0 - sig)
+            c = ws * om
             gp: np.ndarray = np.zeros(n)
             cp: np.ndarray = np.zeros(n)
             if q1 >= 0:  # class level: one positive
