@@ -102,19 +102,24 @@ def _distinct_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]
     return srt[first], np.diff(np.append(first, M))
 
 
+def _indices_ok(a: np.ndarray, n: int) -> bool:
+    """Every entry of the integer array ``a`` lies in ``0 … n − 1`` (one pass for int64: as
+    unsigned, a negative index is huge, two's complement)."""
+    if a.size == 0:
+        return True
+    if a.dtype == np.int64 and a.flags.c_contiguous:
+        return int(a.view(np.uint64).max()) < n
+    return bool(a.min() >= 0 and a.max() < n)
+
+
 def _negative_keys_float(negatives: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``Σ_j weights[negatives[i, j]]`` per row, exactly when every sum is an integer below
     ``2^53`` (float64 gather + one BLAS matrix-vector product per cache-sized block, no
     Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``."""
     M, k = negatives.shape
     n = weights.size
-    bad = ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
-    if negatives.dtype == np.int64 and negatives.flags.c_contiguous:
-        # one pass: as unsigned, a negative index is huge (two's complement)
-        if negatives.size and int(negatives.view(np.uint64).max()) >= n:
-            raise bad
-    elif negatives.size and (negatives.min() < 0 or negatives.max() >= n):
-        raise bad
+    if not _indices_ok(negatives, n):
+        raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
     out = np.empty(M)
     step = max(1, _KEY_BLOCK // k)
     ones = np.ones(k)
@@ -202,6 +207,14 @@ def _aggregate(sample: ContrastiveSample, n: int):
     return uniq[:, 0], uniq[:, 1], counts.astype(float), N
 
 
+def _column_major(A: np.ndarray) -> np.ndarray:
+    """``A`` itself when its columns are contiguous (a row slice of a column-major array: BLAS
+    takes the leading dimension as is), else a column-major copy."""
+    if A.ndim == 2 and A.strides[0] == A.itemsize and A.strides[1] >= A.shape[0] * A.itemsize:
+        return A
+    return np.asfortranarray(A)
+
+
 def _as_dense(N: Any) -> np.ndarray:
     return N.toarray() if sparse.issparse(N) else np.ascontiguousarray(N)
 
@@ -267,7 +280,7 @@ class EmpiricalObjective:
         self.n = check_integer(n, "n_points", minimum=1)
         for name in ("anchors", "positives"):  # negatives: checked while hashing
             a = np.asarray(getattr(sample, name))
-            if a.size and (a.min() < 0 or a.max() >= self.n):
+            if not _indices_ok(a, self.n):
                 raise ValueError(f"sample.{name} must be point indices in 0 … {self.n - 1}")
         self.k = sample.k
         self.n_examples = sample.size
@@ -288,7 +301,7 @@ class EmpiricalObjective:
             (
                 int(a),
                 # column-major: the products N b, Nᵀ v and Nᵀ diag(v) N stream each column
-                np.asfortranarray(N[lo:hi].toarray() if sparse.issparse(N) else N[lo:hi])
+                _column_major(N[lo:hi].toarray() if sparse.issparse(N) else N[lo:hi])
                 if self._dense
                 else sparse.csr_matrix(N[lo:hi]),
                 p[lo:hi],
@@ -523,7 +536,8 @@ class EmpiricalObjective:
                 # Σ wσ² ππᵀ = diag(b) AᵀA diag(b), A = diag(√(wσ²)/Nb) N: one SYRK (upper)
                 A = N * (np.sqrt(ws * sig) / Nb)[:, None]
                 S = blas.dsyrk(1.0, A, trans=1)
-                S = np.triu(S) + np.triu(S, 1).T
+                S = np.triu(S)  # dsyrk computes the upper triangle
+                S = S + S.T - np.diag(np.diag(S))
                 H -= S * np.outer(b, b)
                 cross = np.zeros((n, n))  # Σ c π e_pᵀ, column by positive
                 cn = c / Nb
