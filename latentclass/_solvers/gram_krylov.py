@@ -141,6 +141,17 @@ def _feasible_factor(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gram_krylov(model, objective, k: float, tau: float, target: float) -> SolverRun | None:
+    """Newton–Krylov on the class-level KKT system (see :func:`_gram_krylov`); any floating
+    point exception on the way (division by zero, overflow, invalid operation — e.g. a class of
+    mass 1e-300) makes it decline (``None``), so no warning escapes and the general solver runs."""
+    try:
+        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+            return _gram_krylov(model, objective, k, tau, target)
+    except (FloatingPointError, np.linalg.LinAlgError):
+        return None
+
+
+def _gram_krylov(model, objective, k: float, tau: float, target: float) -> SolverRun | None:
     """Newton–Krylov on the class-level KKT system (module docstring) from the ρ-centred
     simplex (:func:`latentclass._solvers.starts._centred_start`).
 
@@ -157,11 +168,17 @@ def gram_krylov(model, objective, k: float, tau: float, target: float) -> Solver
     G0 = _centred_start(model)
     if G0 is None:
         return None
-    evaluate = value_and_grad_fn(objective)
+    evaluate_raw = value_and_grad_fn(objective)
+
+    def evaluate(G):  # the library's own floating-point handling inside the objective
+        with np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
+            return evaluate_raw(G)
+
     G = G0
     g = evaluate(G)[1]
     # z along the null vector of G0: Σ_c ρ_c ‖e_c − ρ‖ s_c = 0 (starts.py); checked, else eigh
     u = rho * np.sqrt(np.maximum(0.0, 1.0 - 2.0 * rho + float(rho @ rho)))
+    u /= float(np.max(u))  # scale first: the norm of (1e-300, …) underflows
     u /= np.linalg.norm(u)
     if not np.linalg.norm(G @ u) <= 1e-8:
         u = np.linalg.eigh(G)[1][:, 0]

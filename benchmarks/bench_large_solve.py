@@ -1,0 +1,191 @@
+"""Benchmark: certified optima at hundreds to thousands of classes (issue 18), ratios in one run.
+
+1. Class level.  ``optimal_representation(model, k, τ)`` on Zipf(1.1) and Dirichlet(0.5) class
+   laws; reported: the solve time divided by the median time of one
+   ``NCEObjective(model, k, τ).value_and_grad`` at the optimum (the "evaluations' worth" of
+   the solve; issue target <= 600, ambition ≈ 100), the path, its steps, the certified gap.
+   "before": the same call with the Gram-space Newton–Krylov path switched off (the general
+   Burer–Monteiro solver that ran before it), on the cases where that finishes in minutes.
+2. Disjoint point level.  ``n`` points in ``m`` classes solved through the class level and
+   lifted (``proofs/class_collapse.md``, Proposition 5): time divided by the class-level solve
+   time (target <= 20), and by the time to fill a fresh ``n × n`` array (the cost of the
+   returned Gram matrix alone).
+3. No regression at small m: the CVXPY + Clarabel ratio at m = 8, k = 3
+   (:func:`bench_optimize.conic_table`, target >= 100).
+
+Run: ``python benchmarks/bench_large_solve.py [--quick | --full]`` (``--quick``: m <= 500;
+``--full`` adds m = 2000 and the "before" run at m = 1000, ~2 minutes).  One BLAS thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import latentclass.optimize as opt  # noqa: E402
+from latentclass.model import LatentClassModel  # noqa: E402
+from latentclass.population import NCEObjective  # noqa: E402
+
+
+def class_law(kind: str, m: int) -> np.ndarray:
+    if kind == "zipf":
+        rho = np.arange(1, m + 1, dtype=float) ** -1.1
+    else:
+        rho = np.random.default_rng(0).dirichlet(np.full(m, 0.5))
+    return rho / rho.sum()
+
+
+@contextmanager
+def krylov_off():
+    """The solver as it was before the Newton–Krylov path (the general solver takes over)."""
+    saved = opt.gram_krylov
+    opt.gram_krylov = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        opt.gram_krylov = saved
+
+
+def solve_row(kind: str, m: int, k, tau: float, before: bool = False) -> dict:
+    model = LatentClassModel.one_point_per_class(class_law(kind, m))
+    t0 = time.perf_counter()
+    if before:
+        with krylov_off():
+            res = opt.optimal_representation(model, k, tau)
+    else:
+        res = opt.optimal_representation(model, k, tau)
+    t_solve = time.perf_counter() - t0
+    obj = NCEObjective(model, k, tau)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        obj.value_and_grad(res.gram)
+        times.append(time.perf_counter() - t0)
+    t_vg = statistics.median(times)
+    row = {
+        "law": kind,
+        "m": m,
+        "k": k,
+        "tau": tau,
+        "before": before,
+        "solve_s": t_solve,
+        "vg_s": t_vg,
+        "ratio": t_solve / t_vg,
+        "n_iter": res.n_iter,
+        "gap": res.duality_gap,
+        "certified": res.certified,
+        "solver": res.solver,
+    }
+    tag = "before" if before else "now"
+    print(
+        f"{tag:>6} {kind:>9} m={m:>5} k={k!s:>8} τ={tau:<4} solve {t_solve:8.2f} s  "
+        f"value_and_grad {t_vg * 1e3:8.1f} ms  ratio {t_solve / t_vg:7.0f}  "
+        f"iters {res.n_iter:>5}  gap {res.duality_gap:.2e}  certified {res.certified}  "
+        f"{res.solver}",
+        flush=True,
+    )
+    return row
+
+
+def class_level(quick: bool, full: bool) -> list[dict]:
+    print("1. class level: solve time / median value_and_grad time (target <= 600, ambition 100)")
+    cases = [
+        ("zipf", 100, 65536, 0.5),
+        ("dirichlet", 200, 64, 1.0),
+        ("dirichlet", 200, 10**6, 0.5),
+        ("zipf", 500, 65536, 0.5),
+        ("zipf", 500, 16, 0.5),
+    ]
+    if not quick:
+        cases += [("zipf", 1000, 65536, 0.5), ("zipf", 1000, math.inf, 0.5)]
+    if full:
+        cases += [("zipf", 2000, 65536, 0.5)]
+    rows = [solve_row(*c) for c in cases]
+    before = [
+        ("zipf", 100, 65536, 0.5),
+        ("dirichlet", 200, 64, 1.0),
+        ("dirichlet", 200, 10**6, 0.5),
+    ]
+    if full:
+        before += [("zipf", 1000, 65536, 0.5)]
+    for c in before:  # before and now back to back; both divided by the same evaluation time
+        now, old = solve_row(*c), solve_row(*c, before=True)
+        vg = min(now["vg_s"], old["vg_s"])
+        print(
+            f"  same evaluation time {vg * 1e3:.1f} ms: now {now['solve_s'] / vg:.0f}, "
+            f"before {old['solve_s'] / vg:.0f} evaluations; before/now = "
+            f"{old['solve_s'] / now['solve_s']:.1f}x",
+            flush=True,
+        )
+        rows.append(old)
+    return rows
+
+
+def point_level(quick: bool) -> list[dict]:
+    print("2. disjoint point level through the class level (target <= 20x the class-level time)")
+    rows = []
+    cases = [(10, 100), (100, 10)] + ([] if quick else [(10, 1000), (100, 100)])
+    for m, per in cases:
+        rho = class_law("dirichlet", m)
+        model = LatentClassModel.disjoint(rho, [per] * m)
+        cls = LatentClassModel.one_point_per_class(rho)
+        t0 = time.perf_counter()
+        rc = opt.optimal_representation(cls, 10**6, 1.0)
+        t_cls = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rp = opt.optimal_representation(model, 10**6, 1.0)
+        t_pt = time.perf_counter() - t0
+        n = model.n_points
+        t0 = time.perf_counter()
+        a = np.empty((n, n))
+        a[:] = 1.0
+        t_fill = time.perf_counter() - t0
+        del a
+        print(
+            f"  n={n:>6} (m={m:>3}): point level {t_pt:7.3f} s, class level {t_cls:7.3f} s "
+            f"= {t_pt / t_cls:6.1f}x; fresh n×n fill {t_fill:6.3f} s; gap {rp.duality_gap:.2e} "
+            f"(class {rc.duality_gap:.2e}) certified {rp.certified} {rp.solver}",
+            flush=True,
+        )
+        rows.append({"n": n, "m": m, "point_s": t_pt, "class_s": t_cls, "fill_s": t_fill})
+    return rows
+
+
+def small_m() -> None:
+    print("3. small m, against CVXPY + Clarabel (target ratio >= 100)")
+    sys.path.insert(0, os.path.dirname(__file__))
+    import bench_optimize
+
+    bench_optimize.conic_table([(8, 3)], repeats=3)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--full", action="store_true")
+    a = ap.parse_args(argv)
+    rows = class_level(a.quick, a.full)
+    now = [r for r in rows if not r["before"]]
+    worst = max(r["ratio"] for r in now)
+    print(
+        f"worst ratio (now): {worst:.0f} (target <= 600); all certified: "
+        f"{all(r['certified'] for r in now)}"
+    )
+    point_level(a.quick)
+    small_m()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
