@@ -73,7 +73,7 @@ from .certificate import (  # noqa: F401 (re-exported)
     feasibility,
 )
 from .closed_form import simplex, simplex_loss
-from .losses.hinge_dual import hinge_dual_bound
+from .losses.hinge_dual import hinge_dual_bound, refine_hinge_gram
 from .losses.objects import Hinge, _Loss, is_logistic, resolve_loss
 from .losses.population import LossObjective
 from .model import LatentClassModel, check_model
@@ -485,8 +485,14 @@ def _simplex_gram(model: LatentClassModel, d: int) -> tuple[np.ndarray, np.ndarr
     return F, 0.5 * (G + G.T)
 
 
-def _hinge_result(model, objective, lo, k, tau, F, G, certify_tol, method, solver, n_iter, what):
-    bound = hinge_dual_bound(model, G, k, tau, lo)
+def _hinge_result(
+    model, objective, lo, k, tau, F, G, certify_tol, method, solver, n_iter, what, bound=None
+):
+    """The hinge optimum's result; ``bound`` (a :class:`HingeDualBound` at ``G``, e.g. the one
+    :func:`refine_hinge_gram` returns with the best global lower bound it found) or the
+    piece-weight dual bound computed here."""
+    if bound is None:
+        bound = hinge_dual_bound(model, G, k, tau, lo)
     certified = bool(bound.feasible and bound.gap <= certify_tol)
     rel = "<=" if certified else ">"
     msg = (
@@ -584,6 +590,38 @@ def _optimal_other_loss(
             f"L-BFGS on the exact subgradient ({run.status})",
         )
         cands.append(res)
+        if not res.certified and convex:  # the hinge optimum is often not the simplex: an LP
+            ref = refine_hinge_gram(model, run.gram, k, tau, lo, target_gap=0.01 * certify_tol)
+            n_lp = ref.n_lp
+            for _ in range(3):  # a restart from the refined point (its LP box starts anew)
+                if ref.bound.gap <= 0.01 * certify_tol or ref.n_lp == 0:
+                    break
+                again = refine_hinge_gram(
+                    model, ref.gram, k, tau, lo, target_gap=0.01 * certify_tol
+                )
+                n_lp += again.n_lp
+                if not again.bound.gap < 0.5 * ref.bound.gap:
+                    ref = again if again.bound.gap < ref.bound.gap else ref
+                    break
+                ref = again
+            cands.append(
+                _hinge_result(
+                    model,
+                    objective,
+                    lo,
+                    k,
+                    tau,
+                    ref.factor,
+                    ref.gram,
+                    certify_tol,
+                    "numerical",
+                    f"{run.solver}+hinge-lp",
+                    run.n_iter + n_lp,
+                    f"L-BFGS on the exact subgradient ({run.status}), then {n_lp} "
+                    "sequential-LP steps (refine_hinge_gram)",
+                    bound=ref.bound,
+                )
+            )
         return min(cands, key=lambda r: (not r.certified, r.duality_gap))
     if lo.convex:  # decoupled: smooth and convex, the certificate of SPEC §4 applies
         if closed_ok and method != "numerical":
