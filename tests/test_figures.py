@@ -262,7 +262,7 @@ def test_figures_leave_pyplot_backend_and_rcparams_alone(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
-    from latentclass.figures.house_style import new_figure, style
+    from latentclass.figures.style import new_figure, style
 
     with style():
         fig = new_figure("double", 2.0)
@@ -270,7 +270,7 @@ def test_figures_leave_pyplot_backend_and_rcparams_alone(tmp_path):
 
 
 def test_jsonable_handles_numpy_and_infinities():
-    from latentclass.figures.records import jsonable
+    from latentclass.figures.spec import jsonable
 
     out = jsonable(
         {"a": np.float64(math.inf), "b": np.arange(2), "c": (np.bool_(True), None), 1: -math.inf}

@@ -6,9 +6,9 @@ A figure here is a check.  Every entry of :data:`REGISTRY` is a :class:`FigureSp
 - ``verify(data) -> (passed, details)``: the check, a pure function of ``data`` that can
   fail (tests feed it deliberately wrong data); ``details`` are the key numbers, JSON-able;
 - ``draw(data, passed, details, ax=None) -> Figure``: the picture, in the house style of
-  :mod:`latentclass.figures.house_style`, titled with the claim; given ``ax`` (one Axes, or
+  :mod:`latentclass.figures.style`, titled with the claim; given ``ax`` (one Axes, or
   a sequence of as many Axes as the figure has panels) it draws the panels into the caller's
-  axes instead and returns their figure (:func:`~latentclass.figures.house_style.panels`).
+  axes instead and returns their figure (:func:`~latentclass.figures.style.panels`).
 
 :func:`make_figures` runs them, writes ``<name>.png`` and ``<name>.pdf`` and
 ``manifest.json`` — a list of records ``{name, files, claim, check, passed, details,
@@ -23,10 +23,11 @@ The figures, by module: ``uniform`` (``population_loss``, ``gram_across_k``,
 check are written once, in its :class:`FigureSpec`; :func:`readme_table` renders them for the
 README (a test keeps the two equal).
 
-The other modules: ``spec`` (what a figure is), ``registry`` (the figures in drawing order),
-``runner`` (running them and writing the manifest), ``records`` (JSON details),
-``example_models`` (the models the figures use), ``drawing`` (shared axes helpers) and
-``house_style`` (the plotting style of every figure).
+The other modules, one concept each: ``spec`` (what a figure is, and the JSON records of its
+details), ``registry`` (the figures in drawing order), ``runner`` (running them and writing
+the manifest and data files), ``report`` (the HTML page of every check), ``example_models``
+(the models the figures use) and ``style`` (the plotting style of every figure and the
+drawing helpers built on it).
 """
 
 from __future__ import annotations
@@ -48,10 +49,6 @@ from .collapse import (
     draw_point_collapse,
 )
 from .example_models import collapse_models
-
-# Besides __all__, each figure's compute_/check_/draw_ functions and tolerances are importable
-# from here (tests feed the checks wrong data; scripts redraw single figures).
-from .house_style import save_figure
 from .limits import (
     SLOPE_FIT_KMIN,
     SLOPE_TOL,
@@ -76,6 +73,10 @@ from .sampled_training import (
     draw_training,
 )
 from .spec import FigureSpec
+
+# Besides __all__, each figure's compute_/check_/draw_ functions and tolerances are importable
+# from here (tests feed the checks wrong data; scripts redraw single figures).
+from .style import save_figure
 from .uniform import (
     DOWN_TOL,
     GRAM_NONUNIFORM_RHO,

@@ -14,11 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL, floor_abs, tolerance_line
 from .example_models import NONUNIFORM_RHO, class_level_model, collapse_models, uniform_model
-from .house_style import COLORS, MARKERS, PALETTE, log2_axis, panels, status_footer, style
-from .records import all_true, gaps_or_inf, k_label
-from .spec import define_figure
+from .spec import all_true, define_figure, gaps_or_inf, k_label
+from .style import (
+    COLORS,
+    K_LABEL,
+    MARKERS,
+    PALETTE,
+    floor_abs,
+    log2_axis,
+    panels,
+    status_footer,
+    style,
+    tolerance_line,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

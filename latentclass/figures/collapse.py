@@ -10,11 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
 from .example_models import collapse_models
-from .house_style import COLORS, MARKERS, panels, status_footer, style
-from .records import all_true, k_label
-from .spec import define_figure
+from .spec import all_true, define_figure, k_label
+from .style import (
+    COLORS,
+    K_LABEL,
+    MARKERS,
+    floor_abs,
+    k_axis,
+    panels,
+    status_footer,
+    style,
+    tolerance_line,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL
-from .house_style import COLORS, MARKERS, log2_axis, panels, status_footer, style
 from .spec import define_figure
+from .style import COLORS, K_LABEL, MARKERS, log2_axis, panels, status_footer, style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -7,10 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL, floor_abs
 from .example_models import NONUNIFORM_RHO, class_level_model
-from .house_style import COLORS, MARKERS, PALETTE, log2_axis, panels, status_footer, style
 from .spec import define_figure
+from .style import (
+    COLORS,
+    K_LABEL,
+    MARKERS,
+    PALETTE,
+    floor_abs,
+    log2_axis,
+    panels,
+    status_footer,
+    style,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,7 +29,7 @@ SLOPE_FIT_KMIN = 64
 
 
 def _gap_or_inf(gap: float | None) -> float:
-    """A duality gap, a missing one (``None``) counted as ``inf`` (as :func:`.records.gaps_or_inf`)."""
+    """A duality gap, a missing one (``None``) counted as ``inf`` (as :func:`.spec.gaps_or_inf`)."""
     return math.inf if gap is None else gap
 
 

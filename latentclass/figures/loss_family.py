@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL, floor_abs, k_axis
-from .house_style import COLORS, MARKERS, panels, status_footer, style
 from .spec import define_figure
+from .style import COLORS, K_LABEL, MARKERS, floor_abs, k_axis, panels, status_footer, style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..downstream import WEIGHTINGS
-from .drawing import K_LABEL, k_axis
-from .house_style import COLORS, MARKERS, panels, status_footer, style
-from .records import k_label
-from .spec import define_figure
+from .spec import define_figure, k_label
+from .style import COLORS, K_LABEL, MARKERS, k_axis, panels, status_footer, style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -9,10 +9,10 @@ import traceback
 from typing import Any
 
 from .._progress import Reporter, check_progress
-from .house_style import save_figure
-from .records import jsonable
 from .registry import REGISTRY, select_figures
 from .report import write_report
+from .spec import jsonable
+from .style import save_figure
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -32,7 +32,7 @@ def write_data(data: Any, out_dir: str | os.PathLike, name: str) -> str:
     data : dict
         What the figure's ``compute(quick)`` returned; any figure's data, generically:
         numpy arrays become (nested) lists, ``math.inf`` (e.g. ``k = ∞``) the string
-        ``"inf"`` (:func:`latentclass.figures.records.jsonable`), so the file is strict JSON.
+        ``"inf"`` (:func:`latentclass.figures.spec.jsonable`), so the file is strict JSON.
     out_dir : path
         The directory of the figures.
     name : str

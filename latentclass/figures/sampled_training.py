@@ -6,10 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL, tolerance_line
-from .house_style import COLORS, MARKERS, log2_axis, panels, status_footer, style
-from .records import all_true
-from .spec import define_figure
+from .spec import all_true, define_figure
+from .style import COLORS, K_LABEL, MARKERS, log2_axis, panels, status_footer, style, tolerance_line
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

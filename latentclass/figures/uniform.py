@@ -12,20 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .drawing import K_LABEL, floor_abs, k_axis, tolerance_line
 from .example_models import NONUNIFORM_RHO, class_level_model, uniform_model
-from .house_style import (
+from .spec import all_true, define_figure, gaps_or_inf, k_label
+from .style import (
     COLORS,
+    K_LABEL,
     MARKERS,
     PALETTE,
+    floor_abs,
+    k_axis,
     log2_axis,
     new_figure,
     panels,
     status_footer,
     style,
+    tolerance_line,
 )
-from .records import all_true, gaps_or_inf, k_label
-from .spec import define_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
