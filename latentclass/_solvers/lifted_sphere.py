@@ -172,7 +172,10 @@ def _newton_finish(objective, W, d, target, max_steps=8, gate=math.inf):
                 break
             extra = True  # one more step with the last Hessian
         if H is None and not extra:
-            H = _lifted_newton(objective, W, d)[2]
+            second = _lifted_newton(objective, W, d)
+            if second is None:  # the protocol allows second_order(G) to return None here
+                break
+            H = second[2]
             H_last, g_norm_H = H, math.sqrt(float(g @ g))
             if scale is None:
                 scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
