@@ -3,6 +3,8 @@ the Newton finish on the lifted sphere then stops and the gradient-only path fin
 
 from __future__ import annotations
 
+import pytest
+
 import latentclass as lc
 from latentclass.population import NCEObjective
 
@@ -30,3 +32,23 @@ def test_solve_gram_survives_a_second_order_that_returns_none():
     ref = lc.optimal_representation(model, 3, 1.0)
     assert res.certified
     assert abs(res.loss - ref.loss) <= res.duality_gap + ref.duality_gap
+
+
+class _HugeObjective:
+    """n = 10⁴ points, full rank: the quasi-Newton history alone would need > 2 GiB."""
+
+    n = 10_000
+    convex = True
+
+    def value_and_grad(self, G):  # pragma: no cover - must never be reached
+        raise AssertionError("the solver started although its history cannot fit")
+
+
+def test_a_history_that_cannot_fit_is_refused_before_any_work():
+    from latentclass._solvers.burer_monteiro import HISTORY_BYTES, history_pairs
+
+    assert history_pairs(1000, 1000) == 30  # every size the suite solves: unchanged
+    assert 3 <= history_pairs(5000, 5000) < 30  # fewer pairs, within the budget
+    assert 16 * 5000 * 5001 * history_pairs(5000, 5000) <= HISTORY_BYTES
+    with pytest.raises(ValueError, match=r"n\*\(dim\+1\) = 100010000 parameters .* budget"):
+        lc.solve_gram(_HugeObjective())

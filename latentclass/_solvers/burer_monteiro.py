@@ -40,6 +40,29 @@ _WARM_K = 16
 _NEWTON_AFTER = 10
 #: ... and Newton steps start once the certificate's gap bound is at most this.
 _NEWTON_GAP = 1e-4
+#: Memory budget of the quasi-Newton history (L-BFGS-B's correction pairs and the polish's),
+#: in bytes: each pair stores two vectors of the ``n (d + 1)`` parameters.  The number of pairs
+#: is ``min(30, budget / (16 n (d + 1)))``; below 3 pairs the solve is refused before it starts.
+HISTORY_BYTES = 2 << 30
+_MAX_PAIRS = 30
+_MIN_PAIRS = 3
+
+
+def history_pairs(n: int, d: int) -> int:
+    """Correction pairs that fit :data:`HISTORY_BYTES` for ``n (d + 1)`` parameters
+    (``ValueError`` if fewer than 3 fit: the solve would not fit in memory)."""
+    N = n * (d + 1)
+    pairs = min(_MAX_PAIRS, int(HISTORY_BYTES // (16 * N)))
+    if pairs < _MIN_PAIRS:
+        raise ValueError(
+            f"the solver's quasi-Newton history for n*(dim+1) = {N} parameters needs "
+            f"{_MIN_PAIRS * 16 * N / 2**30:.1f} GiB for {_MIN_PAIRS} correction pairs, more than "
+            f"its budget of {HISTORY_BYTES / 2**30:.0f} GiB; pass a smaller dim (rank bound) or "
+            "solve a class-level model (disjoint supports are solved at class level)"
+        )
+    return pairs
+
+
 #: The Newton phase is used up to this many parameters (dense solve, O(N³)) and Hessian
 #: blocks of at most ``latentclass._solvers.gram_newton._NEWTON_MAX_HESS`` entries.
 _NEWTON_MAX_VARS = 420
@@ -141,6 +164,7 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
     Returns ``(W, n_iter, status, certificate or None)``.
     """
     n = W0.shape[0]
+    pairs = history_pairs(n, d)
     fg = _lifted_fg(objective, n, d)
 
     def rescale(W):
@@ -164,7 +188,7 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
             method="L-BFGS-B",
             options={
                 "maxiter": maxiter,
-                "maxcor": 30,
+                "maxcor": pairs,
                 "ftol": 0.0 if short else 10 * _EPS,
                 "gtol": tol,
                 "maxfun": 2 * maxiter + 20,
@@ -212,7 +236,7 @@ def _run_lbfgs(objective, W0, d, tol, max_iter, target, max_rounds, row_scale):
         budget = max_iter - n_iter
         if budget <= 0:
             break
-        _, it = _polish(fg, W.ravel(), budget, check)
+        _, it = _polish(fg, W.ravel(), budget, check, memory=min(20, pairs))
         n_iter += it
         status += f"; gradient-only polish: {it} iterations"
         improved = track.best[0] < best[0]
@@ -256,6 +280,7 @@ def _solve_factored(
     e.g. the limit objective ``L_∞``, whose optimum is within ``O(1/k)`` of that of ``L_k``).
     """
     n = check_objective(objective)
+    history_pairs(n, d)  # refuse, before any work, a history that cannot fit
     value = value_fn(objective)
     if row_scale is None:
         row_scale = np.ones(n)
