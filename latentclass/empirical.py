@@ -971,7 +971,9 @@ def _solve_hinge(objective, sample, model, dim, gen) -> OptimalRepresentation:
 def _solve_nonconvex(objective, sample, model, dim, gen, n_restarts) -> OptimalRepresentation:
     """Restarts of :func:`solve_gram` and the logistic ERM as a start; best found."""
     cands = []
-    for child in gen.spawn(n_restarts):
+    # independent child streams drawn from gen (Generator.spawn needs numpy >= 1.25)
+    seeds = gen.integers(0, np.iinfo(np.int64).max, size=n_restarts, dtype=np.int64)
+    for child in (np.random.default_rng(int(s)) for s in seeds):
         # no polish towards a certificate: none exists for a non-convex loss
         rep = solve_gram(objective, dim=dim, rng=child, polish_target=1e12)
         cands.append((float(objective.value(np.asarray(rep.gram))), rep, "random start"))
