@@ -263,6 +263,17 @@ def optimal_representation(
     closed_ok = model.is_uniform and model.is_disjoint and (dim is None or dim >= m - 1)
     if method == "closed-form" and not closed_ok:
         raise ValueError(_closed_form_refusal(model, dim))
+    # the validated solver options, passed on by keyword to every path below
+    options: dict[str, Any] = dict(
+        method=method,
+        rng=gen,
+        tol=tol,
+        n_restarts=n_restarts,
+        certify_tol=certify_tol,
+        max_iter=max_iter,
+        init=init,
+        polish_target=polish_target,
+    )
     if not is_logistic(lo):
         return _optimal_other_loss(
             model,
@@ -271,30 +282,10 @@ def optimal_representation(
             dim,
             loss=lo,
             closed_ok=closed_ok,
-            method=method,
-            rng=gen,
-            tol=tol,
-            n_restarts=n_restarts,
-            certify_tol=certify_tol,
-            max_iter=max_iter,
-            init=init,
-            polish_target=polish_target,
+            **options,
         )
     if model.is_disjoint and n > m and (dim is None or dim >= m - 1):
-        return _lifted_from_classes(
-            model,
-            k,
-            tau,
-            dim,
-            method=method,
-            rng=gen,
-            tol=tol,
-            n_restarts=n_restarts,
-            certify_tol=certify_tol,
-            max_iter=max_iter,
-            init=init,
-            polish_target=polish_target,
-        )
+        return _lifted_from_classes(model, k, tau, dim, **options)
     objective = NCEObjective(model, k, tau)
     if method in ("auto", "closed-form") and closed_ok:
         return _closed_form(model, objective, k, tau, dim, certify_tol)
