@@ -140,20 +140,47 @@ def _feasible_factor(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return F, 0.5 * (Gf + Gf.T)
 
 
-def gram_krylov(model, objective, k: float, tau: float, target: float) -> SolverRun | None:
+def gram_krylov(
+    model, objective, k: float, tau: float, target: float, start: np.ndarray | None = None
+) -> SolverRun | None:
     """Newton–Krylov on the class-level KKT system (see :func:`_gram_krylov`); any floating
     point exception on the way (division by zero, overflow, invalid operation — e.g. a class of
-    mass 1e-300) makes it decline (``None``), so no warning escapes and the general solver runs."""
+    mass 1e-300) makes it decline (``None``), so no warning escapes and the general solver runs.
+
+    ``start``: optional feasible Gram matrix (``m × m``, unit diagonal, PSD — e.g. the certified
+    optimum at a nearby ``k``) used instead of the ρ-centred simplex; ``ValueError`` if it is
+    not a finite symmetric ``m × m`` array with unit diagonal.
+    """
+    if start is not None:
+        start = _check_start(start, np.asarray(model.class_probs).size)
     try:
         with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-            return _gram_krylov(model, objective, k, tau, target)
+            return _gram_krylov(model, objective, k, tau, target, start)
     except (FloatingPointError, np.linalg.LinAlgError):
         return None
 
 
-def _gram_krylov(model, objective, k: float, tau: float, target: float) -> SolverRun | None:
-    """Newton–Krylov on the class-level KKT system (module docstring) from the ρ-centred
-    simplex (:func:`latentclass._solvers.starts._centred_start`).
+def _check_start(start, n: int) -> np.ndarray:
+    """``start`` as a float, exactly symmetric ``(n, n)`` array with unit diagonal, or ``ValueError``."""
+    S = np.asarray(start, dtype=float)
+    if S.shape != (n, n):
+        raise ValueError(f"start must have shape ({n}, {n}) (one row per class), got {S.shape}")
+    if not np.all(np.isfinite(S)):
+        raise ValueError("start must be finite")
+    if not np.allclose(S, S.T, rtol=0.0, atol=1e-10):
+        raise ValueError("start must be symmetric (a Gram matrix)")
+    if not np.allclose(np.diag(S), 1.0, rtol=0.0, atol=1e-8):
+        raise ValueError("start must have unit diagonal (a feasible Gram matrix)")
+    S = 0.5 * (S + S.T)
+    np.fill_diagonal(S, 1.0)
+    return S
+
+
+def _gram_krylov(
+    model, objective, k: float, tau: float, target: float, start: np.ndarray | None = None
+) -> SolverRun | None:
+    """Newton–Krylov on the class-level KKT system (module docstring) from ``start`` or the
+    ρ-centred simplex (:func:`latentclass._solvers.starts._centred_start`).
 
     ``model`` must be class level (one point per class), ``objective`` the population loss
     ``L_k`` of that model at temperature ``tau`` (only its ``value_and_grad`` is used).
@@ -165,7 +192,7 @@ def _gram_krylov(model, objective, k: float, tau: float, target: float) -> Solve
     n = rho.size
     if n < 2:
         return None
-    G0 = _centred_start(model)
+    G0 = _centred_start(model) if start is None else start
     if G0 is None:
         return None
     evaluate_raw = value_and_grad_fn(objective)
@@ -177,10 +204,11 @@ def _gram_krylov(model, objective, k: float, tau: float, target: float) -> Solve
     G = G0
     g = evaluate(G)[1]
     # z along the null vector of G0: Σ_c ρ_c ‖e_c − ρ‖ s_c = 0 (starts.py); checked, else eigh
+    # (a warm start: the eigenvector of its smallest eigenvalue)
     u = rho * np.sqrt(np.maximum(0.0, 1.0 - 2.0 * rho + float(rho @ rho)))
     u /= float(np.max(u))  # scale first: the norm of (1e-300, …) underflows
     u /= np.linalg.norm(u)
-    if not np.linalg.norm(G @ u) <= 1e-8:
+    if start is not None or not np.linalg.norm(G @ u) <= 1e-8:
         u = np.linalg.eigh(G)[1][:, 0]
     off = ~np.eye(n, dtype=bool)
     uu = np.outer(u, u)[off]
