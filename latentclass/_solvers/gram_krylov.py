@@ -46,6 +46,7 @@ import numpy as np
 from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, minres
 
+from .._engines.hessian import ClassHessian, HessianTooLarge
 from ..certificate import Certificate, _certificate
 from ..objective import value_and_grad_fn
 from .run import SolverRun
@@ -63,6 +64,21 @@ _MAX_HALVINGS = 8
 _PROJECT_BELOW = 1e-4
 #: Give up (return the best candidate or None) after this many steps without the merit halving.
 _STALL_STEPS = 3
+#: Which Hessian MINRES uses for finite ``k >= 2``: ``"model"`` (the limit Hessian
+#: throughout), ``"exact"`` (:class:`latentclass._engines.hessian.ClassHessian` throughout) or
+#: ``"auto"``: the exact Hessian for ``k <`` :data:`_EXACT_BELOW`; above, the model first and,
+#: when it contracts the merit by less than :data:`_SWITCH_RATIO` on two consecutive full
+#: steps, fails to backtrack, stalls or ends above the target, a restart from the same start
+#: with the exact Hessian (measured: benchmarks/bench_large_solve.py).
+_HESSIAN = "auto"
+#: ``"auto"`` uses the exact Hessian from the start below this ``k``.
+_EXACT_BELOW = 64
+#: Merit contraction per full model step above which ``"auto"`` restarts with the exact Hessian.
+_SWITCH_RATIO = 0.3
+#: Sentinel: the model run gave up (``"auto"`` restarts exactly).
+_SWITCH = object()
+#: Trace of the last run (steps: (Hessian, step length, merit ratio)); for the benchmark.
+_TRACE: list = []
 # scipy renamed minres(tol=) to rtol= in 1.12 (the minimum supported release is 1.11).
 _RTOL = "rtol" if "rtol" in inspect.signature(minres).parameters else "tol"
 
@@ -113,6 +129,21 @@ class _ModelHessian:
         return out
 
 
+class _ExactHessian:
+    """The exact Hessian of ``L_k`` (:class:`latentclass._engines.hessian.ClassHessian`) with
+    the interface of :class:`_ModelHessian`."""
+
+    k1 = False
+
+    def __init__(self, G: np.ndarray, rho: np.ndarray, tau: float, k: int):
+        self._H = ClassHessian(G, rho, k, tau)
+        self.diag = self._H.diag
+
+    def apply(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = ∇²L_k(G)[X]`` (diagonal zeroed) for a symmetric ``X`` with zero diagonal."""
+        return self._H.apply_offdiag(X, out)
+
+
 def _merit_and_residual(G, g, z, prec):
     """Residual ``r`` (scaled second block, as the symmetric system uses it), its plain norm and
     its preconditioned norm ``(rᵀ P⁻¹ r)^{1/2}``."""
@@ -155,7 +186,18 @@ def gram_krylov(
         start = _check_start(start, np.asarray(model.class_probs).size)
     try:
         with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-            return _gram_krylov(model, objective, k, tau, target, start)
+            _TRACE.clear()
+            mode = _HESSIAN
+            if k == math.inf or k < 2:
+                mode = "model"  # the model is the exact Hessian there
+            elif mode == "auto" and k < _EXACT_BELOW:
+                mode = "exact"
+            run = _gram_krylov(
+                model, objective, k, tau, target, start, "probe" if mode == "auto" else mode
+            )
+            if run is _SWITCH:
+                run = _gram_krylov(model, objective, k, tau, target, start, "exact")
+            return None if run is _SWITCH else run
     except (FloatingPointError, np.linalg.LinAlgError):
         return None
 
@@ -177,8 +219,14 @@ def _check_start(start, n: int) -> np.ndarray:
 
 
 def _gram_krylov(
-    model, objective, k: float, tau: float, target: float, start: np.ndarray | None = None
-) -> SolverRun | None:
+    model,
+    objective,
+    k: float,
+    tau: float,
+    target: float,
+    start: np.ndarray | None = None,
+    hessian: str = "model",
+):
     """Newton–Krylov on the class-level KKT system (module docstring) from ``start`` or the
     ρ-centred simplex (:func:`latentclass._solvers.starts._centred_start`).
 
@@ -226,8 +274,20 @@ def _gram_krylov(
     steps = 0
     n_eval = 1
     n_minres = 0
+    use_exact = hessian == "exact"
+    probe = hessian == "probe"
+    give_up = _SWITCH if probe else None
+    slow = 0
+    _TRACE.append(hessian)
     for step in range(_MAX_STEPS):
-        H = _ModelHessian(G, rho, tau, k)
+        H: _ExactHessian | _ModelHessian | None = None
+        if use_exact:
+            try:
+                H = _ExactHessian(G, rho, tau, int(k))
+            except HessianTooLarge:  # beyond the cache budget: the model after all
+                use_exact = False
+        if H is None:
+            H = _ModelHessian(G, rho, tau, k)
         hinv = np.divide(1.0, H.diag, out=np.zeros_like(H.diag), where=H.diag > 0)
         big = float(hinv.max()) if hinv.size else 1.0
         hinv[H.diag <= 0] = big  # entries without curvature: the largest inverse seen
@@ -242,7 +302,7 @@ def _gram_krylov(
             try:
                 chol = linalg.cho_factor(Sm, check_finite=False)
             except linalg.LinAlgError:
-                return _finish(best)
+                return give_up or _finish(best)
         hinv_flat = hinv.ravel()
 
         def prec(v, hinv_flat=hinv_flat, chol=chol):
@@ -267,7 +327,7 @@ def _gram_krylov(
         if merit0 is None:
             merit0 = merit
         if not math.isfinite(merit):
-            return _finish(best)
+            return give_up or _finish(best)
         A = LinearOperator((nn + n, nn + n), matvec=matvec, dtype=float)
         M = LinearOperator((nn + n, nn + n), matvec=prec, dtype=float)
         count = [0]
@@ -288,28 +348,34 @@ def _gram_krylov(
             zt = z + alpha * dz
             try:
                 _, gt = evaluate(Gt)
-            except ValueError:  # scores beyond double range: far outside the feasible set
-                alpha *= 0.5
+                n_eval += 1
+                _, _, mt = _merit_and_residual(Gt, gt, zt, prec)
+            except (ValueError, FloatingPointError):  # scores or residual beyond double range
+                alpha *= 0.5  # far outside the feasible set: a shorter step
                 continue
-            n_eval += 1
-            _, _, mt = _merit_and_residual(Gt, gt, zt, prec)
             if math.isfinite(mt) and mt <= (1.0 - 1e-4 * alpha) * merit:
                 accepted = True
                 break
             alpha *= 0.5
         if not accepted:
-            return _finish(best)
+            return give_up or _finish(best)
+        _TRACE.append(("exact" if use_exact else "model", alpha, mt / merit, count[0]))
+        slow = slow + 1 if alpha == 1.0 and mt > _SWITCH_RATIO * merit else 0
+        if probe and slow >= 2:  # linear convergence with a poor rate: restart exactly
+            return _SWITCH
         steps = step + 1
         G, z, g = Gt, zt, gt
         if mt < 0.5 * best_merit:
             best_merit = mt
             last_halving = steps
         stalled = steps - last_halving >= _STALL_STEPS
+        if probe and stalled:
+            return _SWITCH
         if mt <= _PROJECT_BELOW * merit0 or stalled:
             try:
                 F, Gf = _feasible_factor(G)
             except np.linalg.LinAlgError:
-                return _finish(best)
+                return give_up or _finish(best)
             ff, gf = evaluate(Gf)
             n_eval += 1
             cert = _certificate(Gf, gf)
@@ -318,12 +384,12 @@ def _gram_krylov(
                 best = (cert.gap, F, Gf, float(ff), cert)
             if cert.gap <= target or stalled or floor:
                 break
-    if best is None:
-        return None
+    if best is None or (probe and best[0] > target):
+        return give_up
     _, F, Gf, ff, cert = best
     status = (
-        f"Gram-space Newton–Krylov: {steps} steps, {n_minres} MINRES iterations, "
-        f"{n_eval} loss evaluations"
+        f"Gram-space Newton–Krylov ({'exact' if use_exact else 'limit-model'} Hessian): "
+        f"{steps} steps, {n_minres} MINRES iterations, {n_eval} loss evaluations"
     )
     return SolverRun(F, Gf, ff, cert, steps, "gram-newton-krylov", status)
 

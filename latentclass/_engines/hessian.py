@@ -1,0 +1,300 @@
+r"""Exact Hessian-vector products of the class-level population loss ``L_k`` (SPEC §3.2).
+
+The class-level model has one point per class, pairs ``(x, x)`` with weight ``ρ_x`` and
+negatives drawn from ``D = ρ``, so with the log-scores ``ℓ^x_y = (G_{xy} − G_{xx})/τ``,
+``a^x_y = e^{ℓ^x_y}``,
+
+    ``L_k(G) = Σ_x ρ_x I_k(ℓ^x)``,   ``I_k(ℓ) = ∫_0^∞ e^{-t} (1 − φ(t)^k) dt/t``,
+    ``φ(t) = Σ_y D_y e^{-t a_y}``,   ``ψ(t) = −φ'(t) = Σ_y D_y a_y e^{-t a_y}``.
+
+Hessian of one pair (derivation)
+--------------------------------
+The gradient (SPEC §3.2) is ``∂I_k/∂ℓ_y = k D_y a_y ∫ e^{-t(1+a_y)} φ^{k−1} dt``.
+Differentiating once more in ``ℓ_z`` (``∂a_z/∂ℓ_z = a_z``, ``∂φ/∂ℓ_z = −t D_z a_z e^{-t a_z}``):
+
+    ``∂²I_k/∂ℓ_y∂ℓ_z = δ_{yz} k D_y a_y ∫ (1 − t a_y) e^{-t(1+a_y)} φ^{k−1} dt``
+    ``               − k(k−1) D_y D_z a_y a_z ∫ t e^{-t(1+a_y+a_z)} φ^{k−2} dt``.
+
+The first integrand changes sign; since ``(1 − t a) e^{-ta} = d/dt (t e^{-ta})``, integration by
+parts (the boundary terms vanish at ``0`` and ``∞``) and ``d/dt (e^{-t} φ^{k−1}) =
+−e^{-t} (φ^{k−1} + (k−1) φ^{k−2} ψ)`` turn it into a positive integrand.  So
+
+    ``H = ∂²I_k/∂ℓ² = Diag(α) − β``,
+    ``α_y = k D_y a_y ∫_0^∞ t e^{-t(1+a_y)} (φ^{k−1} + (k−1) φ^{k−2} ψ) dt``,
+    ``β_{yz} = k(k−1) D_y a_y D_z a_z ∫_0^∞ t e^{-t(1+a_y+a_z)} φ^{k−2} dt``,
+
+every integrand positive (no cancellation).  For ``k = 1``, ``β = 0`` and
+``α_y = D_y a_y/(1+a_y)² = D_y σ'(ℓ_y)``, the closed form.
+
+Hessian in ``G`` (the library's symmetric convention, SPEC §3.2)
+----------------------------------------------------------------
+For a symmetric direction ``V``, ``dℓ^x_y = (V_{xy} − V_{xx})/τ``.  With
+``w^x = (ρ_x/τ) H^x dℓ^x``, the one-sided matrix ``W_{xy} = w^x_y``, ``W_{xx} −= Σ_y w^x_y``
+and ``∇²L_k(G)[V] = (W + Wᵀ)/2`` — the unique symmetric ``M`` with
+``⟨U, M⟩ = d²L_k(G)[U, V]`` for every symmetric ``U``, i.e. the derivative of
+``NCEObjective.value_and_grad``'s symmetric gradient in the direction ``V``.
+
+Quadrature (the cache)
+----------------------
+In ``u = log t`` (``dt = t du``) the integrands are ``t² e^{-t c} φ^{k−j} (·)``: analytic in the
+strip ``|Im u| < π/2``, decaying like ``t²`` to the left and double-exponentially to the right.
+The trapezoid rule on the lattice ``u_j = j h`` errs by ``O(e^{-π²/h})`` relative
+(``h = 0.25``: ``7e-18``, as the gradient engine :mod:`latentclass._engines.laplace`); per anchor
+the lattice is cut at
+
+* **left** ``t_L = θ_L / c``, ``c = 1 + 2 max_y a_y + (k−2) ā`` (``ā = Σ D a``): ``c`` bounds the
+  logarithmic derivative of every integrand's factor ``f(t) = e^{-t(…)} φ^{k−j}(·)``, and
+  ``∫ t e^{-ct} dt = 1/c²`` bounds each integral from below (Jensen: ``φ >= e^{-tā}``).  The
+  nodes ``t_j < t_L`` are replaced by one node at ``t = 0`` with weight
+  ``h Σ_{j<J_L} t_j² = h t_{J_L}² e^{-2h}/(1 − e^{-2h})`` (``f(t_j) ≈ f(0)``): relative error
+  ``<= 2 (c t_L)³ = 2 θ_L³ ≈ 5e-17`` (``θ_L = 3e-6``).
+* **right** the first node with ``t >= 2`` where the chord bound
+  ``φ <= 1 − μ (1 − e^{-t})`` (``μ = Σ D min(a, 1)``, convexity of ``a ↦ e^{-ta}`` on
+  ``[0, 1]``) gives ``t² e^{-t} φ^{k−2} <= 10^{-18}/c³``; the terms beyond decrease by a factor
+  ``<= 0.93`` per node, so the dropped tail is ``<= 1.4e-17`` relative to every integral.
+
+At :class:`ClassHessian` construction every anchor's nodes are evaluated once (one ``expm1``
+per node and entry: ``E = e^{-t a}`` to absolute, ``φ − 1`` to relative accuracy, so
+``φ^{k−2} = exp((k−2) log1p(φ − 1))`` is accurate for ``k = 10⁶``), ``α`` is formed, and ``β``
+is stored as a factor ``β = Rᵀ R`` per anchor, ``R_{jz} = √ω_j D_z a_z e^{-t_j a_z}``,
+``ω_j = k(k−1) h t_j² e^{-t_j} φ_j^{k−2}`` (nodes whose ``Σ_z R_{jz}²`` is below ``10^{-20}``
+of every anchor's ``Σ α + tr β`` are dropped: an operator-norm error below
+``10^{-20} Q (Σ α + tr β)``).  The cache is ``n · Q · n`` doubles (``Q`` ≈ 60–110 nodes),
+at most ``max_bytes`` (default :data:`CACHE_BYTES` = 512 MiB; :class:`HessianTooLarge` is
+raised before any work beyond it); construction temporaries are chunked over anchors to
+:data:`CHUNK_BYTES`.  A product costs two passes over the cache (``4 n² Q`` flops) and no
+exponential.
+
+Tests: ``tests/test_hessian.py`` (central differences of the library's exact gradient,
+the multiset engine's exact Hessian, symmetry, and a test that fails when a term is dropped).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .scores import MAX_LOG_SCORE, scores_too_large
+
+__all__ = ["CACHE_BYTES", "ClassHessian", "HessianTooLarge"]
+
+#: Trapezoid step in ``u = log t`` (error ``O(e^{-π²/h})``).
+STEP = 0.25
+#: Left cut ``t_L = θ_L / c`` (module docstring).
+THETA_LEFT = 3e-6
+#: Right cut: ``t² e^{-t} φ^{k−2} <= RIGHT_REL / c³``.
+RIGHT_REL = 1e-18
+#: Nodes contributing less than this fraction of ``Σ α + tr β`` to every anchor are dropped.
+DROP_REL = 1e-20
+#: Largest cache (bytes) of the factors ``R`` (``HessianTooLarge`` beyond it).
+CACHE_BYTES = 512 << 20
+#: Bytes of the construction temporaries of one chunk of anchors.
+CHUNK_BYTES = 16 << 20
+
+
+class HessianTooLarge(MemoryError):
+    """The node cache of :class:`ClassHessian` would exceed its ``max_bytes``."""
+
+
+def _node_ranges(a, D, k, h):
+    """Per anchor: the lattice indices ``[jL, jR]`` of the module docstring."""
+    abar = a @ D
+    amax = a.max(axis=1)
+    mu = np.minimum(a, 1.0) @ D
+    c = 1.0 + 2.0 * amax + max(k - 2, 0) * abar
+    jl = np.floor(np.log(THETA_LEFT / c) / h).astype(np.int64)
+    j_lo = int(jl.min())
+    j_hi = int(math.ceil(math.log(200.0) / h))  # t <= 200: t² e^{-t} < 1e-82
+    u = h * np.arange(j_lo, j_hi + 1)
+    t = np.exp(u)
+    logB = 2.0 * u - t  # (L,)
+    logB = np.broadcast_to(logB, (a.shape[0], u.size)).copy()
+    if k > 2:
+        chord = np.log1p(-mu[:, None] * -np.expm1(-t)[None, :])
+        logB += (k - 2) * chord
+    thr = math.log(RIGHT_REL) - 3.0 * np.log(c)
+    ok = (logB <= thr[:, None]) & (t >= 2.0)[None, :]
+    ok[:, -1] = True
+    jr = j_lo + np.argmax(ok, axis=1)
+    return jl, np.maximum(jr, jl + 1)
+
+
+class ClassHessian:
+    """Exact Hessian of the class-level ``L_k(G)`` at ``G``, cached for cheap products.
+
+    Parameters
+    ----------
+    G : ndarray, shape (n, n)
+        Symmetric Gram matrix (not validated: the solvers' iterates).
+    rho : ndarray, shape (n,)
+        Class law (``D = ρ``, pair weights ``ρ_x``).
+    k : int
+        Number of negatives, ``>= 1`` (finite).
+    tau : float
+        Temperature ``> 0``.
+    step : float
+        Trapezoid step ``h`` in ``log t``.
+    max_bytes : int
+        Largest node cache; :class:`HessianTooLarge` is raised (before the nodes are
+        evaluated) when ``n · Q · n`` doubles would exceed it.
+
+    Attributes
+    ----------
+    diag : ndarray, shape (n, n)
+        The diagonal of the operator restricted to symmetric matrices with zero diagonal,
+        ``diag[x, y] = (HE)_{xy}`` for ``E = e_x e_yᵀ + e_y e_xᵀ`` (zero diagonal).
+    n_nodes : int
+        Stored nodes summed over the anchors (the cache is ``n_nodes · n`` doubles).
+
+    Notes
+    -----
+    ``∇²L_k(G)[V] = sym(W)``, ``W_{x·} = (ρ_x/τ) (α^x ∘ dℓ^x − β^x dℓ^x)``,
+    ``W_{xx} −= Σ_y W_{xy}``, ``dℓ^x_y = (V_{xy} − V_{xx})/τ`` with
+    ``H^x = Diag(α^x) − β^x`` the Hessian of ``I_k`` in the log-scores (module docstring,
+    SPEC §3.2).
+    """
+
+    def __init__(
+        self,
+        G: np.ndarray,
+        rho: np.ndarray,
+        k: int,
+        tau: float,
+        *,
+        step: float = STEP,
+        max_bytes: int = CACHE_BYTES,
+        _terms: tuple[str, ...] = ("phi", "psi", "beta"),
+    ) -> None:
+        G = np.asarray(G, dtype=float)
+        D = np.asarray(rho, dtype=float)
+        n = D.size
+        if G.shape != (n, n):
+            raise ValueError(f"G must have shape ({n}, {n}), got {G.shape}")
+        if not (isinstance(k, (int, np.integer)) and k >= 1):
+            raise ValueError(f"k must be a finite integer >= 1, got {k!r}")
+        k = int(k)
+        self.n, self.k, self.tau = n, k, float(tau)
+        h = float(step)
+        ell = (G - np.diag(G)[:, None]) / tau
+        top = float(ell.max())
+        if top > MAX_LOG_SCORE:
+            raise scores_too_large(top)
+        a = np.exp(ell)
+        jl, jr = _node_ranges(a, D, k, h)
+        # anchors sorted by their left cut, chunked consecutively: similar node ranges share a lattice
+        order = np.argsort(jl, kind="stable")
+        self._w = D / tau  # ρ_x / τ
+        chunks = []
+        a0 = 0
+        est = 0.0
+        while a0 < n:
+            a1 = a0 + 1
+            lo, hi = int(jl[order[a0]]), int(jr[order[a0]])
+            while a1 < n:
+                lo2 = min(lo, int(jl[order[a1]]))
+                hi2 = max(hi, int(jr[order[a1]]))
+                if (a1 - a0 + 1) * (hi2 - lo2 + 2) * n * 8.0 > CHUNK_BYTES:
+                    break
+                lo, hi = lo2, hi2
+                a1 += 1
+            chunks.append((a0, a1, lo, hi))
+            est += (a1 - a0) * (hi - lo + 2) * n * 8.0
+            a0 = a1
+        if k > 1 and est > max_bytes:
+            raise HessianTooLarge(
+                f"the Hessian cache needs {est / 2**20:.0f} MiB > max_bytes = "
+                f"{max_bytes / 2**20:.0f} MiB (n = {n})"
+            )
+        self._chunks = []
+        alpha = np.empty((n, n))
+        bdiag = np.zeros((n, n))
+        self.n_nodes = 0
+        for a0, a1, lo, hi in chunks:
+            idx = order[a0:a1]
+            Ac = idx.size
+            js = np.arange(lo, hi + 1)
+            texp = np.concatenate(([0.0], np.exp(h * js)))  # node 0: the left tail at t = 0
+            tw2 = np.empty(texp.size)
+            tw2[1:] = h * texp[1:] ** 2
+            tw2[0] = h * math.exp(2.0 * h * lo) * math.exp(-2.0 * h) / -math.expm1(-2.0 * h)
+            ac = a[idx]  # (Ac, n)
+            Da = ac * D
+            E = np.multiply(-texp[None, :, None], ac[:, None, :])  # (Ac, Q, n)
+            np.expm1(E, out=E)
+            phim1 = E @ D  # (Ac, Q), relatively accurate
+            E += 1.0
+            psi = (E @ Da[:, :, None])[:, :, 0]  # positive terms
+            logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
+            common = tw2 * np.exp(-texp)  # (Q,)
+            p1 = np.exp((k - 1) * logphi)
+            # _terms: the tests drop one term at a time (and must then fail)
+            wa = common * p1 if "phi" in _terms else np.zeros_like(p1)
+            if k > 1:
+                p2 = np.exp((k - 2) * logphi)
+                if "psi" in _terms:
+                    wa += common * ((k - 1) * p2 * psi)
+            al = (wa[:, None, :] @ E)[:, 0, :]
+            al *= k * Da
+            alpha[idx] = al
+            if k == 1:
+                continue
+            omega = (k * (k - 1.0)) * common * p2  # (Ac, Q)
+            if "beta" not in _terms:
+                omega[:] = 0.0
+            E *= np.sqrt(omega)[:, :, None]
+            E *= Da[:, None, :]  # R (Ac, Q, n)
+            contrib = np.einsum("aqn,aqn->aq", E, E)
+            scale = al.sum(axis=1) + contrib.sum(axis=1)
+            keep = np.flatnonzero(np.any(contrib > DROP_REL * scale[:, None], axis=0))
+            # the nodes from the first to the last one needed (a view, no copy)
+            R = E[:, keep[0] : keep[-1] + 1, :] if keep.size else E[:, :1, :] * 0.0
+            bdiag[idx] = np.einsum("aqn,aqn->an", R, R)
+            self.n_nodes += Ac * R.shape[1]
+            self._chunks.append((idx, R))
+        self.alpha = alpha
+        # diagonal of the operator on off-diagonal symmetric entries: d_xy = ρ_x/τ² (α − β_yy)
+        d = (D / tau**2)[:, None] * (alpha - bdiag)
+        self.diag = 0.5 * (d + d.T)
+        np.fill_diagonal(self.diag, 0.0)
+
+    def _rows(self, L: np.ndarray) -> np.ndarray:
+        """``(ρ_x/τ) H^x L_x`` for every row ``x`` of ``L`` (``L_x = dℓ^x``)."""
+        out = self.alpha * L
+        for idx, R in self._chunks:
+            Lc = L[idx]
+            U = R @ Lc[:, :, None]  # (Ac, Q, 1)
+            out[idx] -= (U.transpose(0, 2, 1) @ R)[:, 0, :]
+        out *= self._w[:, None]
+        return out
+
+    def apply(self, V: np.ndarray) -> np.ndarray:
+        """``∇²L_k(G)[V]`` for a symmetric ``V`` (the library's symmetric convention).
+
+        Parameters
+        ----------
+        V : ndarray, shape (n, n)
+            Symmetric direction (not validated).
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+            The symmetric ``M`` with ``⟨U, M⟩ = d²L_k(G)[U, V]`` for symmetric ``U``
+            (module docstring).
+        """
+        L = (V - np.diag(V)[:, None]) / self.tau
+        W = self._rows(L)
+        W.flat[:: self.n + 1] -= W.sum(axis=1)
+        M = W + W.T
+        M *= 0.5
+        return M
+
+    def apply_offdiag(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = ∇²L_k(G)[X]`` with its diagonal zeroed, for a symmetric ``X`` with zero
+        diagonal (the block of the Hessian on the off-diagonal entries: the diagonal of ``G``
+        is fixed)."""
+        W = self._rows(X / self.tau)
+        np.add(W, W.T, out=out)
+        out *= 0.5
+        np.fill_diagonal(out, 0.0)
+        return out
