@@ -234,6 +234,13 @@ def check_gram(G: Any, n_points: int, name: str = "G", sym_tol: float = 1e-12) -
     return g
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` if it is ``True`` or ``False`` (numpy booleans too), else ``TypeError``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     """One of a fixed set of strings."""
     if not isinstance(value, str) or value not in choices:

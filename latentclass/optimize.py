@@ -184,7 +184,7 @@ def optimal_representation(
     n_restarts: int = 5,
     certify_tol: float = CERTIFY_TOL,
     max_iter: int = 20000,
-    init: str = "structured",
+    init: Any = "structured",
     polish_target: float = 1e-3,
     loss: Any = None,
 ) -> OptimalRepresentation:
@@ -222,10 +222,15 @@ def optimal_representation(
         ``certified`` is True iff the duality-gap bound is ``<= certify_tol``.
     max_iter : int
         Iteration budget of L-BFGS per start (over all rounds).
-    init : {"structured", "random"}
+    init : {"structured", "random"}, array_like of shape (n, n), or OptimalRepresentation
         First start: the class-posterior mixture of simplex vertices (perturbed) or a
         random point.  With ``"structured"`` and ``dim = n`` the Gram-space Newton fast path
         (module docstring) is tried first; ``tol`` and ``max_iter`` concern L-BFGS only.
+        A Gram matrix (symmetric, positive semidefinite, positive diagonal; or a result, whose
+        ``gram`` is taken) is a *warm start* — e.g. the optimum at a nearby ``k`` or at
+        ``k = ∞``: its rows are scaled to unit norm and every path starts from it (the Newton
+        paths directly, the general solver from its rank-``d`` factor, without the ``L_∞``
+        continuation).  Only the start changes; the certificate is the same.
     polish_target : float
         The solver keeps refining (L-BFGS rounds and a gradient-only polish) until the gap
         bound is ``<= polish_target · certify_tol`` or it stops improving.
@@ -251,8 +256,8 @@ def optimal_representation(
     k = check_k(k, allow_inf=True)
     tau = check_tau(tau)
     method = check_choice(method, "method", _METHODS)
-    init = check_choice(init, "init", ("structured", "random"))
     n, m = model.n_points, model.n_classes
+    init, start = _check_init(init, n)
     dim = _check_dim(dim, n, "n_points")
     tol, certify_tol, polish_target, n_restarts, max_iter = _check_solver_options(
         tol, certify_tol, polish_target, n_restarts, max_iter
@@ -272,6 +277,7 @@ def optimal_representation(
         certify_tol=certify_tol,
         max_iter=max_iter,
         init=init,
+        start=start,
         polish_target=polish_target,
     )
     if not is_logistic(lo):
@@ -294,16 +300,16 @@ def optimal_representation(
     convex = d >= n
     starts = 1 if convex else n_restarts
     target = polish_target * certify_tol if convex else None
-    run = _gram_newton(model, objective, target) if convex and init == "structured" else None
-    if run is None and target is not None and init == "structured" and _class_level(model):
-        run = gram_krylov(model, objective, k, tau, target)
+    newton = convex and init in ("structured", "start")
+    run = _gram_newton(model, objective, target, start) if newton else None
+    if run is None and newton and target is not None and _class_level(model):
+        run = gram_krylov(model, objective, k, tau, target, start=start)
         if run is not None and not (
             run.certificate is not None and run.certificate.gap <= certify_tol
         ):
             run = None  # not converged to a certifiable point: the general solver takes over
     if run is None:
         mass = np.asarray(model.marginal, dtype=float)
-        structured = init == "structured"
         run = _solve_factored(
             objective,
             d,
@@ -312,10 +318,12 @@ def optimal_representation(
             tol,
             max_iter,
             target,
-            first_start=(lambda g: _structured_start(model, d, g, 1e-3)) if structured else None,
+            first_start=_first_start(model, d, init, start),
             row_scale=np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0)),
             warm_objective=(
-                NCEObjective(model, math.inf, tau) if k != math.inf and k >= _WARM_K else None
+                NCEObjective(model, math.inf, tau)
+                if k != math.inf and k >= _WARM_K and start is None
+                else None
             ),
         )
     res = _result(objective, run, certify_tol, d, n, starts)
@@ -336,6 +344,11 @@ def _lifted_from_classes(
     with the same gap bound (:mod:`latentclass._solvers.class_lift`, SPEC §5,
     ``proofs/class_collapse.md``).  No ``n × n`` gradient or eigenvalue problem is formed."""
     m = model.n_classes
+    start = options.pop("start")
+    if start is not None:  # a point-level warm start: the rows of one point per class
+        reps = np.searchsorted(np.sort(model.point_classes), np.arange(m))
+        reps = np.argsort(model.point_classes, kind="stable")[reps]
+        options["init"] = start[np.ix_(reps, reps)]
     cls = optimal_representation(
         class_model(model), k, tau, min(dim, m) if dim else None, **options
     )
@@ -356,6 +369,62 @@ def _lifted_from_classes(
         message=msg,
         solver=f"class-lift/{cls.solver}",
     )
+
+
+def _check_init(init: Any, n: int) -> tuple[str, np.ndarray | None]:
+    """``init`` checked at the door: ``("structured" | "random", None)``, or ``("start", S)``
+    for a warm start, ``S`` the given Gram matrix with rows scaled to unit norm
+    (``S_xy / √(S_xx S_yy)``; symmetric, PSD, unit diagonal)."""
+    if isinstance(init, str):
+        return check_choice(init, "init", ("structured", "random")), None
+    if isinstance(init, OptimalRepresentation):
+        init = init.gram
+    try:
+        S = np.array(init, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"init must be 'structured', 'random' or a Gram matrix, got {type(init).__name__}"
+        ) from None
+    if S.shape != (n, n):
+        raise ValueError(f"init must be a Gram matrix of shape ({n}, {n}), got shape {S.shape}")
+    if not np.all(np.isfinite(S)):
+        raise ValueError("init must be finite")
+    diag = np.diag(S).copy()
+    if not np.all(diag > 0):
+        raise ValueError(f"init must have a positive diagonal, got {float(diag.min())!r}")
+    scale = float(diag.max())
+    if not np.allclose(S, S.T, rtol=0.0, atol=1e-9 * scale):
+        raise ValueError("init must be symmetric (a Gram matrix)")
+    S = 0.5 * (S + S.T)
+    r = 1.0 / np.sqrt(diag)
+    S *= r[:, None]
+    S *= r[None, :]
+    lo = float(np.linalg.eigvalsh(S)[0])
+    if lo < -1e-8:
+        raise ValueError(
+            f"init must be positive semidefinite (a Gram matrix), smallest eigenvalue of its "
+            f"unit-diagonal scaling {lo:.3g}"
+        )
+    np.fill_diagonal(S, 1.0)
+    return "start", S
+
+
+def _first_start(model: LatentClassModel, d: int, init: str, start: np.ndarray | None):
+    """The general solver's first start ``gen ↦ W0`` (``(n, d + 1)``): the structured start,
+    the rank-``d`` factor of a warm start (rows unit, zero slack), or ``None`` (random)."""
+    if start is not None:
+        w, U = np.linalg.eigh(start)
+        top = np.argsort(w)[::-1][:d]
+        V = U[:, top] * np.sqrt(np.maximum(w[top], 0.0))
+        norms = np.sqrt(np.einsum("ij,ij->i", V, V))
+        V /= np.where(norms > 0, norms, 1.0)[:, None]
+        W0 = np.zeros((start.shape[0], d + 1))
+        W0[:, :d] = V
+        W0[:, d] = np.where(norms > 0, 0.0, 1.0)  # a row lost by the rank cut: on the slack
+        return lambda gen: W0.copy()
+    if init == "structured":
+        return lambda gen: _structured_start(model, d, gen, 1e-3)
+    return None
 
 
 def _class_level(model: LatentClassModel) -> bool:
@@ -519,6 +588,7 @@ def _optimal_other_loss(
     certify_tol: float,
     max_iter: int,
     init: str,
+    start: np.ndarray | None,
     polish_target: float,
 ) -> OptimalRepresentation:
     """``optimal_representation`` for a loss other than the logistic (SPEC §8.4); the options
@@ -528,8 +598,7 @@ def _optimal_other_loss(
     objective = LossObjective(model, k, tau, lo)
     d = n if dim is None else dim
     convex = d >= n
-    structured = init == "structured"
-    first = (lambda g: _structured_start(model, d, g, 1e-3)) if structured else None
+    first = _first_start(model, d, init, start)
     mass = np.asarray(model.marginal, dtype=float)
     row_scale = np.sqrt(np.where(mass > 0, mass / mass.max(), 1.0))
     if isinstance(lo, Hinge):
@@ -638,7 +707,11 @@ def _optimal_other_loss(
             )
         starts = 1 if convex else n_restarts
         target = polish_target * certify_tol if convex else None
-        warm = LossObjective(model, math.inf, tau, lo) if k != math.inf and k >= _WARM_K else None
+        warm = (
+            LossObjective(model, math.inf, tau, lo)
+            if k != math.inf and k >= _WARM_K and start is None
+            else None
+        )
         run = _solve_factored(
             objective,
             d,

@@ -196,16 +196,17 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
     return None
 
 
-def _gram_newton(model, objective, target):
+def _gram_newton(model, objective, target, start=None):
     """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
-    :func:`latentclass._solvers.starts._centred_start`, then the feasible factor ``F`` (eigenvalues of
+    :func:`latentclass._solvers.starts._centred_start` (or from ``start``, a unit-diagonal PSD
+    Gram matrix: a warm start), then the feasible factor ``F`` (eigenvalues of
     ``G`` clipped at 0, rows normalised), ``gram = F Fᵀ`` and its certificate.  Returns
     ``(F, gram, loss, certificate, steps)`` if the gap bound is ``<= target``, else ``None``
     (the general solver takes over; also for objectives without a Hessian or too large)."""
     n = model.n_points
     if not _hessian_fits(objective, n) or n * (n + 1) // 2 > _GRAM_NEWTON_MAX_VARS:
         return None
-    G0 = _centred_start(model)
+    G0 = _centred_start(model) if start is None else start
     if G0 is None:
         return None
     out = kkt_newton(objective.second_order, G0)

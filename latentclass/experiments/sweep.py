@@ -32,13 +32,20 @@ import numpy as np
 
 from .._progress import Progress
 from .._provenance import versions
-from .._validation import K_MAX, check_choice, check_integer, check_k, check_tau
+from .._validation import K_MAX, check_bool, check_choice, check_integer, check_k, check_tau
 from ..bounds import collision_probability, published_bounds
 from ..downstream import mean_classifier_metrics
 from ..losses.objects import is_logistic, resolve_loss
 from ..model import LatentClassModel, check_model
 from ..optimize import optimal_representation
-from .executors import _SOLVER_SEED, _check_executor, _check_progress, _Progress, _run_tasks
+from .executors import (
+    _SOLVER_SEED,
+    _check_executor,
+    _check_progress,
+    _one_blas_thread,
+    _Progress,
+    _run_tasks,
+)
 from .storage import (
     SWEEP_COLUMNS,
     _check_out_path,
@@ -148,17 +155,23 @@ def parse_ks(text: str, name: str = "ks") -> tuple:
 
 
 def _sweep_row(
-    model: LatentClassModel, k: int | float, tau: float, dim: int | None, loss: Any = None
+    model: LatentClassModel,
+    k: int | float,
+    tau: float,
+    dim: int | None,
+    loss: Any = None,
+    start: np.ndarray | None = None,
 ) -> dict:
     """One row of :func:`sweep_negatives` (module level so that it pickles to workers).
 
-    A deterministic function of ``(model, k, tau, dim)``: the optimiser gets the fixed seed
-    ``_SOLVER_SEED`` (and the executors pin one BLAS thread), so every executor returns
-    the bits of the serial run.  ``loss`` is ``L_k`` for finite ``k`` (``None`` at
+    A deterministic function of ``(model, k, tau, dim, loss, start)``: the optimiser gets the
+    fixed seed ``_SOLVER_SEED`` (and the executors pin one BLAS thread), so every executor
+    returns the bits of the serial run; ``start`` is the sweep's warm start (or ``None``).  ``loss`` is ``L_k`` for finite ``k`` (``None`` at
     ``k = inf``); ``loss_limit`` is ``L_∞`` at ``k = inf`` (``None`` for finite ``k``).
     """
     t0 = time.perf_counter()
-    opt = optimal_representation(model, k, tau=tau, dim=dim, rng=_SOLVER_SEED, loss=loss)
+    init = "structured" if start is None else start
+    opt = optimal_representation(model, k, tau=tau, dim=dim, rng=_SOLVER_SEED, loss=loss, init=init)
     weighted = mean_classifier_metrics(model, opt.F, tau, weighting="class_probs")
     balanced = mean_classifier_metrics(model, opt.F, tau, weighting="balanced")
     rho = np.asarray(model.class_probs, dtype=float)
@@ -204,6 +217,33 @@ def _sweep_row(
 
 
 # -------------------------------------------------------------------- the sweep
+
+#: Warm starts of a sweep: rows with ``k >= _WARM_START_K`` start from the ``L_∞`` optimum,
+#: for models of at most ``_WARM_START_MAX_N`` points (the start is sent with every task).
+_WARM_START_K = 16
+_WARM_START_MAX_N = 2000
+
+
+def _warm_k(k: int | float) -> bool:
+    return k != math.inf and k >= _WARM_START_K
+
+
+def _warm_start(
+    model: LatentClassModel, todo: Sequence, tau: float, dim: int | None, other: Any
+) -> np.ndarray | None:
+    """The sweep's warm start (``warm_start`` of :func:`sweep_negatives`): the Gram matrix of
+    the certified ``L_∞`` optimum, computed with one BLAS thread (so its bits do not depend on
+    the driving process's thread count), or ``None`` where it does not apply."""
+    if other is not None or dim is not None or model.n_points > _WARM_START_MAX_N:
+        return None
+    if model.is_uniform and model.is_disjoint:  # the closed form: nothing to solve
+        return None
+    if sum(1 for k in todo if _warm_k(k)) < 2:
+        return None
+    with _one_blas_thread():
+        anchor = optimal_representation(model, math.inf, tau=tau, rng=_SOLVER_SEED)
+    return anchor.gram if anchor.certified else None
+
 
 _log = logging.getLogger("latentclass.experiments")
 #: ``"format"`` of the JSON object written by :meth:`SweepResult.to_json`.
@@ -421,6 +461,7 @@ def sweep_negatives(
     checkpoint: str | os.PathLike | None = None,
     progress: bool | Callable[[Progress], Any] | None = None,
     loss: Any = None,
+    warm_start: bool = True,
 ) -> SweepResult:
     """Certified optimum, downstream metrics and published bounds at every ``k`` of ``ks``.
 
@@ -470,6 +511,17 @@ def sweep_negatives(
         :class:`~latentclass._progress.Progress` ``p``: ``p.done`` rows of ``p.total``
         (counting rows reused from a checkpoint), ``p.stage == "sweep over k"``,
         ``p.detail`` the new row.
+    warm_start : bool
+        Start every ``k >= 16`` from the certified optimum of the limit objective ``L_∞``
+        (SPEC §3; within ``O(1/k)`` of the optimum of ``L_k``), solved once by the driving
+        process with one BLAS thread before the rows are dispatched, instead of from the
+        structured start (``optimal_representation(..., init=start)``).  Used for the logistic
+        loss, ``dim=None``, models solved numerically (not the closed form) with at most
+        2000 points, and when at least two such ``k`` remain to be computed; it saves Newton
+        steps (``docs/sweeps.md`` gives the measured effect).  Every row is still a
+        deterministic function of the sweep's inputs (the same bits with every executor and
+        after a resumed checkpoint); ``False`` gives the rows of independent
+        ``optimal_representation(model, k, ...)`` calls and is part of the checkpoint's identity.
 
     Returns
     -------
@@ -488,11 +540,14 @@ def sweep_negatives(
     dim = _check_dim(dim, model)
     _check_executor(executor)
     _check_progress(progress)
+    warm_start = check_bool(warm_start, "warm_start")
     fingerprint = model.fingerprint()
     lo = resolve_loss(loss)
     other = None if is_logistic(lo) else lo
     if other is not None:  # the loss is part of the sweep's identity (checkpoints)
         fingerprint = f"{fingerprint}|loss={other!r}"
+    if not warm_start:  # cold starts give other bits: a different sweep for checkpoints
+        fingerprint = f"{fingerprint}|warm_start=False"
     ck = None
     if checkpoint is not None:
         path = _check_out_path(checkpoint, "checkpoint")
@@ -520,7 +575,8 @@ def sweep_negatives(
             bar.update(row)
 
         try:
-            tasks = [(model, k, tau, dim) + (() if other is None else (other,)) for k in todo]
+            start = _warm_start(model, todo, tau, dim, other) if warm_start else None
+            tasks = [(model, k, tau, dim, other, start if _warm_k(k) else None) for k in todo]
             _run_tasks(_sweep_row, tasks, executor, record)
         finally:
             bar.close()
