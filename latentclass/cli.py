@@ -218,6 +218,13 @@ def _add_sweep(sub) -> None:
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1: serial)")
     p.add_argument(
+        "--warm-start",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start every k >= 16 from the certified k = inf optimum (default); "
+        "--no-warm-start: independent solves",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -256,6 +263,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
                 executor=executor,
                 checkpoint=args.checkpoint,
                 progress=args.progress,
+                warm_start=args.warm_start,
             )
         except ValueError as exc:  # name the options, not the library's arguments
             msg = str(exc)
