@@ -1,8 +1,10 @@
-"""The fast paths of the Laplace engine (issue 18): the node cut by the computed ``φ`` and the
-split of the exponential nodes (moment series for small ``b``), against
+"""The fast paths of the Laplace engine (issue 18): the node cut by the computed ``φ``, the
+split of the exponential nodes (moment series for small ``b``) and the doubling chains
+(``e^{-2t'b} = (e^{-t'b})²`` on the lattice ``3h = log 2``), against
 
-* the reference paths of the same engine (no cut, no split: every exponential node up to the
-  a-priori ``t'_R``, explicit ``e^{-t'b}`` for every entry), to 1e-13 relative, entry-wise;
+* the reference paths of the same engine (no cut, no split, no chain: every exponential node up
+  to the a-priori ``t'_R``, one ``exp`` per node for every entry), to 1e-13 relative, entry-wise;
+* exact enumeration of the multisets of negatives (value and gradient, ``method="enumerate"``);
 * adaptive quadrature (``scipy.integrate.quad``) of the value and of the gradient integrals;
 * finite differences of the objective.
 """
@@ -42,11 +44,12 @@ def _case(rng, m, tau, law, pairs_per_anchor=1, d=None):
     return base, D, anchor, shift, weight
 
 
-def _run(monkeypatch, args, k, *, split=None, cut=True, spy=None):
+def _run(monkeypatch, args, k, *, split=None, cut=True, chain=True, spy=None):
     with monkeypatch.context() as mp:
         if split is not None:
             mp.setattr(laplace, "_SPLIT_FRACTION", split)
         mp.setattr(laplace, "_NODE_CUT", cut)
+        mp.setattr(laplace, "_CHAIN", chain)
         if spy is not None:
             for name, log in spy.items():
                 fn = getattr(laplace, name)
@@ -70,17 +73,26 @@ def _assert_close(got, ref, rtol):
 @pytest.mark.parametrize("k", [2, 5, 16, 100, 1000])
 @pytest.mark.parametrize("law, ppa", [("dirichlet", 1), ("zipf", 1), ("zero-mass", 3)])
 def test_fast_paths_match_reference_paths(monkeypatch, tau, k, law, ppa):
-    """Default, forced split and no-cut runs against the reference run (no split, no cut)."""
+    """Default, forced split, no-cut and no-chain runs against the reference run (no split, no
+    cut, no chain)."""
     rng = np.random.default_rng([181, int(100 * tau), k, ppa])
     args = _case(rng, 60, tau, law, ppa, d=int(rng.choice([3, 60])))
-    ref = _run(monkeypatch, args, k, split=0.0, cut=False)
-    for split, cut in [(None, True), (1.0, True), (1.0, False), (0.0, True)]:
-        got = _run(monkeypatch, args, k, split=split, cut=cut)
+    ref = _run(monkeypatch, args, k, split=0.0, cut=False, chain=False)
+    for split, cut, chain in [
+        (None, True, True),
+        (1.0, True, True),
+        (1.0, False, True),
+        (0.0, True, True),
+        (0.0, False, True),
+        (None, True, False),
+    ]:
+        got = _run(monkeypatch, args, k, split=split, cut=cut, chain=chain)
         _assert_close(got, ref, 1e-13)
 
 
 def test_the_fast_paths_are_taken(monkeypatch):
-    """The cut ends the exponential nodes at mid k (τ = 1) and the split is used at τ = 0.1."""
+    """The cut ends the exponential nodes at mid k (τ = 1), the split is used at τ = 0.1, the
+    doubling chains at τ = 0.5, and direct nodes follow them when ``t'_R`` is large."""
     rng = np.random.default_rng(182)
     cuts: list = []
     splits: list = []
@@ -91,6 +103,15 @@ def test_the_fast_paths_are_taken(monkeypatch):
     splits.clear()
     _run(monkeypatch, _case(rng, 80, 1.0, "dirichlet"), 16, spy={"_split_entries": splits})
     assert all(s is None for s in splits)  # τ = 1: every b is large, no split
+    chains: list = []
+    _run(monkeypatch, _case(rng, 80, 0.5, "dirichlet"), 8, spy={"_doubling_nodes": chains})
+    assert chains and all(q >= 2 * laplace.CHAIN_STRIDE for q, _ in chains)  # squared nodes used
+    chains.clear()
+    direct: list = []
+    base, D, anchor, shift, weight = _case(rng, 80, 0.5, "dirichlet")
+    args = (base, D, anchor, shift + 2.0, weight)  # s = e^2: t'_R = 45 e^2 > 2^{16/3}
+    _run(monkeypatch, args, 2, spy={"_doubling_nodes": chains, "_direct_nodes": direct})
+    assert chains and direct  # beyond _CHAIN_DOUBLINGS doublings: one exp per node
 
 
 def _quad(f, la, k):
@@ -168,3 +189,56 @@ def test_split_gradient_matches_finite_differences(k):
             + obj.value(G - 2 * h * E)
         ) / (12 * h)
         assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
+
+
+@pytest.mark.parametrize("k", [8, 16])
+@pytest.mark.parametrize("tau", [1.0, 0.5])
+@pytest.mark.parametrize("kind", ["class", "point"])
+def test_doubling_chains_match_enumeration(k, tau, kind):
+    """The default path (doubling chains at mid k) against exact enumeration of the multisets
+    of negatives, value and gradient, entry-wise."""
+    rng = np.random.default_rng([185, k, int(10 * tau), len(kind)])
+    if kind == "class":
+        model = LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(6)))
+    else:
+        model = LatentClassModel(rng.dirichlet(np.ones(2)), rng.dirichlet(np.ones(5), size=2))
+    n = model.n_points
+    F = rng.standard_normal((n, n))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    F *= rng.uniform(0.8, 1.2, (n, 1))  # s != 1: the pairs do not share one node range
+    G = F @ F.T
+    chains: list = []
+    with pytest.MonkeyPatch.context() as mp:
+        fn = laplace._doubling_nodes
+
+        def spy(*a):
+            chains.append(fn(*a))
+            return chains[-1]
+
+        mp.setattr(laplace, "_doubling_nodes", spy)
+        v, M = NCEObjective(model, k, tau, method="laplace").value_and_grad(G)
+    assert (
+        chains and max(q for q, _ in chains) > laplace.CHAIN_STRIDE
+    )  # the chains ran past their seeds
+    ve, Me = NCEObjective(model, k, tau, method="enumerate").value_and_grad(G)
+    assert abs(v - ve) <= 1e-14 * abs(ve)
+    np.testing.assert_allclose(M, Me, rtol=1e-13, atol=1e-15 * np.abs(Me).max())
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.12, 1.0])
+def test_doubling_chains_match_adaptive_quadrature(shift):
+    """τ = 0.5, k = 8, with ``t'_R = 45 s`` (``s = e^{shift}``): chains only, chains to their
+    full length (``s = e^{0.12}``), chains then direct nodes (``s = e``); value and gradient
+    entries against adaptive quadrature."""
+    rng = np.random.default_rng([186, int(100 * shift)])
+    base, D, anchor, shift_, weight = _case(rng, 30, 0.5, "dirichlet")
+    shift_ = shift_ + shift
+    k = 8
+    vals, gb, _ = family_loss(base, D, k, anchor, shift_, weight)
+    for x in rng.choice(30, 3, replace=False):
+        la = base[x] + shift_[x]
+        ys = [int(np.argmax(gb[x])), int(np.argmin(gb[x])), int(rng.integers(30))]
+        v, g = _reference_pair(la, D, k, ys)
+        assert abs(vals[x] - v) <= 1e-13 * abs(v), (x, vals[x], v)
+        for y, gy in zip(ys, g):
+            assert abs(gb[x, y] - weight[x] * gy) <= 1e-12 * abs(weight[x] * gy), (x, y)

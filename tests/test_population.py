@@ -482,8 +482,9 @@ def test_point_level_collapsed_equals_class_level():
 @pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 def test_trapezoid_error_follows_the_strip_bound():
     """The error analysis of latentclass._engines.laplace: trapezoid error ≈ C e^{-π²/h} (analytic strip
-    |Im u| < π/2).  Coarse steps must show that decay, and the default step h = 0.25 must sit at
-    rounding level (the bound there is 7e-18)."""
+    |Im u| < π/2).  Coarse steps must show that decay, and the default step h = log(2)/3 (every
+    third node doubles t: the squaring chains of the engine) and h = 0.25 must sit at rounding
+    level (the bound e^{-π²/h} there is 3e-19 and 7e-18)."""
     from latentclass._engines.laplace import STEP, family_loss
 
     rng = np.random.default_rng(16)
@@ -516,7 +517,8 @@ def test_trapezoid_error_follows_the_strip_bound():
         bound = math.exp(-(math.pi**2) / h)
         assert worst(h) <= 5 * bound
     assert worst(0.6) > 100 * worst(0.4)  # the error really is governed by h (the check has power)
-    assert STEP == 0.25 and worst(STEP) <= 2e-15
+    assert math.isclose(STEP, math.log(2) / 3, rel_tol=0, abs_tol=0)
+    assert worst(STEP) <= 2e-15 and worst(0.25) <= 2e-15
 
 
 @pytest.mark.parametrize("kind", ["class", "overlapping"])

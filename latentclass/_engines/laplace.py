@@ -24,9 +24,11 @@ lattice ``u'_j = j h`` then has error (Poisson summation / Fourier decay of ``e^
 
     |E_h| <= 2 Σ_{m>=1} |ĝ(2π m/h)|  ≈  C · √h · e^{-π²/h},
 
-with ``C`` of order the integral of ``|g|`` along ``Im u' = ±(π/2 − 0)``.  ``h = 0.25``
-gives ``e^{-π²/h} = 7e-18``; the measured error against enumeration and adaptive
-quadrature is at rounding level (<= 1e-15 relative).  The infinite lattice sum is split:
+with ``C`` of order the integral of ``|g|`` along ``Im u' = ±(π/2 − 0)``.  The default
+``h = log(2)/3 ≈ 0.231`` gives ``e^{-π²/h} = 3e-19`` (``h = 0.25``, the step before the
+doubling chains, gives ``7e-18``); the measured error against enumeration and adaptive
+quadrature is at rounding level (<= 1e-15 relative).  ``3h = log 2`` makes every third node
+double ``t'`` (*doubling chains* below).  The infinite lattice sum is split:
 
 * **left tail** ``t' < t'_L``, ``t'_L <= δ / max(1, k μ_1, 1/s)``, ``δ = 10^{-3}``: there
   ``g = Σ_{i>=1} c_i t'^i`` is summed exactly over the geometric nodes
@@ -42,7 +44,23 @@ quadrature is at rounding level (<= 1e-15 relative).  The infinite lattice sum i
   (6 to 22) is the smallest order making this and the Taylor remainder of ``e^{-t'b}``
   (gradient) ``<= 5e-17``.  No per-point work: only the moments.
 * **exponential nodes** ``1.5 < t' <= t'_R``: ``E = e^{-t' b_y}`` for every point, and
-  ``φ_b − 1 = Σ_y D_y E_y − 1``, whose absolute error is ``O(ε)``: relatively accurate (to
+  ``φ_b − 1`` from it.  *Doubling chains* (default step, ``t'_{q+3} = 2 t'_q``): only the
+  first three exponential nodes (the seeds) call ``exp`` and ``expm1``
+  (``F = e^{-t'b} − 1``); after them ``F_{q+3} = F_q (2 + F_q)`` and ``E_{q+3} = E_q²``,
+  exact identities, and ``φ_b − 1 = Σ_y D_y F_y``.  With ``δ`` the relative error of ``F``,
+  ``F(2 + F)`` has ``δ' <= δ · 2(1 + F)/(2 + F) + 2ε <= δ + 2ε`` (``−1 <= F <= 0``), so after
+  ``s`` doublings ``δ <= (3 + t'_0 b + 2s) ε`` (``expm1`` of the rounded ``−t'_0 b`` at the
+  seed ``t'_0``): every ``F`` is relatively accurate and ``φ_b − 1``, a sum of non-positive
+  terms, too — better than the direct path below.  Squaring doubles the relative error of
+  ``E``: ``(2^{s+1} + t' b) ε`` after ``s`` doublings, against ``(1 + t' b) ε`` for a direct
+  ``exp`` of the rounded ``t' b``.  So each chain runs for at most ``_CHAIN_DOUBLINGS = 4``
+  doublings (15 nodes, ``2^{2/3} <= t' <= 2^{16/3} ≈ 40`` when the series nodes end at
+  ``t' = 2^{1/3}``; the class-level ``t'_R`` is ``45`` when ``s = 1``):
+  ``E`` to ``(32 + t' b) ε``, ``F`` to ``(11 + t'_0 b) ε``; later nodes (large ``s``) are
+  direct.  Measured against the direct path on the benchmark grid and at point level:
+  ``<= 1.5e-15`` relative in values and gradient entries.
+  *Direct* (later nodes, or any other step): one ``exp`` per node, ``φ_b − 1 = Σ_y D_y E_y − 1``,
+  whose absolute error is ``O(ε)``: relatively accurate (to
   ``5×`` its rounding) once ``1 − φ_b >= 0.2`` on every anchor of the block — from that node
   on, as ``φ_b`` is non-increasing; before it, ``Σ_y D_y expm1(−t' b_y)`` (or
   ``Σ_y D_y (E_y − 1)`` once ``t' b >= 1/2`` for every ``b > 0``), so every term is relatively
@@ -74,7 +92,7 @@ Gradient
 --------
 ``∂I_k/∂ log a_y = k D_y b_y ∫_0^∞ e^{-t'/s} e^{-t' b_y} φ_b^{k−1} dt'`` on the same nodes:
 ``E`` is reused on the exponential nodes (one batched matrix–vector product per anchor, a sum
-of positive terms, so relatively accurate), and on the series nodes and the left tail
+of positive terms, so relatively accurate to the error of ``E`` above), and on the series nodes and the left tail
 ``e^{-t'b_y} = Σ_l (−t'b_y)^l / l!`` turns the node sum into a polynomial in ``b_y`` whose
 coefficients are aggregated over all pairs of the anchor; it is evaluated by Horner's rule
 (powers ``>= 2`` of ``b < 1e-14`` dropped, as in the moments).  With the split, the exponential
@@ -99,8 +117,11 @@ from .series import _SIGNED_INV_FACT, _cauchy, _series_exp, _series_log
 
 __all__ = ["family_loss", "scores_too_large"]
 
-#: Trapezoid step in ``u = log t``; error ≈ √h e^{-π²/h} (module docstring).
-STEP = 0.25
+#: Trapezoid step in ``u = log t``; error ≈ √h e^{-π²/h} (module docstring).  ``3h = log 2``:
+#: every third node doubles ``t``, so the exponential nodes are squaring chains.
+STEP = math.log(2.0) / 3.0
+#: Nodes per doubling of ``t`` at the default step (``CHAIN_STRIDE · STEP = log 2``).
+CHAIN_STRIDE = 3
 #: Taylor orders (module docstring): the node series uses an adaptive order ``J <= NODE_ORDER``
 #: up to ``t' = SERIES_T_MAX``; the left tail (``t' < LEFT_DELTA / max(1, kμ1, 1/s)``) order
 #: ``TAIL_ORDER``; the right tail of ``e^{-t}`` below ``_RIGHT_SERIES_T`` order ``_RIGHT_ORDER``.
@@ -126,6 +147,12 @@ _SPLIT_FRACTION = 0.25
 #: docstring); ``False`` runs them to the a-priori ``t'_R`` (reference path for the tests).
 _NODE_CUT = True
 _SPLIT_LOG_T_MAX = 27.6
+#: Exponential nodes by doubling chains at the default step (``False``: one ``exp`` per node,
+#: the reference path for the tests).
+_CHAIN = True
+#: Doublings per chain (beyond them one ``exp`` per node): the squared ``E`` keeps a relative
+#: error below ``(2^{5} + t'b) ε``, ``F`` below ``(11 + t'_0 b) ε`` (module docstring).
+_CHAIN_DOUBLINGS = 4
 
 
 def _chunks(cost: np.ndarray, budget: float):
@@ -228,6 +255,76 @@ def _cut_reached(phim1: np.ndarray, lphi_cut: np.ndarray) -> bool:
     return bool(np.all(np.log1p(np.maximum(phim1, -1.0 + 2.0**-52)) <= lphi_cut))
 
 
+def _direct_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
+    """Exponential nodes one ``exp`` each: fills ``E[q] = e^{-t'_q b}`` and ``phim1[:, q] = φ − 1``
+    on the nodes ``t'_q = e^{ut[q]}``; returns the number of nodes computed (the node cut).
+
+    ``φ − 1 = Σ D E − 1`` once ``1 − φ >= 0.2`` on every anchor (absolute error ``O(ε)``), before
+    that ``Σ D expm1(−t'b)``, or ``Σ D (E − 1)`` once ``t'b >= 1/2`` for every ``b > 0``.
+    """
+    Qe, Ac, n = E.shape
+    Ef = E.reshape(Qe, -1)
+    bflat = bb.reshape(-1)
+    tq = np.exp(ut)
+    pos = bb > 0.0
+    bpos_min = float(bb[pos].min()) if pos.any() else 1.0
+    n_acc = math.ceil((math.log(0.5 / bpos_min) - float(ut[0])) / h)
+    n_acc = min(max(n_acc, 0), Qe)
+    # past n_acc, a mass >= 1/2 at b > 0 gives 1 − φ >= 0.39 · 0.5: Σ D E − 1 ok
+    mass_ok = float(np.min(pos @ D)) >= 0.5
+    sum_ok = False
+    for q in range(Qe):  # one node at a time: each block stays in cache
+        Eb = Ef[q]
+        np.multiply(bflat, -tq[q], out=Eb)
+        np.exp(Eb, out=Eb)
+        col = E[q] @ D
+        col -= 1.0  # absolute error ~ε: relatively accurate where 1 − φ >= 0.2
+        # φ is non-increasing: once 1 − φ >= 0.2 on every anchor, on all later nodes
+        sum_ok = sum_ok or (q >= n_acc and mass_ok) or bool(np.all(col <= -0.2))
+        if not sum_ok:
+            if q < n_acc:  # Σ D expm1(−t'b): every term relatively accurate
+                col = np.expm1(bflat * -tq[q]).reshape(Ac, n) @ D
+            else:  # Σ D (E − 1): t'b >= 1/2, every term relatively accurate
+                col = (E[q] - 1.0) @ D
+        phim1[:, q] = col
+        if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
+            return q + 1
+    return Qe
+
+
+def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
+    """Exponential nodes by doubling chains (``t'_{q+r} = 2 t'_q``, ``r = CHAIN_STRIDE``): fills
+    ``E[q]`` and ``phim1[:, q]`` as :func:`_direct_nodes` does, for the nodes ``q < E.shape[0]``
+    (at most ``_CHAIN_DOUBLINGS`` doublings), with ``r`` calls of ``exp`` and of ``expm1`` in all.
+
+    Seeds ``q < r``: ``E = e^{-t'b}`` and ``F = expm1(−t'b)``; then ``F_{q+r} = F_q (2 + F_q)``
+    (``= e^{-2t'b} − 1``), ``E_{q+r} = E_q²`` and ``φ − 1 = Σ_y D_y F_y`` (module docstring: the
+    error bounds).  Returns the number of nodes computed and whether the node cut was reached.
+    """
+    Qe, Ac, n = E.shape
+    r = CHAIN_STRIDE
+    Ef = E.reshape(Qe, -1)
+    bflat = bb.reshape(-1)
+    tq = np.exp(ut[:Qe])
+    Fb = np.empty((min(r, Qe), Ac * n))  # F of the last r nodes (a ring)
+    tmp = np.empty(Ac * n)
+    for q in range(Qe):
+        Fq = Fb[q % r]
+        if q < r:
+            np.multiply(bflat, -tq[q], out=tmp)
+            np.exp(tmp, out=Ef[q])
+            np.expm1(tmp, out=Fq)
+        else:
+            np.multiply(Ef[q - r], Ef[q - r], out=Ef[q])
+            np.add(Fq, 2.0, out=tmp)
+            Fq *= tmp
+        col = Fq.reshape(Ac, n) @ D
+        phim1[:, q] = col
+        if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
+            return q + 1, True
+    return Qe, False
+
+
 def _right_tail(lt_end: np.ndarray, h: float, J: int, tau0: float):
     """``Σ_{j>=0} e^{-t_j}`` and ``Σ_{j>=0} t_j e^{-t_j}`` over ``t_j = e^{lt_end + jh}``, per pair.
 
@@ -290,7 +387,9 @@ def family_loss(
     need_grad : bool
         Also return the derivatives.
     step : float
-        Trapezoid step ``h`` in ``log t`` (module docstring: error ≈ √h e^{-π²/h}).
+        Trapezoid step ``h`` in ``log t`` (module docstring: error ≈ √h e^{-π²/h}); the default
+        ``log(2)/3`` uses the doubling chains on the exponential nodes, any other step one
+        ``exp`` per node.
     floor_cut : bool
         Also end the exponential nodes where the floor bound ``φ_b(t') <= e^{-t' b_min}``
         (``b_min`` the smallest ``b > 0`` on the support, every support ``b`` positive)
@@ -316,6 +415,7 @@ def family_loss(
     if k == 1 and P < 2 * A:  # closed form costs O(P n); the integral O(A n Q + P Q)
         return _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad)
     JMAX, JT, h = NODE_ORDER, TAIL_ORDER, step
+    chain = _CHAIN and step == STEP  # exponential nodes by squaring (t'_{j+3} = 2 t'_j)
     seg = np.append(starts, P)
     one_per_anchor = P == A
     # ---- b = e^{base − c} in [0, 1] (max 1 on the support of D), s = e^{shift + c}
@@ -471,32 +571,19 @@ def family_loss(
                 if E_buf is None or E_buf.size < Qe * Ac * n:  # one buffer for all chunks
                     E_buf = np.empty(Qe * Ac * n)
                 E = E_buf[: Qe * Ac * n].reshape(Qe, Ac, n)
-                Ef = E.reshape(Qe, -1)
-                bflat = bb.reshape(-1)
-                pos = bb > 0.0
-                bpos_min = float(bb[pos].min()) if pos.any() else 1.0
-                n_acc = math.ceil((math.log(0.5 / bpos_min) - float(ut[ns])) / h)
-                n_acc = min(max(n_acc, 0), Qe)
-                # past n_acc, a mass >= 1/2 at b > 0 gives 1 − φ >= 0.39 · 0.5: Σ D E − 1 ok
-                mass_ok = float(np.min(pos @ D)) >= 0.5
-                sum_ok = False
-                for q in range(Qe):  # one node at a time: each block stays in cache
-                    Eb = Ef[q]
-                    np.multiply(bflat, -tq[ns + q], out=Eb)
-                    np.exp(Eb, out=Eb)
-                    col = E[q] @ D
-                    col -= 1.0  # absolute error ~ε: relatively accurate where 1 − φ >= 0.2
-                    # φ is non-increasing: once 1 − φ >= 0.2 on every anchor, on all later nodes
-                    sum_ok = sum_ok or (q >= n_acc and mass_ok) or bool(np.all(col <= -0.2))
-                    if not sum_ok:
-                        if q < n_acc:  # Σ D expm1(−t'b): every term relatively accurate
-                            col = np.expm1(bflat * -tq[ns + q]).reshape(Ac, n) @ D
-                        else:  # Σ D (E − 1): t'b >= 1/2, every term relatively accurate
-                            col = (E[q] - 1.0) @ D
-                    phim1[:, ns + q] = col
-                    if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
-                        Qe = q + 1
-                        break
+                Qc, done = 0, False
+                if chain:  # squaring chains for the first _CHAIN_DOUBLINGS doublings
+                    Qc = min(Qe, CHAIN_STRIDE * (_CHAIN_DOUBLINGS + 1))
+                    Qc, done = _doubling_nodes(
+                        E[:Qc], bb, D, ut[ns:], h, phim1[:, ns:], lphi_cut, q_check
+                    )
+                if not done and Qc < Qe:  # one exp per node
+                    q1 = ns + Qc
+                    Qe = Qc + _direct_nodes(
+                        E[Qc:], bb, D, ut[q1:], h, phim1[:, q1:], lphi_cut, max(0, q_check - Qc)
+                    )
+                else:
+                    Qe = Qc
                 E = E[:Qe]
             Q = ns + Qe
             ut, tq, phim1 = ut[:Q], tq[:Q], phim1[:, :Q]
