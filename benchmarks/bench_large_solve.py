@@ -13,9 +13,20 @@
    returned Gram matrix alone).
 3. No regression at small m: the CVXPY + Clarabel ratio at m = 8, k = 3
    (:func:`bench_optimize.conic_table`, target >= 100).
+4. ``--hessian``: the Hessian used by the Newton–Krylov path per regime
+   (:data:`latentclass._solvers.gram_krylov._HESSIAN`): ``model`` (the limit Hessian; the
+   general solver when it declines — the behaviour before the exact Hessian-vector products),
+   ``exact`` (:class:`latentclass._engines.hessian.ClassHessian` on every step) and ``auto``
+   (the default), on Zipf(1.1) and Dirichlet(0.5) seed 0, ``m ∈ {100, 200}``,
+   ``τ ∈ {0.1, 0.5, 1}``, ``k ∈ {16, 65536, 10⁶, ∞}``, plus Zipf ``m = 1000, τ = 0.5,
+   k = 65536`` and Dirichlet ``m = 200, τ = 1, k = 64``; the three modes interleaved, minimum of
+   ``--repeats`` solves each, divided by the median ``value_and_grad`` time at the optimum.
+5. ``--warm``: Newton steps of the path from the ρ-centred simplex, from the certified ``k = ∞``
+   optimum, and from the previous ``k`` of the grid (``start=``).
 
-Run: ``python benchmarks/bench_large_solve.py [--quick | --full]`` (``--quick``: m <= 500;
-``--full`` adds m = 2000 and the "before" run at m = 1000, ~2 minutes).  One BLAS thread.
+Run: ``python benchmarks/bench_large_solve.py [--quick | --full | --hessian | --warm]``
+(``--quick``: m <= 500; ``--full`` adds m = 2000 and the "before" run at m = 1000, ~2 minutes).
+One BLAS thread.
 """
 
 from __future__ import annotations
@@ -177,11 +188,120 @@ def small_m() -> None:
     bench_optimize.conic_table([(8, 3)], repeats=3)
 
 
+def _vg_time(model, k, tau, G) -> float:
+    obj = NCEObjective(model, k, tau)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        obj.value_and_grad(G)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def hessian_table(repeats: int, quick: bool) -> list[dict]:
+    """Section 4: solve time / value_and_grad time per Hessian mode (interleaved minimum)."""
+    import latentclass._solvers.gram_krylov as gk
+
+    print(
+        "4. Newton–Krylov Hessian per regime: solve / value_and_grad (min of interleaved repeats)"
+    )
+    cases = [
+        (kind, m, k, tau)
+        for m in ((100,) if quick else (100, 200))
+        for kind in ("zipf", "dirichlet")
+        for tau in (0.1, 0.5, 1.0)
+        for k in (16, 65536, 10**6, math.inf)
+    ]
+    cases += [("zipf", 1000, 65536, 0.5), ("dirichlet", 200, 64, 1.0)]
+    modes = ("model", "exact", "auto")
+    saved = gk._HESSIAN
+    rows = []
+    try:
+        for kind, m, k, tau in cases:
+            model = LatentClassModel.one_point_per_class(class_law(kind, m))
+            best = dict.fromkeys(modes, math.inf)
+            info = {}
+            for _ in range(repeats):
+                for md in modes:
+                    gk._HESSIAN = md
+                    t0 = time.perf_counter()
+                    res = opt.optimal_representation(model, k, tau)
+                    best[md] = min(best[md], time.perf_counter() - t0)
+                    info[md] = res
+            vg = _vg_time(model, k, tau, info["auto"].gram)
+            row = {"law": kind, "m": m, "k": k, "tau": tau, "vg_s": vg}
+            parts = []
+            for md in modes:
+                res = info[md]
+                row[md] = best[md] / vg
+                row[md + "_certified"] = res.certified
+                path = "NK" if res.solver == "gram-newton-krylov" else res.solver
+                steps = res.n_iter if res.solver == "gram-newton-krylov" else "-"
+                parts.append(
+                    f"{md} {best[md] / vg:6.0f} ({path}, {steps} steps, gap {res.duality_gap:.0e}"
+                    f"{'' if res.certified else ' NOT certified'})"
+                )
+            print(f"  {kind:>9} m={m:>4} τ={tau:<4} k={k!s:>8}: " + "; ".join(parts), flush=True)
+            rows.append(row)
+    finally:
+        gk._HESSIAN = saved
+    for md in modes:
+        print(f"  worst {md}: {max(r[md] for r in rows):.0f}")
+    return rows
+
+
+def warm_table() -> None:
+    """Section 5: Newton steps saved by warm starts (``gram_krylov(..., start=)``)."""
+    from latentclass._solvers.gram_krylov import gram_krylov
+
+    print(
+        "5. Newton steps: cold (ρ-centred simplex) / from the k = ∞ optimum / from the previous k"
+    )
+    ks = [16, 64, 65536, 10**6, math.inf]
+    for kind in ("zipf", "dirichlet"):
+        for m in (100, 200):
+            for tau in (0.1, 0.5, 1.0):
+                model = LatentClassModel.one_point_per_class(class_law(kind, m))
+                runs = {
+                    k: gram_krylov(model, NCEObjective(model, k, tau), k, tau, 1e-9) for k in ks
+                }
+                parts = []
+                for i, k in enumerate(ks):
+                    obj = NCEObjective(model, k, tau)
+
+                    def steps(run):
+                        if run is None or run.certificate.gap > 1e-7:
+                            return "x"
+                        return str(run.n_iter)
+
+                    w_inf = w_prev = "-"
+                    if k != math.inf and runs[math.inf] is not None:
+                        w_inf = steps(
+                            gram_krylov(model, obj, k, tau, 1e-9, start=runs[math.inf].gram)
+                        )
+                    if i and runs[ks[i - 1]] is not None:
+                        w_prev = steps(
+                            gram_krylov(model, obj, k, tau, 1e-9, start=runs[ks[i - 1]].gram)
+                        )
+                    parts.append(f"k={k}: {steps(runs[k])}/{w_inf}/{w_prev}")
+                print(f"  {kind:>9} m={m} τ={tau}: " + "  ".join(parts), flush=True)
+    print("  (x: not certified from that start)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--hessian", action="store_true", help="only section 4")
+    ap.add_argument("--warm", action="store_true", help="only section 5")
+    ap.add_argument("--repeats", type=int, default=2)
     a = ap.parse_args(argv)
+    if a.hessian or a.warm:
+        if a.hessian:
+            hessian_table(a.repeats, a.quick)
+        if a.warm:
+            warm_table()
+        return 0
     rows = class_level(a.quick, a.full)
     now = [r for r in rows if not r["before"]]
     worst = max(r["ratio"] for r in now)

@@ -83,33 +83,38 @@ def test_hvp_is_symmetric(k, tau):
     assert float(np.sum(V * H.apply(V))) >= 0.0
 
 
-_ALL = ("phi", "psi", "beta", "split")
+_ALL = ("phi", "psi", "beta", "split", "nodes")
+_EXPLICIT = ("phi", "psi", "beta")  # explicit exponentials on every node: the "R" form
 
 
 @pytest.mark.parametrize("drop", ["phi", "psi", "beta"])
-@pytest.mark.parametrize(("k", "tau", "split"), [(16, 1.0, False), (16, 0.2, True)])
-def test_dropping_any_term_fails_the_comparison(drop, k, tau, split):
+@pytest.mark.parametrize(
+    ("k", "tau", "form", "terms"),
+    [(16, 1.0, "R", _EXPLICIT), (16, 1.0, "PM", _ALL), (16, 0.2, "K", _ALL)],
+)
+def test_dropping_any_term_fails_the_comparison(drop, k, tau, form, terms):
     m = 13
     model, rho, G, V, _ = _setup(m, seed=5, tau=tau)
     fd = _fd(NCEObjective(model, k, tau, method="laplace"), G, V, 2e-3 * tau)
-    full = ClassHessian(G, rho, k, tau)
-    assert any(c[0] == "K" for c in full._chunks) == split  # both storage forms are tested
-    mutant = ClassHessian(G, rho, k, tau, _terms=tuple(t for t in _ALL if t != drop))
+    full = ClassHessian(G, rho, k, tau, _terms=terms)
+    assert {c[0] for c in full._chunks} == {form}  # each storage form is tested
+    mutant = ClassHessian(G, rho, k, tau, _terms=tuple(t for t in terms if t != drop))
     assert _rel(full.apply(V), fd) <= 1e-8
     assert _rel(mutant.apply(V), fd) >= 1e-3  # far beyond the tolerance of the tests above
 
 
 @pytest.mark.parametrize("k", [2, 16, 1000, 10**6])
-@pytest.mark.parametrize("tau", [0.1, 0.2, 1.0])
-def test_the_split_form_equals_the_explicit_nodes(k, tau):
-    # the Taylor series of e^{-t a} for the small scores (fewer stored rows) against the
-    # explicit exponentials on every node: measured <= 6e-15 relative
+@pytest.mark.parametrize("tau", [0.1, 0.2, 0.5, 1.0])
+def test_the_compressed_forms_equal_the_explicit_nodes(k, tau):
+    # the Taylor series of e^{-t a} (small scores on every node: "K"; every score on the
+    # nodes with t max a <= 1.5: "PM") against explicit exponentials on every node ("R"):
+    # measured <= 6e-15 relative
     _, rho, G, V, _ = _setup(60, seed=k % 89, tau=tau)
     H = ClassHessian(G, rho, k, tau)
-    ref = ClassHessian(G, rho, k, tau, _terms=("phi", "psi", "beta"))
+    ref = ClassHessian(G, rho, k, tau, _terms=_EXPLICIT)
     assert all(c[0] == "R" for c in ref._chunks)
-    if tau < 1 or k >= 1000:
-        assert any(c[0] == "K" for c in H._chunks)
+    assert all(c[0] in ("K", "PM") for c in H._chunks)
+    assert H.n_nodes <= 0.6 * ref.n_nodes
     assert _rel(H.apply(V), ref.apply(V)) <= 1e-13
     assert np.max(np.abs(H.diag - ref.diag)) <= 1e-13 * np.max(np.abs(ref.diag))
 

@@ -68,7 +68,7 @@ _STALL_STEPS = 3
 #: throughout), ``"exact"`` (:class:`latentclass._engines.hessian.ClassHessian` throughout) or
 #: ``"auto"``: the exact Hessian for ``k <`` :data:`_EXACT_BELOW`; above, the model first and,
 #: when it contracts the merit by less than :data:`_SWITCH_RATIO` on two consecutive full
-#: steps, fails to backtrack, stalls or ends above the target, a restart from the same start
+#: steps, fails to backtrack, stalls or runs out of steps above the target, a restart from the same start
 #: with the exact Hessian (measured: benchmarks/bench_large_solve.py).
 _HESSIAN = "auto"
 #: ``"auto"`` uses the exact Hessian from the start below this ``k``.
@@ -384,8 +384,8 @@ def _gram_krylov(
                 best = (cert.gap, F, Gf, float(ff), cert)
             if cert.gap <= target or stalled or floor:
                 break
-    if best is None or (probe and best[0] > target):
-        return give_up
+    if best is None or (probe and steps == _MAX_STEPS and best[0] > target):
+        return give_up  # (a model run that ended at its rounding floor is kept)
     _, F, Gf, ff, cert = best
     status = (
         f"Gram-space Newton–Krylov ({'exact' if use_exact else 'limit-model'} Hessian): "
