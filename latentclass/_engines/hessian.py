@@ -85,7 +85,7 @@ chunk kinds ``"R"`` (explicit), ``"K"`` (split) and ``"PM"`` (node split).
 The cache is at most ``n · Q · n`` doubles (``Q`` ≈ 60–110 nodes; the split form stores
 ``n · (J+1+|L|) · n``, measured 7–30 rows per anchor at ``τ <= 0.2`` or ``k >= 1000``), at
 most ``max_bytes`` (default :data:`CACHE_BYTES` = 512 MiB; :class:`HessianTooLarge` is raised
-before any node is evaluated when the explicit bound exceeds it); construction temporaries are
+before the chunk that would exceed it is evaluated); construction temporaries are
 chunked over anchors to :data:`CHUNK_BYTES`.  A product costs two passes over the cache and no
 exponential.
 
@@ -178,8 +178,8 @@ class ClassHessian:
     step : float
         Trapezoid step ``h`` in ``log t``.
     max_bytes : int
-        Largest node cache; :class:`HessianTooLarge` is raised (before the nodes are
-        evaluated) when ``n · Q · n`` doubles would exceed it.
+        Largest node cache; :class:`HessianTooLarge` is raised as soon as the rows stored so far
+        plus the next chunk's would exceed it (stored rows: ``n_nodes · n`` doubles).
 
     Attributes
     ----------
@@ -229,7 +229,6 @@ class ClassHessian:
         self._w = D / tau  # ρ_x / τ
         chunks = []
         a0 = 0
-        est = 0.0
         while a0 < n:
             a1 = a0 + 1
             lo, hi = int(jl[order[a0]]), int(jr[order[a0]])
@@ -241,13 +240,7 @@ class ClassHessian:
                 lo, hi = lo2, hi2
                 a1 += 1
             chunks.append((a0, a1, lo, hi))
-            est += (a1 - a0) * (hi - lo + 2) * n * 8.0
             a0 = a1
-        if k > 1 and est > max_bytes:
-            raise HessianTooLarge(
-                f"the Hessian cache needs {est / 2**20:.0f} MiB > max_bytes = "
-                f"{max_bytes / 2**20:.0f} MiB (n = {n})"
-            )
         self._chunks: list[tuple[Any, ...]] = []
         alpha = np.empty((n, n))
         bdiag = np.zeros((n, n))
@@ -255,6 +248,13 @@ class ClassHessian:
         for a0, a1, lo, hi in chunks:
             idx = order[a0:a1]
             Ac = idx.size
+            # the budget, checked before each chunk: stored rows so far plus this chunk's bound
+            need = (self.n_nodes + Ac * (hi - lo + 2)) * n * 8.0
+            if k > 1 and need > max_bytes:
+                raise HessianTooLarge(
+                    f"the Hessian cache needs more than {need / 2**20:.0f} MiB > max_bytes = "
+                    f"{max_bytes / 2**20:.0f} MiB (n = {n})"
+                )
             js = np.arange(lo, hi + 1)
             texp = np.concatenate(([0.0], np.exp(h * js)))  # node 0: the left tail at t = 0
             tw2 = np.empty(texp.size)

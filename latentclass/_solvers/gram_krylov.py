@@ -20,6 +20,18 @@ That module forms the Jacobian densely (``O(n⁶)``, ``n <= 25``).  Here it is n
   converges to the exact solution of ``r = 0``, quadratically for ``k ∈ {1, ∞}`` and linearly
   with a rate that shrinks with ``k`` otherwise (measured: ≈0.3 at ``k = 16``, ≈0.05 at
   ``k = 64``, quadratic to rounding at ``k = 65536``).
+- **Exact Hessian.**  For finite ``k >= 2`` the exact Hessian of ``L_k``
+  (:class:`latentclass._engines.hessian.ClassHessian`: nodes cached once per Newton step, no
+  exponential per product) replaces ``Ĥ`` — in MINRES and in the preconditioner's diagonal —
+  from the start when ``k < 64`` (``_HESSIAN = "auto"``), and above only after the model
+  converges slowly (merit ratio > 0.5 on three consecutive full steps), fails to backtrack or
+  stalls (a restart from the same start).  Measured (benchmarks/bench_large_solve.py
+  ``--hessian``): quadratic convergence in 3–6 steps where the model needs 10–17 or declines
+  (``τ = 0.1, k = 16``: 36–76 ``value_and_grad`` evaluations' worth instead of 174–1835
+  through the general solver); for ``k >= 65536`` the model is cheaper (same steps, cheaper
+  products) and is kept.
+- **Warm start.**  ``start=``: a feasible Gram matrix (e.g. the certified optimum at a nearby
+  ``k``) instead of the ρ-centred simplex; ``z`` starts along its least eigenvector.
 - **Linear solve.**  Scaling the second block row by ``−2`` makes the Jacobian symmetric
   (indefinite): ``[[Ĥ, B], [Bᵀ, −2G]]`` with ``B dz = −offdiag(dz zᵀ + z dzᵀ)``; MINRES
   (``scipy.sparse.linalg.minres``) solves it with the block-diagonal preconditioner
@@ -67,14 +79,14 @@ _STALL_STEPS = 3
 #: Which Hessian MINRES uses for finite ``k >= 2``: ``"model"`` (the limit Hessian
 #: throughout), ``"exact"`` (:class:`latentclass._engines.hessian.ClassHessian` throughout) or
 #: ``"auto"``: the exact Hessian for ``k <`` :data:`_EXACT_BELOW`; above, the model first and,
-#: when it contracts the merit by less than :data:`_SWITCH_RATIO` on two consecutive full
+#: when it contracts the merit by less than :data:`_SWITCH_RATIO` on three consecutive full
 #: steps, fails to backtrack, stalls or runs out of steps above the target, a restart from the same start
 #: with the exact Hessian (measured: benchmarks/bench_large_solve.py).
 _HESSIAN = "auto"
 #: ``"auto"`` uses the exact Hessian from the start below this ``k``.
 _EXACT_BELOW = 64
 #: Merit contraction per full model step above which ``"auto"`` restarts with the exact Hessian.
-_SWITCH_RATIO = 0.3
+_SWITCH_RATIO = 0.5
 #: Sentinel: the model run gave up (``"auto"`` restarts exactly).
 _SWITCH = object()
 #: Trace of the last run (steps: (Hessian, step length, merit ratio)); for the benchmark.
@@ -361,7 +373,7 @@ def _gram_krylov(
             return give_up or _finish(best)
         _TRACE.append(("exact" if use_exact else "model", alpha, mt / merit, count[0]))
         slow = slow + 1 if alpha == 1.0 and mt > _SWITCH_RATIO * merit else 0
-        if probe and slow >= 2:  # linear convergence with a poor rate: restart exactly
+        if probe and slow >= 3:  # linear convergence with a poor rate: restart exactly
             return _SWITCH
         steps = step + 1
         G, z, g = Gt, zt, gt
