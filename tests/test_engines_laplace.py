@@ -242,3 +242,36 @@ def test_doubling_chains_match_adaptive_quadrature(shift):
         assert abs(vals[x] - v) <= 1e-13 * abs(v), (x, vals[x], v)
         for y, gy in zip(ys, g):
             assert abs(gb[x, y] - weight[x] * gy) <= 1e-12 * abs(weight[x] * gy), (x, y)
+
+
+@pytest.mark.parametrize("b_low, b_high", [(0.5, 1.0), (1e-6, 1.0), (1e-6, 1e-3)])
+def test_doubling_chain_nodes_match_mpmath(b_low, b_high):
+    """The chain itself (``E − 1`` seeds when every ``t'b >= 1/4``, else ``expm1`` seeds) against
+    mpmath at 30 digits on the chain's nodes (``2^s`` times the rounded seed ``t'_0``): ``E``
+    within its bound ``(2^{s+1} + t'b) ε`` after ``s`` doublings, ``φ − 1`` relatively within
+    ``(12 + 4 t'_0 + 2s) ε``."""
+    import mpmath
+
+    mpmath.mp.dps = 30
+    rng = np.random.default_rng([187, int(b_low * 10), int(b_high * 10)])
+    Ac, n, Qe = 3, 40, 15
+    bb = np.exp(rng.uniform(math.log(b_low), math.log(b_high), (Ac, n)))
+    bb[:, 0] = b_high  # (b_high, b_high = 1e-3: φ − 1 ≈ −t'μ_1 is small, E − 1 would not do)
+    D = rng.dirichlet(np.ones(n))
+    h = laplace.STEP
+    ut = h * np.arange(2, 2 + Qe)
+    E = np.empty((Qe, Ac, n))
+    phim1 = np.empty((Ac, Qe))
+    q, done = laplace._doubling_nodes(E, bb, D, ut, h, phim1, np.full(Ac, -np.inf), Qe)
+    assert (q, done) == (Qe, False)
+    u = 2.0**-52  # ε of the module docstring (machine epsilon)
+    for j in range(Qe):
+        s, q0 = divmod(j, laplace.CHAIN_STRIDE)
+        t = mpmath.mpf(float(np.exp(ut[q0]))) * 2**s  # the chain's node: 2^s × the rounded seed
+        for a in range(Ac):
+            ex = [mpmath.e ** (-t * mpmath.mpf(float(v))) for v in bb[a]]
+            for y in range(n):
+                bound = (2 ** (s + 1) + float(t) * bb[a, y]) * u
+                assert abs(E[j, a, y] - ex[y]) <= bound * ex[y], (j, a, y)
+            ref = mpmath.fsum(mpmath.mpf(float(d)) * (e - 1) for d, e in zip(D, ex))
+            assert abs(phim1[a, j] - ref) <= (12 + 4 * 2.52 + 2 * s) * u * abs(ref), (j, a)

@@ -44,19 +44,22 @@ double ``t'`` (*doubling chains* below).  The infinite lattice sum is split:
   (6 to 22) is the smallest order making this and the Taylor remainder of ``e^{-t'b}``
   (gradient) ``<= 5e-17``.  No per-point work: only the moments.
 * **exponential nodes** ``1.5 < t' <= t'_R``: ``E = e^{-t' b_y}`` for every point, and
-  ``φ_b − 1`` from it.  *Doubling chains* (default step, ``t'_{q+3} = 2 t'_q``): only the
-  first three exponential nodes (the seeds) call ``exp`` and ``expm1``
-  (``F = e^{-t'b} − 1``); after them ``F_{q+3} = F_q (2 + F_q)`` and ``E_{q+3} = E_q²``,
-  exact identities, and ``φ_b − 1 = Σ_y D_y F_y``.  With ``δ`` the relative error of ``F``,
-  ``F(2 + F)`` has ``δ' <= δ · 2(1 + F)/(2 + F) + 2ε <= δ + 2ε`` (``−1 <= F <= 0``), so after
-  ``s`` doublings ``δ <= (3 + t'_0 b + 2s) ε`` (``expm1`` of the rounded ``−t'_0 b`` at the
-  seed ``t'_0``): every ``F`` is relatively accurate and ``φ_b − 1``, a sum of non-positive
-  terms, too — better than the direct path below.  Squaring doubles the relative error of
-  ``E``: ``(2^{s+1} + t' b) ε`` after ``s`` doublings, against ``(1 + t' b) ε`` for a direct
-  ``exp`` of the rounded ``t' b``.  So each chain runs for at most ``_CHAIN_DOUBLINGS = 4``
-  doublings (15 nodes, ``2^{2/3} <= t' <= 2^{16/3} ≈ 40`` when the series nodes end at
-  ``t' = 2^{1/3}``; the class-level ``t'_R`` is ``45`` when ``s = 1``):
-  ``E`` to ``(32 + t' b) ε``, ``F`` to ``(11 + t'_0 b) ε``; later nodes (large ``s``) are
+  ``φ_b − 1`` from it (``ε = 2^{-52}`` below).  *Doubling chains* (default step,
+  ``t'_{q+3} = 2 t'_q``): only the
+  first three exponential nodes (the seeds) call ``exp`` and ``expm1`` (``F = e^{-t'b} − 1``;
+  ``E − 1`` instead when ``t'b >= 1/4`` for every ``b > 0`` of the block: then
+  ``E <= e^{-1/4}``, and the relative error ``(1 + t'b) ε`` of ``E`` is at most
+  ``(1 + t'b) ε · E/(1 − E) <= 3.6 (1 + t'b) ε`` in ``F``); after them
+  ``F_{q+3} = F_q (2 + F_q)`` and ``E_{q+3} = E_q²``, exact identities, and
+  ``φ_b − 1 = Σ_y D_y F_y``.  With ``δ`` the relative error of ``F``, ``F(2 + F)`` has
+  ``δ' <= δ · 2(1 + F)/(2 + F) + 2ε <= δ + 2ε`` (``−1 <= F <= 0``), so after ``s`` doublings
+  ``δ <= δ_0 + 2s ε``, ``δ_0 <= 3.6 (1 + t'_0 b) ε`` at the seed ``t'_0``: every ``F`` is
+  relatively accurate, and so is ``φ_b − 1``, a sum of non-positive terms.  Squaring doubles
+  the relative error of ``E``: ``(2^{s+1} + t' b) ε`` after ``s`` doublings, against
+  ``(1 + t' b) ε`` for a direct ``exp`` of the rounded ``t' b``.  So each chain runs for at
+  most ``_CHAIN_DOUBLINGS = 4`` doublings (15 nodes, ``2^{2/3} <= t' <= 2^{16/3} ≈ 40`` when
+  the series nodes end at ``t' = 2^{1/3}``; the class-level ``t'_R`` is ``45`` when ``s = 1``):
+  ``E`` to ``(32 + t' b) ε``, ``F`` to ``(12 + 4 t'_0 b) ε``; later nodes (large ``s``) are
   direct.  Measured against the direct path on the benchmark grid and at point level:
   ``<= 1.5e-15`` relative in values and gradient entries.
   *Direct* (later nodes, or any other step): one ``exp`` per node, ``φ_b − 1 = Σ_y D_y E_y − 1``,
@@ -151,8 +154,10 @@ _SPLIT_LOG_T_MAX = 27.6
 #: the reference path for the tests).
 _CHAIN = True
 #: Doublings per chain (beyond them one ``exp`` per node): the squared ``E`` keeps a relative
-#: error below ``(2^{5} + t'b) ε``, ``F`` below ``(11 + t'_0 b) ε`` (module docstring).
+#: error below ``(2^{5} + t'b) ε``, ``F`` below ``(12 + 4 t'_0 b) ε`` (module docstring).
 _CHAIN_DOUBLINGS = 4
+#: Nodes per slab of the split's exponential nodes (one vectorised pass per slab).
+_SLAB = 8
 
 
 def _chunks(cost: np.ndarray, budget: float):
@@ -297,7 +302,8 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     ``E[q]`` and ``phim1[:, q]`` as :func:`_direct_nodes` does, for the nodes ``q < E.shape[0]``
     (at most ``_CHAIN_DOUBLINGS`` doublings), with ``r`` calls of ``exp`` and of ``expm1`` in all.
 
-    Seeds ``q < r``: ``E = e^{-t'b}`` and ``F = expm1(−t'b)``; then ``F_{q+r} = F_q (2 + F_q)``
+    Seeds ``q < r``: ``E = e^{-t'b}`` and ``F = expm1(−t'b)`` (``E − 1`` when ``t'b >= 1/4`` for
+    every ``b > 0``); then ``F_{q+r} = F_q (2 + F_q)``
     (``= e^{-2t'b} − 1``), ``E_{q+r} = E_q²`` and ``φ − 1 = Σ_y D_y F_y`` (module docstring: the
     error bounds).  Returns the number of nodes computed and whether the node cut was reached.
     """
@@ -308,12 +314,17 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     tq = np.exp(ut[:Qe])
     Fb = np.empty((min(r, Qe), Ac * n))  # F of the last r nodes (a ring)
     tmp = np.empty(Ac * n)
+    pos = bflat > 0.0
+    bpos_min = float(bflat[pos].min()) if pos.any() else 1.0
     for q in range(Qe):
         Fq = Fb[q % r]
         if q < r:
             np.multiply(bflat, -tq[q], out=tmp)
             np.exp(tmp, out=Ef[q])
-            np.expm1(tmp, out=Fq)
+            if tq[q] * bpos_min >= 0.25:  # E <= e^{-1/4} (or E = 1, b = 0): E − 1 accurate
+                np.subtract(Ef[q], 1.0, out=Fq)
+            else:
+                np.expm1(tmp, out=Fq)
         else:
             np.multiply(Ef[q - r], Ef[q - r], out=Ef[q])
             np.add(Fq, 2.0, out=tmp)
@@ -323,6 +334,33 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
         if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
             return q + 1, True
     return Qe, False
+
+
+def _sparse_nodes(EL, bL, DL, rowL, tq, n_acc, phim1, lphi_cut, q_check):
+    """Exponential nodes of the split (entries ``L`` only): ``EL[q] = e^{-t'_q b_L}`` and
+    ``phim1[:, q] += Σ_L D (e^{-t'b} − 1)`` (``expm1`` on the first ``n_acc`` nodes), in slabs
+    of ``_SLAB`` nodes; returns the number of nodes up to the node cut (as node by node)."""
+    Qe = EL.shape[0]
+    Ac = phim1.shape[0]
+    for q0 in range(0, Qe, _SLAB):
+        q1 = min(Qe, q0 + _SLAB)
+        x = np.multiply.outer(-tq[q0:q1], bL)  # (slab, L)
+        np.exp(x, out=EL[q0:q1])
+        em1 = EL[q0:q1] - 1.0
+        if q0 < n_acc:
+            a = min(n_acc, q1) - q0
+            em1[:a] = np.expm1(x[:a])
+        em1 *= DL
+        keys = (np.arange(q1 - q0)[:, None] * Ac + rowL).ravel()
+        add = np.bincount(keys, em1.ravel(), minlength=(q1 - q0) * Ac).reshape(q1 - q0, Ac)
+        block = phim1[:, q0:q1]
+        block += add.T
+        if _NODE_CUT and q1 > q_check:
+            ok = np.log1p(np.maximum(block, -1.0 + 2.0**-52)) <= lphi_cut[:, None]
+            hit = np.flatnonzero(ok.all(axis=0)[max(0, q_check - q0) :])
+            if hit.size:
+                return max(q0, q_check) + int(hit[0]) + 1
+    return Qe
 
 
 def _right_tail(lt_end: np.ndarray, h: float, J: int, tau0: float):
@@ -556,16 +594,9 @@ def family_loss(
                 EL = np.empty((Qe, n_large))
                 n_acc = math.ceil((math.log(0.5 / float(bL.min())) - float(ut[ns])) / h)
                 n_acc = min(max(n_acc, 0), Qe)
-                for q in range(Qe):
-                    xL = bL * -tq[ns + q]
-                    np.exp(xL, out=EL[q])
-                    em1 = np.expm1(xL) if q < n_acc else EL[q] - 1.0
-                    em1 *= DL
-                    col = phim1[:, ns + q]
-                    col += np.bincount(rowL, em1, minlength=Ac)
-                    if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
-                        Qe = q + 1
-                        break
+                Qe = _sparse_nodes(
+                    EL, bL, DL, rowL, tq[ns:], n_acc, phim1[:, ns:], lphi_cut, q_check
+                )
                 EL, VE = EL[:Qe], VE[:, :Qe]
             else:
                 if E_buf is None or E_buf.size < Qe * Ac * n:  # one buffer for all chunks
@@ -641,17 +672,18 @@ def family_loss(
         if sparse:  # series part on the exponential nodes too; entries of L below
             coefS = coef.copy()
             coef += W[:, ns:] @ VE.T
+        cT = coef.T.copy()[:, :, None]  # (J+1, Ac, 1): contiguous coefficient columns
         g = np.empty((Ac, n))
-        g[:] = coef[:, J, None]
+        g[:] = cT[J]
         for l in range(J - 1, -1, -1):
             g *= bc
-            g += coef[:, l, None]
+            g += cT[l]
         if sparse:  # L: series nodes by Horner, exponential nodes explicitly (positive terms)
-            cL = coefS[rowL]
-            gL = cL[:, J].copy()
+            cL = coefS[rowL].T.copy()
+            gL = cL[J].copy()
             for l in range(J - 1, -1, -1):
                 gL *= bcL
-                gL += cL[:, l]
+                gL += cL[l]
             gL += np.einsum("pq,qp->p", W[rowL, ns:], EL)
             g.ravel()[idx] = gL
         elif E is not None:  # exponential nodes: b_y Σ_j W_j e^{-t'_j b_y}  (positive terms)
