@@ -183,3 +183,22 @@ def test_exact_hessian_certifies_where_the_limit_model_declines_or_crawls(kind, 
     assert bm.certified
     assert run.loss - run.certificate.gap <= bm.loss + 1e-14
     assert bm.loss - bm.duality_gap <= run.loss + 1e-14
+
+
+def test_a_failing_warm_start_falls_back_to_the_cold_start():
+    # Dirichlet τ = 0.1, k = 16: Newton from the k = ∞ optimum fails to backtrack (measured);
+    # the cold start then runs, and the result is the cold one, certified
+    model = _class_model("dirichlet", 60)
+    tau = 0.1
+    inf = gram_krylov(model, NCEObjective(model, math.inf, tau), math.inf, tau, 1e-10)
+    assert inf is not None
+    obj = NCEObjective(model, 16, tau)
+    from latentclass._solvers.gram_krylov import _guarded
+
+    assert _guarded(model, obj, 16, tau, 1e-10, inf.gram) is None  # the warm run alone fails
+    warm = gram_krylov(model, obj, 16, tau, 1e-10, start=inf.gram)
+    cold = gram_krylov(model, obj, 16, tau, 1e-10)
+    assert warm is not None and cold is not None
+    assert warm.certificate.gap <= 1e-9
+    assert lc.certify(obj, warm.gram).certified
+    assert abs(warm.loss - cold.loss) <= warm.certificate.gap + cold.certificate.gap + 1e-12
