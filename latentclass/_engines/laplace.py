@@ -686,7 +686,7 @@ def family_loss(
             gL += np.einsum("pq,qp->p", W[rowL, ns:], EL)
             g.ravel()[idx] = gL
         elif E is not None:  # exponential nodes: b_y Σ_j W_j e^{-t'_j b_y}  (positive terms)
-            g += np.einsum("aq,qay->ay", W[:, ns:], E)
+            g += np.matmul(W[:, None, ns:], E.transpose(1, 0, 2))[:, 0]
         g *= bb
         g *= kD
         gbase[a0:a1] = g
