@@ -221,7 +221,7 @@ def _add_sweep(sub) -> None:
         "--warm-start",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="start every k >= 16 from the certified k = inf optimum (default); "
+        help="start every k >= 256 from the certified k = inf optimum (default); "
         "--no-warm-start: independent solves",
     )
     p.add_argument(

@@ -220,7 +220,11 @@ def _sweep_row(
 
 #: Warm starts of a sweep: rows with ``k >= _WARM_START_K`` start from the ``L_∞`` optimum,
 #: for models of at most ``_WARM_START_MAX_N`` points (the start is sent with every task).
-_WARM_START_K = 16
+#: Measured (``benchmarks/bench_large_solve.py --warm``, m = 100 and 200): from the ``L_∞``
+#: optimum the Newton–Krylov path saves 2–5 steps at k = 65536 and goes from 3–9 to 1–2 at
+#: k = 10⁶, but saves 0–3 at k = 64 and 0–1 at k = 16 (and, at τ = 0.1, fails there and is
+#: re-run from the cold start) — so only large k are warm-started.
+_WARM_START_K = 256
 _WARM_START_MAX_N = 2000
 
 
@@ -512,7 +516,7 @@ def sweep_negatives(
         (counting rows reused from a checkpoint), ``p.stage == "sweep over k"``,
         ``p.detail`` the new row.
     warm_start : bool
-        Start every ``k >= 16`` from the certified optimum of the limit objective ``L_∞``
+        Start every ``k >= 256`` from the certified optimum of the limit objective ``L_∞``
         (SPEC §3; within ``O(1/k)`` of the optimum of ``L_k``), solved once by the driving
         process with one BLAS thread before the rows are dispatched, instead of from the
         structured start (``optimal_representation(..., init=start)``).  Used for the logistic
