@@ -109,7 +109,7 @@ def test_the_fast_paths_are_taken(monkeypatch):
     chains.clear()
     direct: list = []
     base, D, anchor, shift, weight = _case(rng, 80, 0.5, "dirichlet")
-    args = (base, D, anchor, shift + 2.0, weight)  # s = e^2: t'_R = 45 e^2 > 2^{16/3}
+    args = (base, D, anchor, shift + 2.0, weight)  # s = e^2: t'_R = 45 e^2 > 2^{17/3}
     _run(monkeypatch, args, 2, spy={"_doubling_nodes": chains, "_direct_nodes": direct})
     assert chains and direct  # beyond _CHAIN_DOUBLINGS doublings: one exp per node
 
@@ -254,7 +254,7 @@ def test_doubling_chain_nodes_match_mpmath(b_low, b_high):
 
     mpmath.mp.dps = 30
     rng = np.random.default_rng([187, int(b_low * 10), int(b_high * 10)])
-    Ac, n, Qe = 3, 40, 15
+    Ac, n, Qe = 3, 40, 3 * (laplace._CHAIN_DOUBLINGS + 1)
     bb = np.exp(rng.uniform(math.log(b_low), math.log(b_high), (Ac, n)))
     bb[:, 0] = b_high  # (b_high, b_high = 1e-3: φ − 1 ≈ −t'μ_1 is small, E − 1 would not do)
     D = rng.dirichlet(np.ones(n))

@@ -56,12 +56,17 @@ double ``t'`` (*doubling chains* below).  The infinite lattice sum is split:
   ``δ <= δ_0 + 2s ε``, ``δ_0 <= 3.6 (1 + t'_0 b) ε`` at the seed ``t'_0``: every ``F`` is
   relatively accurate, and so is ``φ_b − 1``, a sum of non-positive terms.  Squaring doubles
   the relative error of ``E``: ``(2^{s+1} + t' b) ε`` after ``s`` doublings, against
-  ``(1 + t' b) ε`` for a direct ``exp`` of the rounded ``t' b``.  So each chain runs for at
-  most ``_CHAIN_DOUBLINGS = 4`` doublings (15 nodes, ``2^{2/3} <= t' <= 2^{16/3} ≈ 40`` when
-  the series nodes end at ``t' = 2^{1/3}``; the class-level ``t'_R`` is ``45`` when ``s = 1``):
-  ``E`` to ``(32 + t' b) ε``, ``F`` to ``(12 + 4 t'_0 b) ε``; later nodes (large ``s``) are
-  direct.  Measured against the direct path on the benchmark grid and at point level:
-  ``<= 1.5e-15`` relative in values and gradient entries.
+  ``(1 + t' b) ε`` for a direct ``exp`` of the rounded ``t' b``; as ``2^s = t'/t'_0``, that is
+  ``(2 t'/t'_0 + t' b) ε <= (1.3 + b) t' ε``, and the gradient's node sum ``Σ_j W_j E_j``
+  (positive terms) has a relative error at most the ``W_j E_j``-weighted mean of these: about
+  ``(1.3 + b) ε`` times the mean ``t'`` of the gradient integrand, which the factor
+  ``e^{-t'/s}`` keeps ``O(s)``.  So each chain runs for at most ``_CHAIN_DOUBLINGS = 5``
+  doublings (18 nodes, ``2^{2/3} <= t' <= 2^{17/3} ≈ 51`` when the series nodes end at
+  ``t' = 2^{1/3}``: all of the class-level range ``t'_R = 45 s`` for ``s <= 1.13``):
+  ``E`` to ``(64 + t' b) ε`` (at ``t' ≈ 51``, where ``e^{-t'/s}`` is below ``e^{-45}``),
+  ``F`` to ``(14 + 4 t'_0 b) ε``; later nodes (large ``s``) are direct.  Measured against the
+  direct path on the benchmark grid and at point level: ``<= 1.5e-15`` relative in values and
+  gradient entries.
   *Direct* (later nodes, or any other step): one ``exp`` per node, ``φ_b − 1 = Σ_y D_y E_y − 1``,
   whose absolute error is ``O(ε)``: relatively accurate (to
   ``5×`` its rounding) once ``1 − φ_b >= 0.2`` on every anchor of the block — from that node
@@ -154,8 +159,8 @@ _SPLIT_LOG_T_MAX = 27.6
 #: the reference path for the tests).
 _CHAIN = True
 #: Doublings per chain (beyond them one ``exp`` per node): the squared ``E`` keeps a relative
-#: error below ``(2^{5} + t'b) ε``, ``F`` below ``(12 + 4 t'_0 b) ε`` (module docstring).
-_CHAIN_DOUBLINGS = 4
+#: error below ``(2^{6} + t'b) ε``, ``F`` below ``(14 + 4 t'_0 b) ε`` (module docstring).
+_CHAIN_DOUBLINGS = 5
 #: Nodes per slab of the split's exponential nodes (one vectorised pass per slab).
 _SLAB = 8
 
