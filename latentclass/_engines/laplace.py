@@ -305,7 +305,8 @@ def _direct_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
 def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     """Exponential nodes by doubling chains (``t'_{q+r} = 2 t'_q``, ``r = CHAIN_STRIDE``): fills
     ``E[q]`` and ``phim1[:, q]`` as :func:`_direct_nodes` does, for the nodes ``q < E.shape[0]``
-    (at most ``_CHAIN_DOUBLINGS`` doublings), with ``r`` calls of ``exp`` and of ``expm1`` in all.
+    (at most ``_CHAIN_DOUBLINGS`` doublings), with ``exp`` and ``expm1`` on the ``r`` seeds only;
+    the ``r`` chains advance together, one group of ``r`` nodes per doubling.
 
     Seeds ``q < r``: ``E = e^{-t'b}`` and ``F = expm1(−t'b)`` (``E − 1`` when ``t'b >= 1/4`` for
     every ``b > 0``); then ``F_{q+r} = F_q (2 + F_q)``
@@ -317,27 +318,29 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     Ef = E.reshape(Qe, -1)
     bflat = bb.reshape(-1)
     tq = np.exp(ut[:Qe])
-    Fb = np.empty((min(r, Qe), Ac * n))  # F of the last r nodes (a ring)
-    tmp = np.empty(Ac * n)
     pos = bflat > 0.0
     bpos_min = float(bflat[pos].min()) if pos.any() else 1.0
-    for q in range(Qe):
-        Fq = Fb[q % r]
-        if q < r:
-            np.multiply(bflat, -tq[q], out=tmp)
-            np.exp(tmp, out=Ef[q])
-            if tq[q] * bpos_min >= 0.25:  # E <= e^{-1/4} (or E = 1, b = 0): E − 1 accurate
-                np.subtract(Ef[q], 1.0, out=Fq)
-            else:
-                np.expm1(tmp, out=Fq)
+    # the r chains advance together: one group of r nodes per doubling
+    for q0 in range(0, Qe, r):
+        c = min(r, Qe - q0)
+        if q0 == 0:  # seeds
+            x = np.multiply.outer(-tq[:c], bflat)
+            np.exp(x, out=Ef[:c])
+            F = Ef[:c] - 1.0  # E <= e^{-1/4} (or E = 1, b = 0): E − 1 accurate
+            n_m1 = int(np.count_nonzero(tq[:c] * bpos_min < 0.25))
+            if n_m1:
+                F[:n_m1] = np.expm1(x[:n_m1])
+            del x
         else:
-            np.multiply(Ef[q - r], Ef[q - r], out=Ef[q])
-            np.add(Fq, 2.0, out=tmp)
-            Fq *= tmp
-        col = Fq.reshape(Ac, n) @ D
-        phim1[:, q] = col
-        if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
-            return q + 1, True
+            np.multiply(Ef[q0 - r : q0 - r + c], Ef[q0 - r : q0 - r + c], out=Ef[q0 : q0 + c])
+            F = F[:c]
+            F *= F + 2.0
+        cols = F.reshape(c, Ac, n) @ D  # (c, Ac): φ − 1 on the nodes of the group
+        phim1[:, q0 : q0 + c] = cols.T
+        if _NODE_CUT:
+            for q in range(max(q0, q_check), q0 + c):
+                if _cut_reached(cols[q - q0], lphi_cut):
+                    return q + 1, True
     return Qe, False
 
 
