@@ -56,6 +56,10 @@ _EPS = float(np.finfo(float).eps)
 
 #: Elements per temporary block when hashing the negatives.
 _KEY_BLOCK = 1 << 18
+#: Examples per block of the float key (``_KEY_ROWS × k`` doubles stay in L2).
+_KEY_ROWS = 4096
+#: Rows per SYRK block of the Hessian's ``Σ wσ² ππᵀ`` (``_SYRK_ROWS × n`` doubles in L2).
+_SYRK_ROWS = 8192
 #: Count blocks are dense (BLAS) up to this many points ...
 _DENSE_MAX_N = 64
 #: ... and this many entries in all (80 MB of float64).
@@ -112,20 +116,61 @@ def _indices_ok(a: np.ndarray, n: int) -> bool:
     return bool(a.min() >= 0 and a.max() < n)
 
 
-def _negative_keys_float(negatives: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``Σ_j weights[negatives[i, j]]`` per row, exactly when every sum is an integer below
-    ``2^53`` (float64 gather + one BLAS matrix-vector product per cache-sized block, no
-    Python loop over examples).  Raises ``ValueError`` for an index outside ``0 … n − 1``."""
+def _float_keys(sample: ContrastiveSample, weights: np.ndarray, top: int) -> np.ndarray:
+    """``(x n + x⁺) top + Σ_j weights[negatives[i, j]]`` per example as int64, exact when every
+    key is an integer below ``2^53`` (the negatives' sum: a float64 gather and one BLAS
+    matrix-vector product per block of :data:`_KEY_ROWS` examples, the block's temporaries
+    cache-resident; no Python loop over examples).  Raises ``ValueError`` for a negative
+    outside ``0 … n − 1``."""
+    negatives = np.asarray(sample.negatives)
+    anchors, positives = np.asarray(sample.anchors), np.asarray(sample.positives)
     M, k = negatives.shape
     n = weights.size
-    if not _indices_ok(negatives, n):
+    # int64 rows: checked per block (in cache; as unsigned, a negative index is huge)
+    per_block = negatives.dtype == np.int64 and negatives.flags.c_contiguous
+    if not per_block and not _indices_ok(negatives, n):
         raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
-    out = np.empty(M)
-    step = max(1, _KEY_BLOCK // k)
-    ones = np.ones(k)
+    key = np.empty(M, dtype=np.int64)
+    step = min(M, _KEY_ROWS)
+    buf, s, ones = np.empty((step, k)), np.empty(step), np.ones(k)
     for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
-        np.dot(weights[negatives[lo : lo + step]], ones, out=out[lo : lo + step])
-    return out
+        hi = min(lo + step, M)
+        h = hi - lo
+        blk = negatives[lo:hi]
+        if per_block and int(blk.view(np.uint64).max()) >= n:
+            raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
+        # indices checked: mode="clip" never clips (and, unlike "raise", is unbuffered)
+        np.take(weights, blk, out=buf[:h], mode="clip")
+        np.dot(buf[:h], ones, out=s[:h])
+        kb = key[lo:hi]
+        np.multiply(anchors[lo:hi], n, out=kb)
+        kb += positives[lo:hi]
+        kb *= top
+        kb += s[:h].astype(np.int64)  # an exact integer < 2^53
+    return key
+
+
+def _digits(negkey: np.ndarray, base: int, n: int) -> np.ndarray:
+    """``(U, n)`` column-major float digits ``ν_y`` of ``negkey = Σ_y ν_y base^y``.
+
+    When ``base^n <= 2^52``, in float, digit by digit: for an integer ``0 <= r < 2^53 − base``
+    the correctly rounded ``r / base`` never rounds up to the next integer (a non-integer
+    quotient is at least ``1/base`` below it, more than half an ulp), so ``⌊fl(r / base)⌋ =
+    ⌊r / base⌋`` and ``ν = r − base ⌊r / base⌋`` is an exact float operation (float division
+    is several times faster than int64 floor division); else int64 arithmetic."""
+    if 2.0 * float(base) ** n > 2.0**53:  # beyond the float range: exact int64 digits
+        powers = base ** np.arange(n, dtype=np.int64)
+        return np.asfortranarray((negkey[:, None] // powers[None, :] % base).astype(float))
+    out = np.empty((n, negkey.size))
+    rest = negkey.astype(float)  # exact: < base^n
+    q = np.empty_like(rest)
+    for y in range(n):  # loop over the n digits, vectorised over keys (cache-sized rows)
+        np.divide(rest, base, out=q)
+        np.floor(q, out=q)  # ⌊rest / base⌋ exactly
+        np.multiply(q, -base, out=out[y])
+        out[y] += rest  # rest − base ⌊rest / base⌋: exact integers < 2^53
+        rest, q = q, rest
+    return out.T
 
 
 def _sorted_unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,24 +200,10 @@ def _aggregate(sample: ContrastiveSample, n: int):
     if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 52.5:
         # every key < 2^53: the negatives' part is an exact float64 sum (BLAS)
         powers = base ** np.arange(n, dtype=np.int64)
-        top = powers[-1] * base  # base^n
-        key = np.asarray(sample.anchors, dtype=np.int64) * n
-        key += sample.positives
-        key *= top
-        key += _negative_keys_float(negatives, powers.astype(float)).astype(np.int64)
-        uk, counts = _sorted_unique(key)
+        top = int(powers[-1]) * base  # base^n
+        uk, counts = _sorted_unique(_float_keys(sample, powers.astype(float), top))
         pair, negkey = np.divmod(uk, top)
-        # digits in float: Q_y = ⌊ν_key / base^y⌋ is exact (ν_key + base^y < 2^53: the
-        # correctly rounded quotient never rounds up to the next integer) and ν_y = Q_y − base Q_{y+1}
-        pw = np.append(powers, top).astype(float)
-        xk = negkey.astype(float)
-        Q = np.empty((n + 1, xk.size))
-        for y in range(n + 1):  # loop over the n + 1 digits, vectorised over keys
-            np.divide(xk, pw[y], out=Q[y])
-            np.floor(Q[y], out=Q[y])
-        digits = Q[:n]
-        digits -= base * Q[1:]
-        return pair // n, pair % n, counts.astype(float), digits.T
+        return pair // n, pair % n, counts.astype(float), _digits(negkey, base, n)
     if negatives.size and (negatives.min() < 0 or negatives.max() >= n):
         raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
     if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 62:
@@ -187,8 +218,7 @@ def _aggregate(sample: ContrastiveSample, n: int):
             key[lo : lo + step] += powers[negatives[lo : lo + step]].sum(axis=1)
         uk, counts = _sorted_unique(key)
         pair, negkey = np.divmod(uk, top)
-        idigits = negkey[:, None] // powers[None, :] % base
-        return pair // n, pair % n, counts.astype(float), idigits.astype(float)
+        return pair // n, pair % n, counts.astype(float), _digits(negkey, base, n)
     rows = np.empty((M, k + 2), dtype=np.int64)
     rows[:, 0] = sample.anchors
     rows[:, 1] = sample.positives
@@ -213,6 +243,20 @@ def _column_major(A: np.ndarray) -> np.ndarray:
     if A.ndim == 2 and A.strides[0] == A.itemsize and A.strides[1] >= A.shape[0] * A.itemsize:
         return A
     return np.asfortranarray(A)
+
+
+def _weighted_gram(N: np.ndarray, r: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """Upper triangle of ``Aᵀ A``, ``A = diag(r) N`` (``N`` column-major ``(U, n)``): one SYRK
+    per block of :data:`_SYRK_ROWS` rows accumulated in place, the block of ``A`` formed in
+    ``work`` (``>= _SYRK_ROWS · n`` doubles, stays in L2) instead of the whole ``A`` in memory."""
+    U, n = N.shape
+    S = np.zeros((n, n), order="F")
+    for lo in range(0, U, _SYRK_ROWS):  # blocks of keys
+        hi = min(lo + _SYRK_ROWS, U)
+        A = work[: (hi - lo) * n].reshape((hi - lo, n), order="F")
+        np.multiply(N[lo:hi], r[lo:hi, None], out=A)
+        S = blas.dsyrk(1.0, A, beta=1.0, c=S, trans=1, overwrite_c=1)
+    return S
 
 
 def _as_dense(N: Any) -> np.ndarray:
@@ -296,18 +340,25 @@ class EmpiricalObjective:
         self._dense = self.n <= _DENSE_MAX_N and self.n_unique * self.n <= _DENSE_MAX_ENTRIES
         if not self._logistic:
             self._dense = True  # counts_form takes dense count vectors
+        w = counts / float(sample.size)
+        ranges = list(zip(self.anchors.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))
+        # the one positive of each anchor's keys (class level), or −1 if they differ
+        self._single = [
+            int(p[lo]) if p[lo] == p[hi - 1] and np.all(p[lo:hi] == p[lo]) else -1
+            for _, lo, hi in ranges
+        ]
         # one block per anchor: (x, N_x, positives, weights)
         self._blocks = [
             (
-                int(a),
+                a,
                 # column-major: the products N b, Nᵀ v and Nᵀ diag(v) N stream each column
                 _column_major(N[lo:hi].toarray() if sparse.issparse(N) else N[lo:hi])
                 if self._dense
                 else sparse.csr_matrix(N[lo:hi]),
                 p[lo:hi],
-                counts[lo:hi] / float(sample.size),
+                w[lo:hi],
             )
-            for a, lo, hi in zip(self.anchors, bounds[:-1], bounds[1:])
+            for a, lo, hi in ranges
         ]
         # the distinct positives of each anchor's keys and each key's index among them
         self._positives = (
@@ -315,10 +366,6 @@ class EmpiricalObjective:
             if self._logistic
             else [np.unique(p, return_inverse=True) for _, _, p, _ in self._blocks]
         )
-        # the one positive of each anchor's keys (class level), or −1 if they differ
-        self._single = [
-            int(p[0]) if p[0] == p[-1] and np.all(p == p[0]) else -1 for _, _, p, _ in self._blocks
-        ]
 
     @property
     def second_order_cost(self) -> int | None:
@@ -359,8 +406,12 @@ class EmpiricalObjective:
         t = ((c - row[q]) if q >= 0 else (c - row[p])) + self._offset  # >= 0 (offset 0)
         if float(np.max(t)) < 700.0:  # e^t · Nb stays finite
             X = np.exp(t) * Nb
-            om = 1.0 / (1.0 + X)
-            return b, Nb, np.log1p(X), X * om, om
+            X1 = 1.0 + X
+            om = 1.0 / X1
+            # X >= 1/4: log of the rounded 1 + X is within (ε/2)/log(5/4) + ε <= 3.3ε of ℓ
+            # (relative), else log1p (slower, exact to an ulp for every X)
+            ell = np.log(X1) if float(X.min()) >= 0.25 else np.log1p(X)
+            return b, Nb, ell, X * om, om
         z = t + np.log(Nb)
         sig = special.expit(z)
         return b, Nb, np.logaddexp(0.0, z), sig, special.expit(-z)
@@ -499,6 +550,7 @@ class EmpiricalObjective:
         n, tau = self.n, self._ktau
         D = np.zeros((n, n))
         blocks = np.zeros((len(self._blocks), n, n))
+        work = np.empty(_SYRK_ROWS * n)  # a block of A (column-major)
         value = 0.0
         for i, (x, N, p, w) in enumerate(self._blocks):  # loop over anchors (≤ n)
             q1 = self._single[i]
@@ -532,10 +584,9 @@ class EmpiricalObjective:
             D[x] += (gy - gp) / tau
             H = np.diag(gy)
             if self._dense:
-                # Σ wσ² ππᵀ = diag(b) Nᵀ diag(wσ²/Nb²) N diag(b): one GEMM, no π matrix
-                # Σ wσ² ππᵀ = diag(b) AᵀA diag(b), A = diag(√(wσ²)/Nb) N: one SYRK (upper)
-                A = N * (np.sqrt(ws * sig) / Nb)[:, None]
-                S = blas.dsyrk(1.0, A, trans=1)
+                # Σ wσ² ππᵀ = diag(b) AᵀA diag(b), A = diag(√(wσ²)/Nb) N: SYRKs (upper)
+                # accumulated over blocks of _SYRK_ROWS keys (each block of A cache-resident)
+                S = _weighted_gram(N, np.sqrt(ws * sig) / Nb, work)
                 S = np.triu(S)  # dsyrk computes the upper triangle
                 S = S + S.T - np.diag(np.diag(S))
                 H -= S * np.outer(b, b)

@@ -302,3 +302,125 @@ def test_sparse_blocks_agree_with_dense(monkeypatch):
     res = empirical_optimum(sample, 0.6)
     monkeypatch.setattr(emp, "_DENSE_MAX_N", 64)
     assert res.certified
+
+
+# --------------------------------------------------------------------------- kernels (issue 15)
+def naive_aggregate(sample):
+    """(anchor, positive, sorted negatives) → count, by a Python dict over the examples."""
+    out: dict = {}
+    for x, xp, negs in zip(sample.anchors, sample.positives, sample.negatives):
+        key = (int(x), int(xp), tuple(np.bincount(negs, minlength=sample.n_points)))
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+@pytest.mark.parametrize(
+    ("model", "k", "M"),
+    [
+        (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 5, 9000),  # float key
+        (lc.LatentClassModel.one_point_per_class(np.full(12, 1 / 12)), 40, 3000),  # int64 key
+        (lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2]), 4, 6000),  # float, p ≠ x
+        (lc.LatentClassModel.one_point_per_class(np.full(30, 1 / 30)), 8, 2000),  # row sort
+    ],
+)
+def test_aggregation_equals_naive_count(model, k, M):
+    """Keys, multiplicities and count vectors against a dict count (M > the key block, so the
+    blocked float key spans several blocks)."""
+    from latentclass.empirical import _aggregate
+
+    sample = model.sample(M, k, rng=11)
+    x, p, counts, N = _aggregate(sample, model.n_points)
+    N = N.toarray() if hasattr(N, "toarray") else np.asarray(N)
+    got = {(int(a), int(b), tuple(int(v) for v in row)): c for a, b, row, c in zip(x, p, N, counts)}
+    ref = naive_aggregate(sample)
+    assert len(got) == x.size == len(ref)  # distinct keys
+    assert got == ref
+    assert np.all(np.diff(x) >= 0)  # sorted by anchor
+
+
+@pytest.mark.parametrize(("base", "n"), [(17, 10), (2, 52), (3, 32), (33, 10), (2**26, 2)])
+def test_digits_exact_near_the_float_limit(base, n):
+    """``_digits`` in float is exact up to ``base^n <= 2^52`` (the extreme digits: all 0,
+    all ``base − 1``, random), the int64 branch beyond (``2^53``, ``3^33``)."""
+    from latentclass.empirical import _digits
+
+    rng = np.random.default_rng(4)
+    D = rng.integers(0, base, size=(500, n))
+    D[0], D[1] = 0, base - 1
+    key = np.array([sum(int(d) * base**y for y, d in enumerate(row)) for row in D], dtype=np.int64)
+    assert np.array_equal(_digits(key, base, n), D)
+    if n > 2:  # one more digit: past the float range, the int64 branch
+        D2 = rng.integers(0, base, size=(200, n + 1))
+        D2[0] = base - 1
+        if base ** (n + 1) < 2**62:
+            key2 = np.array(
+                [sum(int(d) * base**y for y, d in enumerate(row)) for row in D2], dtype=np.int64
+            )
+            assert np.array_equal(_digits(key2, base, n + 1), D2)
+
+
+def test_negatives_out_of_range_in_a_later_block():
+    """The per-block index check of the float key (rows past the first block, -1 and n)."""
+    import dataclasses
+
+    model = lc.LatentClassModel.one_point_per_class([0.5, 0.3, 0.2])
+    sample = model.sample(20000, 3, rng=0)
+    for bad in (-1, 3):
+        negs = np.array(sample.negatives)
+        negs[17000, 1] = bad
+        with pytest.raises(ValueError, match="negatives"):
+            EmpiricalObjective(dataclasses.replace(sample, negatives=negs), 1.0)
+        negs32 = negs.astype(np.int32)  # not int64: the one-pass check
+        with pytest.raises(ValueError, match="negatives"):
+            EmpiricalObjective(dataclasses.replace(sample, negatives=negs32), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("model", "tau"),
+    [
+        (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 0.05),  # X < 1/4: log1p
+        (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 2.0),  # X >= 1/4: log
+        (lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2]), 0.3),
+    ],
+)
+def test_value_and_blocked_hessian_against_per_key_formulas(monkeypatch, model, tau):
+    """value: per-example ``math.log1p`` summed by ``math.fsum`` (relative 1e-13);
+    the blocked SYRK (``_SYRK_ROWS`` = 7: many blocks) against the Hessian written per key,
+    ``τ² H = Σ_u w_u [σ diag π − σ² ππᵀ − σ(1−σ)(π e_pᵀ + e_p πᵀ) + σ(1−σ) e_p e_pᵀ]``."""
+    import latentclass.empirical as emp
+
+    sample = model.sample(3000, 4, rng=6)
+    n = model.n_points
+    rng = np.random.default_rng(2)
+    F = rng.normal(size=(n, 3))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    G = F @ F.T
+    obj = EmpiricalObjective(sample, tau)
+    terms = []
+    for x, xp, negs in zip(sample.anchors, sample.positives, sample.negatives):
+        X = math.fsum(math.exp((G[x, y] - G[x, xp]) / tau) for y in negs)
+        terms.append(math.log1p(X))
+    direct = math.fsum(terms) / sample.size
+    assert abs(obj.value(G) - direct) <= 1e-13 * direct
+    value, M, anchors, blocks = obj.second_order(G)
+    assert abs(value - direct) <= 1e-13 * direct
+    monkeypatch.setattr(emp, "_SYRK_ROWS", 7)
+    v7, M7, a7, b7 = obj.second_order(G)
+    assert v7 == value and np.array_equal(M7, M) and np.array_equal(a7, anchors)
+    ref = np.zeros((anchors.size, n, n))
+    pos = {int(a): i for i, a in enumerate(anchors)}
+    for x, xp, negs in zip(sample.anchors, sample.positives, sample.negatives):
+        e = np.exp(G[x] / tau)
+        nu = np.bincount(negs, minlength=n).astype(float)
+        pi = nu * e / (nu @ e)
+        z = math.log(nu @ e) - G[x, xp] / tau
+        sig = 1.0 / (1.0 + math.exp(-z))
+        ep = np.zeros(n)
+        ep[xp] = 1.0
+        c = sig * (1.0 - sig)
+        H = sig * np.diag(pi) - sig * sig * np.outer(pi, pi)
+        H += c * (np.outer(ep, ep) - np.outer(pi, ep) - np.outer(ep, pi))
+        ref[pos[int(x)]] += H / (tau * tau * sample.size)
+    scale = np.abs(ref).max()
+    assert np.abs(b7 - ref).max() <= 1e-13 * scale
+    assert np.abs(blocks - ref).max() <= 1e-13 * scale
