@@ -320,21 +320,26 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     tq = np.exp(ut[:Qe])
     pos = bflat > 0.0
     bpos_min = float(bflat[pos].min()) if pos.any() else 1.0
-    # the r chains advance together: one group of r nodes per doubling
-    for q0 in range(0, Qe, r):
-        c = min(r, Qe - q0)
-        if q0 == 0:  # seeds
-            x = np.multiply.outer(-tq[:c], bflat)
-            np.exp(x, out=Ef[:c])
-            F = Ef[:c] - 1.0  # E <= e^{-1/4} (or E = 1, b = 0): E − 1 accurate
-            n_m1 = int(np.count_nonzero(tq[:c] * bpos_min < 0.25))
-            if n_m1:
-                F[:n_m1] = np.expm1(x[:n_m1])
-            del x
+    F = np.empty((min(r, Qe), Ac * n))  # F on the nodes of the current group
+    x = np.empty(Ac * n)
+    for q in range(min(r, Qe)):  # seeds, one at a time (the cut may come first)
+        np.multiply(bflat, -tq[q], out=x)
+        np.exp(x, out=Ef[q])
+        if tq[q] * bpos_min >= 0.25:  # E <= e^{-1/4} (or E = 1, b = 0): E − 1 accurate
+            np.subtract(Ef[q], 1.0, out=F[q])
         else:
-            np.multiply(Ef[q0 - r : q0 - r + c], Ef[q0 - r : q0 - r + c], out=Ef[q0 : q0 + c])
-            F = F[:c]
-            F *= F + 2.0
+            np.expm1(x, out=F[q])
+        col = F[q].reshape(Ac, n) @ D
+        phim1[:, q] = col
+        if _NODE_CUT and q >= q_check and _cut_reached(col, lphi_cut):
+            return q + 1, True
+    del x
+    # then the r chains advance together: one group of r nodes per doubling
+    for q0 in range(r, Qe, r):
+        c = min(r, Qe - q0)
+        np.multiply(Ef[q0 - r : q0 - r + c], Ef[q0 - r : q0 - r + c], out=Ef[q0 : q0 + c])
+        F = F[:c]
+        F *= F + 2.0
         cols = F.reshape(c, Ac, n) @ D  # (c, Ac): φ − 1 on the nodes of the group
         phim1[:, q0 : q0 + c] = cols.T
         if _NODE_CUT:
