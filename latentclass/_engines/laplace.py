@@ -46,14 +46,15 @@ double ``t'`` (*doubling chains* below).  The infinite lattice sum is split:
 * **exponential nodes** ``1.5 < t' <= t'_R``: ``E = e^{-t' b_y}`` for every point, and
   ``φ_b − 1`` from it (``ε = 2^{-52}`` below).  *Doubling chains* (default step,
   ``t'_{q+3} = 2 t'_q``): only the
-  first three exponential nodes (the seeds) call ``exp`` and ``expm1`` (``F = e^{-t'b} − 1``;
-  ``E − 1`` instead when ``t'b >= 1/4`` for every ``b > 0`` of the block: then
-  ``E <= e^{-1/4}``, and the relative error ``(1 + t'b) ε`` of ``E`` is at most
-  ``(1 + t'b) ε · E/(1 − E) <= 3.6 (1 + t'b) ε`` in ``F``); after them
+  first three exponential nodes (the seeds) call ``exp`` and ``expm1`` (``F = e^{-t'b} − 1``,
+  relative error ``<= (1 + t'b) ε <= 3.6 ε``; ``E − 1`` instead when ``x = t'b >= 1/16`` for
+  every ``b > 0`` of the block: the subtraction is exact and the relative error ``(1 + x) ε``
+  of ``E`` becomes ``(1 + x) ε e^{-x}/(1 − e^{-x}) <= (1/x + 1/2) ε <= 16.5 ε`` in ``F``);
+  after them
   ``F_{q+3} = F_q (2 + F_q)`` and ``E_{q+3} = E_q²``, exact identities, and
   ``φ_b − 1 = Σ_y D_y F_y``.  With ``δ`` the relative error of ``F``, ``F(2 + F)`` has
   ``δ' <= δ · 2(1 + F)/(2 + F) + 2ε <= δ + 2ε`` (``−1 <= F <= 0``), so after ``s`` doublings
-  ``δ <= δ_0 + 2s ε``, ``δ_0 <= 3.6 (1 + t'_0 b) ε`` at the seed ``t'_0``: every ``F`` is
+  ``δ <= δ_0 + 2s ε``, ``δ_0 <= 17.5 ε`` at the seed (rounding of ``exp`` included): every ``F`` is
   relatively accurate, and so is ``φ_b − 1``, a sum of non-positive terms.  Squaring doubles
   the relative error of ``E``: ``(2^{s+1} + t' b) ε`` after ``s`` doublings, against
   ``(1 + t' b) ε`` for a direct ``exp`` of the rounded ``t' b``; as ``2^s = t'/t'_0``, that is
@@ -64,7 +65,7 @@ double ``t'`` (*doubling chains* below).  The infinite lattice sum is split:
   doublings (18 nodes, ``2^{2/3} <= t' <= 2^{17/3} ≈ 51`` when the series nodes end at
   ``t' = 2^{1/3}``: all of the class-level range ``t'_R = 45 s`` for ``s <= 1.13``):
   ``E`` to ``(64 + t' b) ε`` (at ``t' ≈ 51``, where ``e^{-t'/s}`` is below ``e^{-45}``),
-  ``F`` to ``(14 + 4 t'_0 b) ε``; later nodes (large ``s``) are direct.  Measured against the
+  ``F`` to ``27.5 ε``; later nodes (large ``s``) are direct.  Measured against the
   direct path on the benchmark grid and at point level: ``<= 1.5e-15`` relative in values and
   gradient entries.
   *Direct* (later nodes, or any other step): one ``exp`` per node, ``φ_b − 1 = Σ_y D_y E_y − 1``,
@@ -159,8 +160,10 @@ _SPLIT_LOG_T_MAX = 27.6
 #: the reference path for the tests).
 _CHAIN = True
 #: Doublings per chain (beyond them one ``exp`` per node): the squared ``E`` keeps a relative
-#: error below ``(2^{6} + t'b) ε``, ``F`` below ``(14 + 4 t'_0 b) ε`` (module docstring).
+#: error below ``(2^{6} + t'b) ε``, ``F`` below ``27.5 ε`` (module docstring).
 _CHAIN_DOUBLINGS = 5
+#: Chain seeds take ``F = E − 1`` (no ``expm1``) when ``t'b >= _SEED_X`` for every ``b > 0``.
+_SEED_X = 1.0 / 16.0
 #: Nodes per slab of the split's exponential nodes (one vectorised pass per slab).
 _SLAB = 8
 
@@ -308,7 +311,7 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     (at most ``_CHAIN_DOUBLINGS`` doublings), with ``exp`` and ``expm1`` on the ``r`` seeds only;
     the ``r`` chains advance together, one group of ``r`` nodes per doubling.
 
-    Seeds ``q < r``: ``E = e^{-t'b}`` and ``F = expm1(−t'b)`` (``E − 1`` when ``t'b >= 1/4`` for
+    Seeds ``q < r``: ``E = e^{-t'b}`` and ``F = expm1(−t'b)`` (``E − 1`` when ``t'b >= 1/16`` for
     every ``b > 0``); then ``F_{q+r} = F_q (2 + F_q)``
     (``= e^{-2t'b} − 1``), ``E_{q+r} = E_q²`` and ``φ − 1 = Σ_y D_y F_y`` (module docstring: the
     error bounds).  Returns the number of nodes computed and whether the node cut was reached.
@@ -325,7 +328,7 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     for q in range(min(r, Qe)):  # seeds, one at a time (the cut may come first)
         np.multiply(bflat, -tq[q], out=x)
         np.exp(x, out=Ef[q])
-        if tq[q] * bpos_min >= 0.25:  # E <= e^{-1/4} (or E = 1, b = 0): E − 1 accurate
+        if tq[q] * bpos_min >= _SEED_X:  # E − 1 exact, F within (1/x + 1/2) ε (docstring)
             np.subtract(Ef[q], 1.0, out=F[q])
         else:
             np.expm1(x, out=F[q])
