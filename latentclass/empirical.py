@@ -430,7 +430,7 @@ class EmpiricalObjective:
         logistic kernel, not the smoothed hinge), fused per block of :data:`_SYRK_ROWS` keys
         (the block of ``N`` read from memory once, its temporaries cache-resident):
         ``(b, Σ wℓ, Nᵀ(wσ/Nb), Σ wσ)`` and, with ``hessian``, ``(Nᵀ(c/Nb), Σ c, S)`` —
-        ``c = wσ(1−σ)``, ``S`` the upper triangle of ``Σ (wσ²/Nb²) ν νᵀ``.  The same formulas
+        ``c = wσ(1−σ)``, ``S`` the upper triangle of ``Σ wσ² π πᵀ``, ``π = ν ⊙ b / Nb``.  The same formulas
         as :meth:`_terms` and :func:`_weighted_gram`, the sums split over blocks."""
         n = self.n
         row = G[x] / self._ktau
@@ -443,33 +443,49 @@ class EmpiricalObjective:
         cr = np.zeros(n) if hessian else None
         S = np.zeros((n, n), order="F") if hessian else None
         U = N.shape[0]
+        # every key has k negatives, so X_u = e^t (N b)_u >= e^t k min b: log(1 + X) for all
+        all_log = et * self.k * float(b.min()) >= 0.25
         for lo in range(0, U, _SYRK_ROWS):  # blocks of keys
             hi = min(lo + _SYRK_ROWS, U)
             Nc, wc = N[lo:hi], w[lo:hi]
             Nb = Nc @ b  # > 0: every key has k ≥ 1 negatives
             if et < math.inf:
+                # σ/Nb = e^t/(1 + X): wσ/Nb = w e^t ω, c/Nb = wσ(1−σ)/Nb = w e^t ω²,
+                # √(wσ²)/Nb = √w e^t ω (ω = 1/(1 + X)), no division by Nb
                 X = et * Nb
                 X1 = 1.0 + X
                 om = 1.0 / X1
                 # X >= 1/4: log of the rounded 1 + X is within (ε/2)/log(5/4) + ε <= 3.3ε
                 # of ℓ (relative), else log1p
-                ell = np.log(X1) if float(X.min()) >= 0.25 else np.log1p(X)
-                sig = X * om
+                ell = np.log(X1) if all_log or float(X.min()) >= 0.25 else np.log1p(X)
+                value += float(wc @ ell)
+                eo = et * om
+                v1 = wc * eo  # wσ/Nb
+                gsum += float(v1 @ Nb)  # Σ wσ
+                g += v1 @ Nc
+                if S is None or cr is None:
+                    continue
+                v2 = v1 * om  # c/Nb
+                csum += float(v2 @ Nb)  # Σ c
+                cr += v2 @ Nc
+                r = np.sqrt(wc)
+                r *= eo
             else:
                 z = t + np.log(Nb)
                 sig, om = special.expit(z), special.expit(-z)
-                ell = np.logaddexp(0.0, z)
-            value += float(wc @ ell)
-            ws = wc * sig
-            gsum += float(ws.sum())
-            g += (ws / Nb) @ Nc
-            if S is None or cr is None:
-                continue
-            c = ws * om
-            csum += float(c.sum())
-            cr += (c / Nb) @ Nc
+                value += float(wc @ np.logaddexp(0.0, z))
+                ws = wc * sig
+                gsum += float(ws.sum())
+                g += (ws / Nb) @ Nc
+                if S is None or cr is None:
+                    continue
+                c = ws * om
+                csum += float(c.sum())
+                cr += (c / Nb) @ Nc
+                r = np.sqrt(ws * sig) / Nb
             A = work[: (hi - lo) * n].reshape((hi - lo, n), order="F")
-            np.multiply(Nc, (np.sqrt(ws * sig) / Nb)[:, None], out=A)
+            np.multiply(Nc, r[:, None], out=A)
+            A *= b  # rows √w σ π_u, entries in [0, 1]: no overflow for a tiny Nb
             S = blas.dsyrk(1.0, A, beta=1.0, c=S, trans=1, overwrite_c=1)
         return b, value, g, gsum, cr, csum, S
 
@@ -641,7 +657,7 @@ class EmpiricalObjective:
                 D[x, q1] -= gsum / tau
                 S = np.triu(S)  # dsyrk computes the upper triangle
                 S = S + S.T - np.diag(np.diag(S))
-                H = np.diag(gy) - S * np.outer(b, b)
+                H = np.diag(gy) - S
                 H[:, q1] -= b * cr  # Σ c π e_qᵀ and its transpose
                 H[q1, :] -= b * cr
                 H[q1, q1] += csum

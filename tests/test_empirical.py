@@ -381,6 +381,7 @@ def test_negatives_out_of_range_in_a_later_block():
         (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 0.05),  # X < 1/4: log1p
         (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 2.0),  # X >= 1/4: log
         (lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2]), 0.3),
+        (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 1e-3),  # e^t overflows
     ],
 )
 def test_value_and_blocked_hessian_against_per_key_formulas(monkeypatch, model, tau):
@@ -395,11 +396,15 @@ def test_value_and_blocked_hessian_against_per_key_formulas(monkeypatch, model, 
     F = rng.normal(size=(n, 3))
     F /= np.linalg.norm(F, axis=1, keepdims=True)
     G = F @ F.T
+    if tau < 0.01:  # t = (G_xy − G_xx)/τ = 704 >= 700: e^t overflows, e^{−t} is still normal
+        G = np.full((n, n), 0.904)
+        np.fill_diagonal(G, 0.2)
     obj = EmpiricalObjective(sample, tau)
     terms = []
     for x, xp, negs in zip(sample.anchors, sample.positives, sample.negatives):
-        X = math.fsum(math.exp((G[x, y] - G[x, xp]) / tau) for y in negs)
-        terms.append(math.log1p(X))
+        a = [(G[x, y] - G[x, xp]) / tau for y in negs]
+        m = max(0.0, *a)  # log(1 + Σ e^a) = m + log(e^{-m} + Σ e^{a − m})
+        terms.append(m + math.log(math.fsum([math.exp(-m)] + [math.exp(v - m) for v in a])))
     direct = math.fsum(terms) / sample.size
     assert abs(obj.value(G) - direct) <= 1e-13 * direct
     value, M, anchors, blocks = obj.second_order(G)
@@ -411,11 +416,11 @@ def test_value_and_blocked_hessian_against_per_key_formulas(monkeypatch, model, 
     grad = np.zeros((n, n))  # one-sided: row x, (σ/τ)(π − e_p) per example
     pos = {int(a): i for i, a in enumerate(anchors)}
     for x, xp, negs in zip(sample.anchors, sample.positives, sample.negatives):
-        e = np.exp(G[x] / tau)
+        e = np.exp((G[x] - G[x].max()) / tau)
         nu = np.bincount(negs, minlength=n).astype(float)
         pi = nu * e / (nu @ e)
-        z = math.log(nu @ e) - G[x, xp] / tau
-        sig = 1.0 / (1.0 + math.exp(-z))
+        z = math.log(nu @ e) + (G[x].max() - G[x, xp]) / tau
+        sig = 0.5 * (1.0 + math.tanh(0.5 * z))  # expit(z), no overflow
         ep = np.zeros(n)
         ep[xp] = 1.0
         c = sig * (1.0 - sig)
