@@ -333,6 +333,8 @@ class EmpiricalObjective:
         self._safe = False  # per-key shifted kernel (the smoothed hinge)
         x, p, counts, N = _aggregate(sample, self.n)
         self.n_unique = int(x.size)
+        # examples per anchor point (exact integers: sums of integer counts below 2^53)
+        self._anchor_counts = np.bincount(x, weights=counts, minlength=self.n)
         # keys come sorted by anchor: the anchors are where x changes
         self.anchors = x[np.flatnonzero(np.append(True, x[1:] != x[:-1]))]
         bounds = np.searchsorted(x, np.append(self.anchors, self.anchors[-1] + 1))
@@ -430,7 +432,7 @@ class EmpiricalObjective:
         logistic kernel, not the smoothed hinge), fused per block of :data:`_SYRK_ROWS` keys
         (the block of ``N`` read from memory once, its temporaries cache-resident):
         ``(b, Σ wℓ, Nᵀ(wσ/Nb), Σ wσ)`` and, with ``hessian``, ``(Nᵀ(c/Nb), Σ c, S)`` —
-        ``c = wσ(1−σ)``, ``S`` the upper triangle of ``Σ wσ² π πᵀ``, ``π = ν ⊙ b / Nb``.  The same formulas
+        ``c = wσ(1−σ)``, ``S = Σ wσ² π πᵀ``, ``π = ν ⊙ b / Nb``.  The same formulas
         as :meth:`_terms` and :func:`_weighted_gram`, the sums split over blocks."""
         n = self.n
         row = G[x] / self._ktau
@@ -441,7 +443,7 @@ class EmpiricalObjective:
         value, gsum, csum = 0.0, 0.0, 0.0
         g = np.zeros(n)
         cr = np.zeros(n) if hessian else None
-        S = np.zeros((n, n), order="F") if hessian else None
+        S = np.zeros((n, n)) if hessian else None
         U = N.shape[0]
         # every key has k negatives, so X_u = e^t (N b)_u >= e^t k min b: log(1 + X) for all
         all_log = et * self.k * float(b.min()) >= 0.25
@@ -486,7 +488,7 @@ class EmpiricalObjective:
             A = work[: (hi - lo) * n].reshape((hi - lo, n), order="F")
             np.multiply(Nc, r[:, None], out=A)
             A *= b  # rows √w σ π_u, entries in [0, 1]: no overflow for a tiny Nb
-            S = blas.dsyrk(1.0, A, beta=1.0, c=S, trans=1, overwrite_c=1)
+            S += A.T @ A  # numpy: one SYRK, mirrored (exactly symmetric)
         return b, value, g, gsum, cr, csum, S
 
     def _generic(self, G: np.ndarray, need_grad: bool) -> tuple[float, np.ndarray | None]:
@@ -655,8 +657,6 @@ class EmpiricalObjective:
                 gy = b * g  # Σ wσ π
                 D[x] += gy / tau
                 D[x, q1] -= gsum / tau
-                S = np.triu(S)  # dsyrk computes the upper triangle
-                S = S + S.T - np.diag(np.diag(S))
                 H = np.diag(gy) - S
                 H[:, q1] -= b * cr  # Σ c π e_qᵀ and its transpose
                 H[q1, :] -= b * cr
@@ -876,11 +876,17 @@ class EmpiricalOptimum:
         return fields_html(self)
 
 
-def _frequency_model(sample: ContrastiveSample) -> LatentClassModel | None:
+def _frequency_model(
+    sample: ContrastiveSample, objective: EmpiricalObjective | None = None
+) -> LatentClassModel | None:
     """Class-level model with the anchors' empirical frequencies (a start for the Newton
-    path), or ``None`` when some point never is an anchor."""
+    path), or ``None`` when some point never is an anchor (the counts read from
+    ``objective``'s aggregation when given: the same integers)."""
     n = int(sample.n_points)  # type: ignore[arg-type]
-    freq = np.bincount(np.asarray(sample.anchors), minlength=n).astype(float)
+    if objective is not None and objective.n == n:
+        freq = np.array(objective._anchor_counts, dtype=float)
+    else:
+        freq = np.bincount(np.asarray(sample.anchors), minlength=n).astype(float)
     if n < 2 or not np.all(freq > 0):
         return None
     return LatentClassModel.one_point_per_class(freq / freq.sum())
@@ -1016,7 +1022,7 @@ def _population_value(model, rep, k, tau, lo) -> float | None:
 def _solve_logistic(objective, sample, model, dim, gen) -> OptimalRepresentation:
     rep = None
     if dim is None or dim >= objective.n:  # the Gram-space Newton fast path, as in SPEC §4.3
-        start_model = model if model is not None else _frequency_model(sample)
+        start_model = model if model is not None else _frequency_model(sample, objective)
         if start_model is not None:
             run = _gram_newton(start_model, objective, 1e-3 * CERTIFY_TOL)
             if run is not None:

@@ -434,3 +434,15 @@ def test_value_and_blocked_hessian_against_per_key_formulas(monkeypatch, model, 
     scale = np.abs(ref).max()
     assert np.abs(b7 - ref).max() <= 1e-13 * scale
     assert np.abs(blocks - ref).max() <= 1e-13 * scale
+
+
+def test_frequency_model_from_the_aggregation_is_the_same():
+    from latentclass.empirical import _frequency_model
+
+    model = lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1])
+    sample = model.sample(7000, 5, rng=9)
+    obj = EmpiricalObjective(sample, 1.0)
+    a, b = _frequency_model(sample), _frequency_model(sample, obj)
+    assert a is not None and b is not None
+    assert np.array_equal(np.asarray(a.class_probs), np.asarray(b.class_probs))
+    assert np.array_equal(obj._anchor_counts, np.bincount(sample.anchors, minlength=4))
