@@ -123,7 +123,8 @@ def _float_keys(sample: ContrastiveSample, weights: np.ndarray, top: int) -> np.
     cache-resident; no Python loop over examples).  Raises ``ValueError`` for a negative
     outside ``0 … n − 1``."""
     negatives = np.asarray(sample.negatives)
-    anchors, positives = np.asarray(sample.anchors), np.asarray(sample.positives)
+    anchors = np.asarray(sample.anchors, dtype=np.int64)
+    positives = np.asarray(sample.positives, dtype=np.int64)
     M, k = negatives.shape
     n = weights.size
     # int64 rows: checked per block (in cache; as unsigned, a negative index is huge)
