@@ -174,6 +174,18 @@ def _digits(negkey: np.ndarray, base: int, n: int) -> np.ndarray:
     return out.T
 
 
+def _bit_digits(key: np.ndarray, s: int, n: int) -> np.ndarray:
+    """``(U, n)`` column-major float digits ``ν_y = ⌊key / 2^{s y}⌋ mod 2^s`` (bit fields of
+    the int64 ``key``: shifts and masks, exact; one loop over the ``n`` digits)."""
+    out = np.empty((n, key.size))
+    tmp = np.empty_like(key)
+    for y in range(n):
+        np.right_shift(key, s * y, out=tmp)
+        np.bitwise_and(tmp, (1 << s) - 1, out=tmp)
+        out[y] = tmp
+    return out.T
+
+
 def _sorted_unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of ``key`` (sorted in place) and their counts."""
     key.sort()
@@ -191,13 +203,23 @@ def _aggregate(sample: ContrastiveSample, n: int):
     (``U × n``; dense when ``(k+1)^n n²`` fits an int64 key, else CSR) of negative counts
     ``ν_uy``; keys are sorted by anchor.
 
-    The key of an example is ``(x n + x⁺) (k+1)^n + Σ_j (k+1)^{y_j}``: the negatives' count
-    vector ``ν`` written in base ``k + 1`` (digits ``ν_y <= k``), so equal keys are exactly equal
-    ``(x, x⁺, ν)``; one ``np.unique(..., return_counts=True)`` on the keys aggregates.
+    The key of an example is ``(x n + x⁺) B^n + Σ_j B^{y_j}``: the negatives' count vector
+    ``ν`` written in base ``B`` (digits ``ν_y <= k < B``), so equal keys are exactly equal
+    ``(x, x⁺, ν)``; sorting the keys aggregates.  ``B = 2^s``, ``2^s > k``, when ``s n <= 52``
+    (the digits are bit fields), else ``B = k + 1``.
     """
     M, k = sample.size, sample.k
     base = k + 1
     negatives = np.asarray(sample.negatives)
+    s = k.bit_length()  # 2^s > k: the digits ν_y <= k fit s bits
+    if s * n <= 52 and s * n + 2 * math.log2(max(n, 2)) < 62:
+        # base 2^s: Σ_j 2^{s y_j} < 2^{s n} <= 2^52 is an exact float64 sum (BLAS), the key
+        # (x n + x⁺) 2^{s n} + Σ_j 2^{s y_j} < 2^62 an int64; digits are bit fields
+        top = 1 << (s * n)
+        weights = np.ldexp(1.0, s * np.arange(n))  # exact powers of two
+        uk, counts = _sorted_unique(_float_keys(sample, weights, top))
+        pair = uk >> (s * n)
+        return pair // n, pair % n, counts.astype(float), _bit_digits(uk, s, n)
     if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 52.5:
         # every key < 2^53: the negatives' part is an exact float64 sum (BLAS)
         powers = base ** np.arange(n, dtype=np.int64)

@@ -317,9 +317,14 @@ def naive_aggregate(sample):
 @pytest.mark.parametrize(
     ("model", "k", "M"),
     [
-        (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 5, 9000),  # float key
-        (lc.LatentClassModel.one_point_per_class(np.full(12, 1 / 12)), 40, 3000),  # int64 key
-        (lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2]), 4, 6000),  # float, p ≠ x
+        # base 2^s (s n <= 52: bit-field digits)
+        (lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1]), 5, 9000),
+        (lc.LatentClassModel.disjoint([0.5, 0.3, 0.2], [3, 2, 2]), 4, 6000),  # p ≠ x
+        # base k + 1 in float (n = 11, k = 16: 5·11 > 52, 11 log2 17 + 2 log2 11 < 52.5)
+        (lc.LatentClassModel.one_point_per_class(np.full(11, 1 / 11)), 16, 6000),
+        # base k + 1 in int64 (n = 12, k = 16: 12 log2 17 + 2 log2 12 ≈ 56.2)
+        (lc.LatentClassModel.one_point_per_class(np.full(12, 1 / 12)), 16, 4000),
+        (lc.LatentClassModel.one_point_per_class(np.full(12, 1 / 12)), 40, 3000),  # row sort
         (lc.LatentClassModel.one_point_per_class(np.full(30, 1 / 30)), 8, 2000),  # row sort
     ],
 )
@@ -357,6 +362,26 @@ def test_digits_exact_near_the_float_limit(base, n):
                 [sum(int(d) * base**y for y, d in enumerate(row)) for row in D2], dtype=np.int64
             )
             assert np.array_equal(_digits(key2, base, n + 1), D2)
+
+
+@pytest.mark.parametrize(("s", "n"), [(5, 10), (1, 52), (4, 13), (13, 4)])
+def test_bit_digits_exact(s, n):
+    """``_bit_digits`` against Python integers, extreme digits included (``s n <= 52``, a pair
+    index above the digits as in the aggregation key)."""
+    from latentclass.empirical import _bit_digits
+
+    rng = np.random.default_rng(5)
+    D = rng.integers(0, 2**s, size=(400, n))
+    D[0], D[1] = 0, 2**s - 1
+    pair = rng.integers(0, 100, size=400)
+    key = np.array(
+        [
+            (int(p) << (s * n)) + sum(int(d) << (s * y) for y, d in enumerate(row))
+            for p, row in zip(pair, D)
+        ],
+        dtype=np.int64,
+    )
+    assert np.array_equal(_bit_digits(key, s, n), D)
 
 
 def test_negatives_out_of_range_in_a_later_block():
