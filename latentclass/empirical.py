@@ -11,15 +11,18 @@ SPEC §4 exactly like the population optimum.
 
 **Aggregation.** ``ℓ_i`` depends only on the anchor, the positive and the *multiset* of
 negatives, i.e. on ``(x, x⁺, ν)`` with ``ν_y = #{j : x⁻_ij = y}``.  The sample is reduced once
-to its distinct keys with multiplicities ``w_u`` — the key ``(x n + x⁺)(k+1)^n + Σ_j (k+1)^{y_j}``
-(``ν`` in base ``k + 1``; summed exactly in float64 by a gather and a BLAS product when it is
-below ``2^53``, in int64 below ``2^62``), sorted, or a lexicographic sort of the rows with
-sorted negatives for larger ``n`` (proofs/empirical_losses.md) — and to the counts ``ν_uy``:
+to its distinct keys with multiplicities ``w_u`` — the key ``(x n + x⁺) B^n + Σ_j B^{y_j}``
+(``ν`` in base ``B = 2^s > k`` when ``s n <= 52``, its digits bit fields, else ``B = k + 1``;
+the negatives' part summed exactly in float64 by a gather and a BLAS product per block of
+examples when it is below ``2^53``, in int64 below ``2^62``), sorted, or a lexicographic sort
+of the rows with sorted negatives for larger ``n`` (proofs/empirical_losses.md) — and to the
+counts ``ν_uy``:
 
     ``L̂(G) = Σ_u (w_u / M) log(1 + Σ_y ν_uy exp((G[x_u, y] − G[x_u, x⁺_u]) / τ))``,
 
 so one evaluation costs ``O(nnz)`` with ``nnz ≤ U · min(k, n)`` (``U`` distinct keys) and
-``M = 10⁶`` is cheap.  The Hessian is block diagonal over anchor rows, provided to the
+``M = 10⁶`` is cheap.  Anchors whose keys share one positive (class level) are evaluated in
+one fused pass per block of keys (value, gradient and Hessian sums together).  The Hessian is block diagonal over anchor rows, provided to the
 solver's Newton phase (:meth:`EmpiricalObjective.second_order`).
 
 **Other losses** (``loss=``, SPEC §8.1): the same aggregation with the loss object's
