@@ -1050,7 +1050,7 @@ def _solve_logistic(objective, sample, model, dim, gen) -> OptimalRepresentation
     if dim is None or dim >= objective.n:  # the Gram-space Newton fast path, as in SPEC §4.3
         start_model = model if model is not None else _frequency_model(sample, objective)
         if start_model is not None:
-            run = _gram_newton(start_model, objective, 1e-3 * CERTIFY_TOL)
+            run = _gram_newton(start_model, objective, 1e-3 * CERTIFY_TOL, final_step_at=1e-5)
             if run is not None:
                 rep = _result(objective, run, CERTIFY_TOL, objective.n, objective.n, 1)
     if rep is None:

@@ -212,3 +212,25 @@ def test_fast_path_never_misreports(monkeypatch, perturb):
     res = optimal_representation(model, k)
     assert res.solver != "gram-newton" and res.certified
     assert res.loss == pytest.approx(exact.loss, abs=1e-9)
+
+
+def test_early_final_step_is_followed_by_the_strict_rule_when_not_enough():
+    """``final_step_at``: the last Newton step is taken unevaluated from a larger residual
+    (the ERM path uses 1e-5); if the projected point then misses the target, the iteration goes
+    on from it with the default rule, so the result is the same certified optimum."""
+    model = LatentClassModel.one_point_per_class(_zipf(6, 1.2))
+    obj = NCEObjective(model, 3, 1.0)
+    target = 1e-10
+    strict = newton._gram_newton(model, obj, target)
+    early = newton._gram_newton(model, obj, target, final_step_at=1e-5)
+    # far too early: one full step from the start, certainly not within the target by itself
+    loose = newton._gram_newton(model, obj, target, final_step_at=1e3)
+    G0 = _centred_start(model)
+    one = kkt_newton(obj.second_order, G0, final_step_at=1e3)
+    assert one is not None and one[1] == 1
+    assert newton._projected_run(obj, one[0], 1, target) is None  # misses the target alone
+    for run in (strict, early, loose):
+        assert run is not None and run.certificate.gap <= target
+        assert abs(run.loss - strict.loss) <= 2 * target
+        _assert_feasible(run.gram)
+    assert loose.n_iter > 1 and early.n_iter <= strict.n_iter

@@ -107,7 +107,13 @@ def offdiag_hessian(anchors: np.ndarray, blocks: np.ndarray, n: int) -> np.ndarr
     return np.bincount(flat.ravel(), weights=sub.ravel(), minlength=N * N).reshape(N, N)
 
 
-def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: int = 3):
+def kkt_newton(
+    second_order,
+    G0: np.ndarray,
+    max_steps: int = 8,
+    max_halvings: int = 3,
+    final_step_at: float = 1e-7,
+):
     """Newton's method on ``r(x, z) = 0`` (module docstring) from the Gram matrix ``G0``.
 
     Parameters
@@ -123,13 +129,15 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
     max_halvings : int
         A step is halved (at most this often) until ``‖r‖`` decreases by the factor
         ``1 − 10⁻⁴ α`` (``α`` the step length).
+    final_step_at : float
+        The last (full, unevaluated) step is taken from ``‖r‖ <= final_step_at (1 + ‖∇L‖_F)``.
 
     Returns
     -------
     (G, steps) or None
         ``G`` (unit diagonal, symmetric, not necessarily PSD to rounding) once
         ``‖r‖ <= 1e-12 (1 + ‖∇L‖_F)``, or after a full step taken from
-        ``‖r‖ <= 1e-7 (1 + ‖∇L‖_F)`` (quadratic convergence puts it at the rounding floor; not
+        ``‖r‖ <= final_step_at (1 + ‖∇L‖_F)`` (quadratic convergence puts it at the rounding floor; not
         evaluated here — the caller's certificate judges it); ``None`` when the iteration
         fails (no decrease, singular Jacobian, ``s² <= 0``, too many steps, ``G0`` of
         corank ``> 1``).
@@ -179,7 +187,7 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
             G_t = np.eye(n)
             G_t[iu, ju] = x_t
             G_t[ju, iu] = x_t
-            if rn <= 1e-7 * scale:
+            if rn <= final_step_at * scale:
                 return G_t, step + 1  # quadratic convergence: at the rounding floor now
             try:
                 so = second_order(G_t)
@@ -196,7 +204,7 @@ def kkt_newton(second_order, G0: np.ndarray, max_steps: int = 8, max_halvings: i
     return None
 
 
-def _gram_newton(model, objective, target, start=None):
+def _gram_newton(model, objective, target, start=None, final_step_at=1e-7):
     """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
     :func:`latentclass._solvers.starts._centred_start` (or from ``start``, a unit-diagonal PSD
     Gram matrix: a warm start), then the feasible factor ``F`` (eigenvalues of
@@ -209,10 +217,23 @@ def _gram_newton(model, objective, target, start=None):
     G0 = _centred_start(model) if start is None else start
     if G0 is None:
         return None
-    out = kkt_newton(objective.second_order, G0)
+    out = kkt_newton(objective.second_order, G0, final_step_at=final_step_at)
     if out is None:
         return None
     G, steps = out
+    run = _projected_run(objective, G, steps, target)
+    if run is None and final_step_at > 1e-7:
+        # the early final step was not enough: go on from its point with the default rule
+        out = kkt_newton(objective.second_order, G)
+        if out is None:
+            return None
+        run = _projected_run(objective, out[0], steps + out[1], target)
+    return run
+
+
+def _projected_run(objective, G, steps, target):
+    """``G`` projected onto the feasible set (eigenvalues clipped at 0, rows normalised),
+    ``gram = F Fᵀ`` and its certificate, as a run if its gap bound is ``<= target``."""
     w, U = np.linalg.eigh(G)
     F = U[:, ::-1] * np.sqrt(np.maximum(w[::-1], 0.0))
     F /= np.sqrt(np.einsum("ij,ij->i", F, F))[:, None]
