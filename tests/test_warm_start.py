@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import latentclass as lc
 from latentclass.model import LatentClassModel
@@ -127,13 +128,15 @@ def _bits(res) -> list:
 
 def test_sweep_warm_start_rows_are_warm_started_solves_bit_for_bit():
     model = LatentClassModel.one_point_per_class(_zipf(12))
-    ks = (1, 16, 1000, 10**6, math.inf)
+    ks = (1, 16, 1000, 10**4, 10**5, 10**6, math.inf)
     res = lc.sweep_negatives(model, ks, progress=False)
-    inf = lc.optimal_representation(model, math.inf, 1.0, rng=0)
+    with threadpool_limits(limits=1):  # the sweep computes with one BLAS thread
+        inf = lc.optimal_representation(model, math.inf, 1.0, rng=0)
     for row in res.rows:
         k = row["k"]
         init = inf.gram if (k != math.inf and k >= 256) else "structured"
-        ref = lc.optimal_representation(model, k, 1.0, rng=0, init=init)
+        with threadpool_limits(limits=1):
+            ref = lc.optimal_representation(model, k, 1.0, rng=0, init=init)
         value = row["loss_limit"] if k == math.inf else row["loss"]
         assert value == ref.loss and row["n_iter"] == ref.n_iter and row["certified"]
     cold = lc.sweep_negatives(model, ks, progress=False, warm_start=False)
@@ -151,11 +154,13 @@ def test_sweep_warm_start_rows_are_warm_started_solves_bit_for_bit():
 def test_sweep_warm_start_is_part_of_the_checkpoint_identity(tmp_path):
     model = LatentClassModel.one_point_per_class(_zipf(6))
     path = tmp_path / "run.jsonl"
-    lc.sweep_negatives(model, (1000, 10**6), progress=False, checkpoint=path)
+    lc.sweep_negatives(model, (1000, 10**4, 10**5, 10**6), progress=False, checkpoint=path)
     with pytest.raises(ValueError, match="checkpoint"):
-        lc.sweep_negatives(model, (1000, 10**6), progress=False, checkpoint=path, warm_start=False)
+        lc.sweep_negatives(
+            model, (1000, 10**4, 10**5, 10**6), progress=False, checkpoint=path, warm_start=False
+        )
     with pytest.raises(TypeError, match="warm_start must be True or False"):
-        lc.sweep_negatives(model, (1000, 10**6), progress=False, warm_start="yes")
+        lc.sweep_negatives(model, (1000, 10**4, 10**5, 10**6), progress=False, warm_start="yes")
 
 
 def test_cli_sweep_warm_start_flag(tmp_path):
@@ -166,7 +171,8 @@ def test_cli_sweep_warm_start_flag(tmp_path):
     from latentclass.families import parse_class_probs
 
     model = LatentClassModel.one_point_per_class(parse_class_probs("zipf:6:1"))
-    inf = lc.optimal_representation(model, math.inf, 1.0, rng=0)
+    with threadpool_limits(limits=1):  # as the sweep computes (the same bits)
+        inf = lc.optimal_representation(model, math.inf, 1.0, rng=0)
     for flag, init in (("--no-warm-start", "structured"), ("--warm-start", inf.gram)):
         out = tmp_path / f"{flag}.json"
         args = [
@@ -174,7 +180,7 @@ def test_cli_sweep_warm_start_flag(tmp_path):
             "--class-probs",
             "zipf:6:1",
             "-k",
-            "16,1000,100000",
+            "16,1000,10000,100000,1000000",
             flag,
             "--out",
             str(out),
@@ -183,5 +189,6 @@ def test_cli_sweep_warm_start_flag(tmp_path):
         rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
         for row in rows:
             start = init if row["k"] >= 256 else "structured"
-            ref = lc.optimal_representation(model, row["k"], 1.0, rng=0, init=start)
+            with threadpool_limits(limits=1):
+                ref = lc.optimal_representation(model, row["k"], 1.0, rng=0, init=start)
             assert row["loss"] == ref.loss and row["n_iter"] == ref.n_iter

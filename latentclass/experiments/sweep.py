@@ -224,7 +224,11 @@ def _sweep_row(
 #: optimum the Newton–Krylov path saves 2–5 steps at k = 65536 and goes from 3–9 to 1–2 at
 #: k = 10⁶, but saves 0–3 at k = 64 and 0–1 at k = 16 (and, at τ = 0.1, fails there and is
 #: re-run from the cold start) — so only large k are warm-started.
+#: Whole sweeps (``benchmarks/bench_sweep.py``): the shared ``L_∞`` solve costs about one row,
+#: so a grid with two such k gained nothing (0.85–1.0x), thirteen k from 256 to 2^20 at
+#: m = 200 gained 1.4–1.5x: warm starts need at least ``_WARM_START_MIN_ROWS`` such rows.
 _WARM_START_K = 256
+_WARM_START_MIN_ROWS = 4
 _WARM_START_MAX_N = 2000
 
 
@@ -242,7 +246,7 @@ def _warm_start(
         return None
     if model.is_uniform and model.is_disjoint:  # the closed form: nothing to solve
         return None
-    if sum(1 for k in todo if _warm_k(k)) < 2:
+    if sum(1 for k in todo if _warm_k(k)) < _WARM_START_MIN_ROWS:
         return None
     with _one_blas_thread():
         anchor = optimal_representation(model, math.inf, tau=tau, rng=_SOLVER_SEED)
@@ -521,8 +525,9 @@ def sweep_negatives(
         process with one BLAS thread before the rows are dispatched, instead of from the
         structured start (``optimal_representation(..., init=start)``).  Used for the logistic
         loss, ``dim=None``, models solved numerically (not the closed form) with at most
-        2000 points, and when at least two such ``k`` remain to be computed; it saves Newton
-        steps (``docs/sweeps.md`` gives the measured effect).  Every row is still a
+        2000 points, and when at least four such ``k`` remain to be computed (the shared solve
+        costs about one row); it saves Newton steps (``docs/sweeps.md`` gives the measured
+        effect).  Every row is still a
         deterministic function of the sweep's inputs (the same bits with every executor and
         after a resumed checkpoint); ``False`` gives the rows of independent
         ``optimal_representation(model, k, ...)`` calls and is part of the checkpoint's identity.
