@@ -98,7 +98,8 @@ def test_warm_start_rows_are_rescaled_to_the_sphere(zipf30):
     scaled = inf.gram * s[:, None] * s[None, :]
     a = lc.optimal_representation(model, 1000, 1.0, init=scaled)
     b = lc.optimal_representation(model, 1000, 1.0, init=inf)
-    _agree(a, b)
+    assert a.certified and b.certified
+    assert abs(a.loss - b.loss) <= a.duality_gap + b.duality_gap
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,26 @@ def _series_order(T: float) -> int:
     return J
 
 
+def _node_weights(phim1, psi, tw2, texp, k, terms):
+    """The node weights of α and β from ``φ − 1``, ``ψ`` (``(Ac, Q)``), the trapezoid weights
+    ``tw2`` and the nodes ``texp``: ``wa = w e^{-t} (φ^{k−1} + (k−1) φ^{k−2} ψ)`` and
+    ``ω = k(k−1) w e^{-t} φ^{k−2}`` (``None`` for ``k = 1``, which has no β term).  ``terms``:
+    the tests drop one of ``"phi"``, ``"psi"``, ``"beta"`` at a time (and must then fail)."""
+    logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
+    common = tw2 * np.exp(-texp)
+    p1 = np.exp((k - 1) * logphi)
+    wa = common * p1 if "phi" in terms else np.zeros_like(p1)
+    if k == 1:
+        return wa, None
+    p2 = np.exp((k - 2) * logphi)
+    if "psi" in terms:
+        wa += common * ((k - 1) * p2 * psi)
+    omega = (k * (k - 1.0)) * common * p2
+    if "beta" not in terms:
+        omega[:] = 0.0
+    return wa, omega
+
+
 class HessianTooLarge(MemoryError):
     """The node cache of :class:`ClassHessian` would exceed its ``max_bytes``."""
 
@@ -281,23 +301,12 @@ class ClassHessian:
             phim1 = E @ D  # (Ac, Q), relatively accurate
             E += 1.0
             psi = (E @ Da[:, :, None])[:, :, 0]  # positive terms
-            logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
-            common = tw2 * np.exp(-texp)  # (Q,)
-            p1 = np.exp((k - 1) * logphi)
-            # _terms: the tests drop one term at a time (and must then fail)
-            wa = common * p1 if "phi" in _terms else np.zeros_like(p1)
-            if k > 1:
-                p2 = np.exp((k - 2) * logphi)
-                if "psi" in _terms:
-                    wa += common * ((k - 1) * p2 * psi)
+            wa, omega = _node_weights(phim1, psi, tw2, texp, k, _terms)
             al = (wa[:, None, :] @ E)[:, 0, :]
             al *= k * Da
             alpha[idx] = al
-            if k == 1:
+            if omega is None:  # k = 1: no β term
                 continue
-            omega = (k * (k - 1.0)) * common * p2  # (Ac, Q)
-            if "beta" not in _terms:
-                omega[:] = 0.0
             E *= np.sqrt(omega)[:, :, None]
             E *= Da[:, None, :]  # R (Ac, Q, n)
             contrib = np.einsum("aqn,aqn->aq", E, E)
@@ -353,13 +362,8 @@ class ClassHessian:
         # φ − 1 = Σ_{i=1}^J μ_i (−t)^i/i! + Σ_L D expm1(−t a);  ψ = Σ_{l=0}^J μ_{l+1} (−t)^l/l! + Σ_L D a E
         phim1 += mu[:, :J] @ Vs[:, 1:].T
         psi += mu @ Vs.T
-        logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
-        common = tw2 * np.exp(-texp)
-        p1 = np.exp((k - 1) * logphi)
-        p2 = np.exp((k - 2) * logphi)
-        wa = common * p1 if "phi" in _terms else np.zeros_like(p1)
-        if "psi" in _terms:
-            wa += common * ((k - 1) * p2 * psi)
+        wa, omega = _node_weights(phim1, psi, tw2, texp, k, _terms)
+        assert omega is not None  # the split forms run for k >= 2
         # α: the polynomial Σ_l (Σ_j wa_j V_jl) a^l on S (Horner), explicit on L
         ca = wa @ Vs  # (Ac, J+1)
         al = np.empty((Ac, n))
@@ -373,9 +377,6 @@ class ClassHessian:
             al, Lidx, np.where(isL, alL, np.take_along_axis(al, Lidx, axis=1)), axis=1
         )
         alpha[idx] = al
-        omega = (k * (k - 1.0)) * common * p2
-        if "beta" not in _terms:
-            omega[:] = 0.0
         so = np.sqrt(omega)[:, :, None]
         kap = np.concatenate([so * Vs[None, :, :], so * (EL * DaL[:, None, :])], axis=2)
         K = kap.transpose(0, 2, 1) @ kap  # (Ac, r, r)
@@ -421,13 +422,8 @@ class ClassHessian:
         E += 1.0
         psi[:, :ns] = mu @ Vs.T
         psi[:, ns:] = (E @ (ac * D)[:, :, None])[:, :, 0]
-        logphi = np.log1p(np.maximum(phim1, -1.0 + 2.0**-52))
-        common = tw2 * np.exp(-texp)
-        p1 = np.exp((k - 1) * logphi)
-        p2 = np.exp((k - 2) * logphi)
-        wa = common * p1 if "phi" in _terms else np.zeros_like(p1)
-        if "psi" in _terms:
-            wa += common * ((k - 1) * p2 * psi)
+        wa, omega = _node_weights(phim1, psi, tw2, texp, k, _terms)
+        assert omega is not None  # the split forms run for k >= 2
         ca = wa[:, :ns] @ Vs  # (Ac, J+1): the series nodes as a polynomial in a (Horner)
         al = np.empty((Ac, n))
         al[:] = ca[:, J, None]
@@ -437,9 +433,6 @@ class ClassHessian:
         al += (wa[:, None, ns:] @ E)[:, 0, :]
         al *= k * D * ac
         alpha[idx] = al
-        omega = (k * (k - 1.0)) * common * p2
-        if "beta" not in _terms:
-            omega[:] = 0.0
         M = (Vs.T[None, :, :] * omega[:, None, :ns]) @ Vs  # Σ_j ω_j V_jᵀ V_j
         E *= np.sqrt(omega[:, ns:])[:, :, None]
         E *= (ac * D)[:, None, :]  # R_e
