@@ -26,7 +26,7 @@ import argparse
 import math
 import time
 
-import numpy as np
+from bench_large_solve import class_law  # the class laws of the large-solve benchmark
 
 import latentclass as lc
 from latentclass.experiments import process_pool
@@ -35,14 +35,6 @@ from latentclass.model import LatentClassModel
 KS = (1, 2, 4, 8, 16, 64, 1000, 10**6, math.inf)
 #: A grid of large k only: where warm starts from the L_∞ optimum apply to every row.
 KS_LARGE = tuple(2**j for j in range(8, 21))
-
-
-def class_law(kind: str, m: int) -> np.ndarray:
-    if kind == "zipf":
-        rho = np.arange(1, m + 1, dtype=float) ** -1.1
-    else:
-        rho = np.random.default_rng(0).dirichlet(np.full(m, 0.5))
-    return rho / rho.sum()
 
 
 def values(res) -> list:

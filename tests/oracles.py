@@ -126,3 +126,22 @@ def neural_collapse_oracle(X, y) -> dict:
         math.fsum(float(v) ** 2 for v in target.ravel())
     )
     return dict(nc1=nc1, nc2=nc2, means=means, within=SW, between=SB)
+
+
+def random_symmetric(n, rng):
+    E = rng.standard_normal((n, n))
+    return E + E.T
+
+
+def assert_directional_derivatives(obj, G, M, rng, n_dirs=3, h=1e-4):
+    """<M, E> against a fourth-order central difference of ``obj.value`` along random symmetric
+    directions E (truncation O(h^4) ≈ 1e-16, rounding ≈ 1e-12), relative tolerance 1e-7."""
+    for _ in range(n_dirs):
+        E = random_symmetric(G.shape[0], rng)
+        fd = (
+            -obj.value(G + 2 * h * E)
+            + 8 * obj.value(G + h * E)
+            - 8 * obj.value(G - h * E)
+            + obj.value(G - 2 * h * E)
+        ) / (12 * h)
+        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)

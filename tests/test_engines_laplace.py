@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from oracles import assert_directional_derivatives
 from scipy import integrate
 
 from latentclass._engines import laplace
@@ -152,19 +153,25 @@ def _reference_pair(la, D, k, ys):
     return val, grads
 
 
+def _assert_pairs_match_quadrature(base, D, k, shift, weight, vals, gb, rng):
+    """Three anchors' values (1e-13) and three gradient entries each — the largest, the smallest
+    and a random one (1e-12) — against adaptive quadrature (:func:`_reference_pair`)."""
+    for x in rng.choice(base.shape[0], 3, replace=False):
+        la = base[x] + shift[x]
+        ys = [int(np.argmax(gb[x])), int(np.argmin(gb[x])), int(rng.integers(base.shape[1]))]
+        v, g = _reference_pair(la, D, k, ys)
+        assert abs(vals[x] - v) <= 1e-13 * abs(v), (x, vals[x], v)
+        for y, gy in zip(ys, g):
+            assert abs(gb[x, y] - weight[x] * gy) <= 1e-12 * abs(weight[x] * gy), (x, y)
+
+
 @pytest.mark.parametrize("k", [4, 16, 256])
 @pytest.mark.parametrize("tau", [1.0, 0.1])
 def test_value_and_gradient_match_adaptive_quadrature(k, tau):
     rng = np.random.default_rng([183, k, int(10 * tau)])
     base, D, anchor, shift, weight = _case(rng, 30, tau, "dirichlet")
     vals, gb, gsh = family_loss(base, D, k, anchor, shift, weight)
-    for x in rng.choice(30, 3, replace=False):
-        la = base[x] + shift[x]
-        ys = [int(np.argmax(gb[x])), int(np.argmin(gb[x])), int(rng.integers(30))]
-        v, g = _reference_pair(la, D, k, ys)
-        assert abs(vals[x] - v) <= 1e-13 * abs(v), (x, vals[x], v)
-        for y, gy in zip(ys, g):
-            assert abs(gb[x, y] - weight[x] * gy) <= 1e-12 * abs(weight[x] * gy), (x, y)
+    _assert_pairs_match_quadrature(base, D, k, shift, weight, vals, gb, rng)
 
 
 @pytest.mark.parametrize("k", [3, 16, 300])
@@ -178,17 +185,7 @@ def test_split_gradient_matches_finite_differences(k):
     G = F @ F.T
     obj = NCEObjective(model, k, 0.1, method="laplace")
     _, M = obj.value_and_grad(G)
-    h = 1e-5
-    for _ in range(3):
-        E = rng.standard_normal(G.shape)
-        E = E + E.T
-        fd = (
-            -obj.value(G + 2 * h * E)
-            + 8 * obj.value(G + h * E)
-            - 8 * obj.value(G - h * E)
-            + obj.value(G - 2 * h * E)
-        ) / (12 * h)
-        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
+    assert_directional_derivatives(obj, G, M, rng, n_dirs=3, h=1e-5)
 
 
 @pytest.mark.parametrize("k", [8, 16])
@@ -235,13 +232,7 @@ def test_doubling_chains_match_adaptive_quadrature(shift):
     shift_ = shift_ + shift
     k = 8
     vals, gb, _ = family_loss(base, D, k, anchor, shift_, weight)
-    for x in rng.choice(30, 3, replace=False):
-        la = base[x] + shift_[x]
-        ys = [int(np.argmax(gb[x])), int(np.argmin(gb[x])), int(rng.integers(30))]
-        v, g = _reference_pair(la, D, k, ys)
-        assert abs(vals[x] - v) <= 1e-13 * abs(v), (x, vals[x], v)
-        for y, gy in zip(ys, g):
-            assert abs(gb[x, y] - weight[x] * gy) <= 1e-12 * abs(weight[x] * gy), (x, y)
+    _assert_pairs_match_quadrature(base, D, k, shift_, weight, vals, gb, rng)
 
 
 @pytest.mark.parametrize("b_low, b_high", [(0.5, 1.0), (0.045, 1.0), (1e-6, 1.0), (1e-6, 1e-3)])

@@ -14,7 +14,12 @@ import math
 
 import numpy as np
 import pytest
-from oracles import brute_force_loss, random_representation
+from oracles import (
+    assert_directional_derivatives,
+    brute_force_loss,
+    random_representation,
+    random_symmetric,
+)
 from scipy import integrate
 
 from latentclass.model import LatentClassModel
@@ -87,25 +92,6 @@ def quad_population_loss(model, F, k, tau):
     return math.fsum(
         Pm[x, p] * quad_pair_integral((G[x] - G[x, p]) / tau, D, k) for x, p in zip(xs, ps)
     )
-
-
-def random_symmetric(n, rng):
-    E = rng.standard_normal((n, n))
-    return E + E.T
-
-
-def assert_directional_derivatives(obj, G, M, rng, n_dirs=3, h=1e-4):
-    """<M, E> against a fourth-order central difference of ``obj.value`` along random symmetric
-    directions E (truncation O(h^4) ≈ 1e-16, rounding ≈ 1e-12), relative tolerance 1e-7."""
-    for _ in range(n_dirs):
-        E = random_symmetric(G.shape[0], rng)
-        fd = (
-            -obj.value(G + 2 * h * E)
-            + 8 * obj.value(G + h * E)
-            - 8 * obj.value(G - h * E)
-            + obj.value(G - 2 * h * E)
-        ) / (12 * h)
-        assert abs(np.sum(M * E) - fd) <= 1e-7 * abs(fd), (np.sum(M * E), fd)
 
 
 # --------------------------------------------------------------------------- enumeration
