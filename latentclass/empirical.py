@@ -453,13 +453,18 @@ class EmpiricalObjective:
         q: int,
         hessian: bool,
         work: np.ndarray,
+        need_value: bool = True,
     ):
         """The sums of one anchor's keys, all sharing the positive ``q`` (dense ``N``, the
         logistic kernel, not the smoothed hinge), fused per block of :data:`_SYRK_ROWS` keys
         (the block of ``N`` read from memory once, its temporaries cache-resident):
         ``(b, Σ wℓ, Nᵀ(wσ/Nb), Σ wσ)`` and, with ``hessian``, ``(Nᵀ(c/Nb), Σ c, S)`` —
         ``c = wσ(1−σ)``, ``S = Σ wσ² π πᵀ``, ``π = ν ⊙ b / Nb``.  The same formulas
-        as :meth:`_terms` and :func:`_weighted_gram`, the sums split over blocks."""
+        as :meth:`_terms` and :func:`_weighted_gram`, the sums split over blocks.  Without
+        ``need_value`` the value is not computed (``0.0``; no logarithms).  When
+        ``min b >= 1e-150`` the blocks of ``A`` are ``√w σ ν/Nb`` (entries ``<= √w / b_y <=
+        1e150``, no overflow) and ``S`` is scaled by ``b bᵀ`` once at the end, one pass over
+        each block fewer; else ``A = √w σ π`` as formed (entries in ``[0, 1]``)."""
         n = self.n
         row = G[x] / self._ktau
         cmax = float(row.max())
@@ -473,6 +478,7 @@ class EmpiricalObjective:
         U = N.shape[0]
         # every key has k negatives, so X_u = e^t (N b)_u >= e^t k min b: log(1 + X) for all
         all_log = et * self.k * float(b.min()) >= 0.25
+        scale_after = float(b.min()) >= 1e-150  # S' = S / (b bᵀ) cannot overflow
         for lo in range(0, U, _SYRK_ROWS):  # blocks of keys
             hi = min(lo + _SYRK_ROWS, U)
             Nc, wc = N[lo:hi], w[lo:hi]
@@ -485,8 +491,9 @@ class EmpiricalObjective:
                 om = 1.0 / X1
                 # X >= 1/4: log of the rounded 1 + X is within (ε/2)/log(5/4) + ε <= 3.3ε
                 # of ℓ (relative), else log1p
-                ell = np.log(X1) if all_log or float(X.min()) >= 0.25 else np.log1p(X)
-                value += float(wc @ ell)
+                if need_value:
+                    ell = np.log(X1) if all_log or float(X.min()) >= 0.25 else np.log1p(X)
+                    value += float(wc @ ell)
                 eo = et * om
                 v1 = wc * eo  # wσ/Nb
                 gsum += float(v1 @ Nb)  # Σ wσ
@@ -501,7 +508,8 @@ class EmpiricalObjective:
             else:
                 z = t + np.log(Nb)
                 sig, om = special.expit(z), special.expit(-z)
-                value += float(wc @ np.logaddexp(0.0, z))
+                if need_value:
+                    value += float(wc @ np.logaddexp(0.0, z))
                 ws = wc * sig
                 gsum += float(ws.sum())
                 g += (ws / Nb) @ Nc
@@ -513,8 +521,11 @@ class EmpiricalObjective:
                 r = np.sqrt(ws * sig) / Nb
             A = work[: (hi - lo) * n].reshape((hi - lo, n), order="F")
             np.multiply(Nc, r[:, None], out=A)
-            A *= b  # rows √w σ π_u, entries in [0, 1]: no overflow for a tiny Nb
+            if not scale_after:
+                A *= b  # rows √w σ π_u, entries in [0, 1]: no overflow for a tiny Nb
             S += A.T @ A  # numpy: one SYRK, mirrored (exactly symmetric)
+        if S is not None and scale_after:
+            S *= np.outer(b, b)  # b_y b_z = b_z b_y: S stays exactly symmetric
         return b, value, g, gsum, cr, csum, S
 
     def _generic(self, G: np.ndarray, need_grad: bool) -> tuple[float, np.ndarray | None]:
@@ -634,7 +645,7 @@ class EmpiricalObjective:
             raise ValueError("G must be finite")
         return G
 
-    def second_order(self, G: np.ndarray):
+    def second_order(self, G: np.ndarray, *, need_value: bool = True):
         """``(value, M, anchors, blocks)``: ``blocks[i] = ∂²L̂/∂G[x_i, :]²`` (one-sided entries);
         ``None`` for losses other than the logistic (and the smoothed hinge).
 
@@ -646,6 +657,10 @@ class EmpiricalObjective:
         ----------
         G : ndarray, shape (n, n)
             A float, finite, exactly symmetric Gram matrix (not validated).
+        need_value : bool
+            ``False``: the loss is not computed and ``value`` is ``None`` (Newton's method on
+            the KKT system uses the derivatives only; the fused class-level pass then needs no
+            logarithm).
 
         Returns
         -------
@@ -677,7 +692,9 @@ class EmpiricalObjective:
                 blocks[i] = H * (self._scale / (tau * tau))
                 continue
             if self._dense and q1 >= 0:  # class level: the fused blocked pass
-                b, v, g, gsum, cr, csum, S = self._class_level_pass(G, x, N, w, q1, True, work)
+                b, v, g, gsum, cr, csum, S = self._class_level_pass(
+                    G, x, N, w, q1, True, work, need_value
+                )
                 assert S is not None and cr is not None
                 value += v
                 gy = b * g  # Σ wσ π
@@ -730,7 +747,8 @@ class EmpiricalObjective:
             blocks[i] = H * (self._scale / (tau * tau))
         s = self._scale
         D *= s
-        return s * value, 0.5 * (D + D.T), self.anchors.copy(), blocks
+        loss = s * value if need_value else None
+        return loss, 0.5 * (D + D.T), self.anchors.copy(), blocks
 
     # ------------------------------------------------------------------ the hinge
     def smoothed_hinge(self, eta: float) -> EmpiricalObjective:

@@ -28,7 +28,9 @@ Optional capabilities, used when present:
     Second-order information for the Newton paths: the Hessian of ``L`` in the entries of
     ``G`` is block diagonal over rows, ``blocks[i] = ∂²L/∂G[anchors[i], :]²`` (``(n, n)``
     each); ``second_order_cost`` is ``len(anchors) · n²`` (the paths are used only when it is
-    small).  ``second_order`` may return ``None`` (not available at this objective).
+    small).  ``second_order`` may return ``None`` (not available at this objective).  It
+    may take the keyword ``need_value=False`` (then ``value`` may be ``None``): Newton's
+    method on the KKT system passes it, as it uses the derivatives only.
 
 Example
 -------

@@ -459,6 +459,10 @@ def test_value_and_blocked_hessian_against_per_key_formulas(monkeypatch, model, 
     scale = np.abs(ref).max()
     assert np.abs(b7 - ref).max() <= 1e-13 * scale
     assert np.abs(blocks - ref).max() <= 1e-13 * scale
+    # derivatives only (Newton's method): no value, the same gradient and blocks bit for bit
+    # (as the blocked call above)
+    nv, Mn, an, bn = obj.second_order(G, need_value=False)
+    assert nv is None and np.array_equal(Mn, M7) and np.array_equal(bn, b7)
 
 
 def test_frequency_model_from_the_aggregation_is_the_same():
@@ -471,3 +475,41 @@ def test_frequency_model_from_the_aggregation_is_the_same():
     assert a is not None and b is not None
     assert np.array_equal(np.asarray(a.class_probs), np.asarray(b.class_probs))
     assert np.array_equal(obj._anchor_counts, np.bincount(sample.anchors, minlength=4))
+
+
+def test_gram_newton_asks_for_derivatives_only():
+    """``_gram_newton`` calls ``second_order`` with ``need_value=False`` where the objective
+    takes the keyword (and plainly otherwise), and the result is the same certified point."""
+    from latentclass._solvers.gram_newton import _derivatives_only, _gram_newton
+    from latentclass.empirical import _frequency_model
+
+    model = lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1])
+    sample = model.sample(4000, 6, rng=3)
+    obj = EmpiricalObjective(sample, 0.5)
+    seen = []
+
+    class Spy:
+        def __init__(self):
+            self.n, self.convex = obj.n, True
+            self.second_order_cost = obj.second_order_cost
+            self.unchecked_value_and_grad = obj.unchecked_value_and_grad
+            self.value_and_grad = obj.value_and_grad
+
+        def second_order(self, G, *, need_value=True):
+            seen.append({"need_value": need_value})
+            return obj.second_order(G, need_value=need_value)
+
+    class Plain(Spy):
+        def second_order(self, G):  # the protocol without the keyword
+            seen.append({})
+            return obj.second_order(G)
+
+    fm = _frequency_model(sample, obj)
+    runs = []
+    for cls in (Spy, Plain):
+        seen.clear()
+        runs.append(_gram_newton(fm, cls(), 1e-10))
+        assert seen and all(kw == ({"need_value": False} if cls is Spy else {}) for kw in seen)
+    assert runs[0] is not None and runs[1] is not None
+    assert np.array_equal(runs[0].gram, runs[1].gram) and runs[0].certificate.gap <= 1e-10
+    assert _derivatives_only(obj).keywords == {"need_value": False}

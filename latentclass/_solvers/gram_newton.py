@@ -23,8 +23,9 @@ point strictly inside the ball, no convergence).
 
 from __future__ import annotations
 
+import inspect
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from scipy.linalg import lapack
@@ -119,7 +120,8 @@ def kkt_newton(
     Parameters
     ----------
     second_order : callable
-        ``G ↦ (L, ∇L, anchors, blocks)`` (the protocol's ``second_order``).
+        ``G ↦ (L, ∇L, anchors, blocks)`` (the protocol's ``second_order``; ``L`` is not
+        used and may be ``None``).
     G0 : ndarray (n, n)
         Start with unit diagonal and (close to) corank one; ``z`` starts as ``s u`` with ``u``
         the eigenvector of its smallest eigenvalue and ``s² = ⟨offdiag ∇L, offdiag u uᵀ⟩ /
@@ -204,6 +206,17 @@ def kkt_newton(
     return None
 
 
+def _derivatives_only(objective):
+    """``objective.second_order``, with ``need_value=False`` where it takes that keyword
+    (:func:`kkt_newton` reads the gradient and the Hessian blocks, never the value)."""
+    so = objective.second_order
+    try:
+        takes = "need_value" in inspect.signature(so).parameters
+    except (TypeError, ValueError):  # no signature to read: call it as the protocol says
+        takes = False
+    return partial(so, need_value=False) if takes else so
+
+
 def _gram_newton(model, objective, target, start=None, final_step_at=1e-7):
     """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
     :func:`latentclass._solvers.starts._centred_start` (or from ``start``, a unit-diagonal PSD
@@ -217,14 +230,15 @@ def _gram_newton(model, objective, target, start=None, final_step_at=1e-7):
     G0 = _centred_start(model) if start is None else start
     if G0 is None:
         return None
-    out = kkt_newton(objective.second_order, G0, final_step_at=final_step_at)
+    second_order = _derivatives_only(objective)
+    out = kkt_newton(second_order, G0, final_step_at=final_step_at)
     if out is None:
         return None
     G, steps = out
     run = _projected_run(objective, G, steps, target)
     if run is None and final_step_at > 1e-7:
         # the early final step was not enough: go on from its point with the default rule
-        out = kkt_newton(objective.second_order, G)
+        out = kkt_newton(second_order, G)
         if out is None:
             return None
         run = _projected_run(objective, out[0], steps + out[1], target)
