@@ -72,6 +72,40 @@ def test_hvp_matches_the_multiset_hessian(m, k, tau):
     assert _rel(HV, ref) <= 1e-12  # measured worst 3.7e-15
 
 
+@pytest.mark.parametrize(("m", "k"), [(3, 2), (4, 5), (5, 3)])
+@pytest.mark.parametrize("tau", [0.2, 1.0])
+def test_row_blocks_match_the_multiset_blocks_off_the_anchor(m, k, tau):
+    # independent: the multiset table's exact blocks, on the entries y, z != x (the ones the
+    # Gram-space Newton step reads); the entries at y = x or z = x are not compared
+    model, rho, G, _, _ = _setup(m, seed=7 * m + k, tau=tau)
+    so = NCEObjective(model, k, tau).second_order(G)
+    assert so is not None
+    _, _, anchors, blocks = so
+    rows = ClassHessian(G, rho, k, tau).row_blocks()
+    for i, x in enumerate(anchors):
+        c = [y for y in range(m) if y != x]
+        ref = blocks[i][np.ix_(c, c)]
+        assert _rel(rows[x][np.ix_(c, c)], ref) <= 1e-12
+
+
+@pytest.mark.parametrize(("m", "k"), [(10, 16), (6, 1000)])
+def test_row_blocks_match_differences_of_the_gradient(m, k):
+    # the off-diagonal Hessian assembled from the blocks (as kkt_newton does) against
+    # Richardson central differences of the Laplace engine's symmetric gradient
+    from latentclass._solvers.gram_newton import offdiag_hessian
+
+    model, rho, G, _, _ = _setup(m, seed=m, tau=0.5)
+    obj = NCEObjective(model, k, 0.5, method="laplace")
+    H = offdiag_hessian(np.arange(m), ClassHessian(G, rho, k, 0.5).row_blocks(), m)
+    iu, ju = np.triu_indices(m, 1)
+    fd = np.empty_like(H)
+    for c, (i, j) in enumerate(zip(iu, ju)):
+        E = np.zeros((m, m))
+        E[i, j] = E[j, i] = 1.0
+        fd[:, c] = 2.0 * _fd(obj, G, E, 1e-3)[iu, ju]  # ∂M_ij/∂x = H/2 (symmetric gradient)
+    assert _rel(H, fd) <= 1e-8
+
+
 @pytest.mark.parametrize(("k", "tau"), [(2, 0.1), (16, 0.5), (10**6, 1.0)])
 def test_hvp_is_symmetric(k, tau):
     _, rho, G, V, U = _setup(25, seed=3, tau=tau)

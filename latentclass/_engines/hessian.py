@@ -470,6 +470,28 @@ class ClassHessian:
         out *= self._w[:, None]
         return out
 
+    def row_blocks(self) -> np.ndarray:
+        """The Hessian in the one-sided entries of each row: ``blocks[x] = (ρ_x/τ²) H^x``.
+
+        ``L_k = Σ_x ρ_x I_k(ℓ^x)`` with ``ℓ^x_y = (G_{xy} − G_{xx})/τ``, so for the entries
+        ``G[x, y]``, ``y ≠ x``, of row ``x`` taken as independent (the positive's score held
+        fixed) the Hessian is ``(ρ_x/τ²) H^x`` — the blocks of the objective protocol's
+        ``second_order`` on those entries, all that the Gram-space Newton step reads
+        (entries with ``y = x`` are not meaningful here).  ``n`` row products.
+
+        Returns
+        -------
+        ndarray, shape (n, n, n)
+        """
+        n = self.n
+        out = np.empty((n, n, n))
+        L = np.zeros((n, n))
+        for j in range(n):  # column j of every block at once: every row of L is e_j / τ
+            L[:, j] = 1.0 / self.tau
+            out[:, :, j] = self._rows(L)
+            L[:, j] = 0.0
+        return out
+
     def apply(self, V: np.ndarray) -> np.ndarray:
         """``∇²L_k(G)[V]`` for a symmetric ``V`` (the library's symmetric convention).
 

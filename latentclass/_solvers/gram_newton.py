@@ -114,6 +114,7 @@ def kkt_newton(
     max_steps: int = 8,
     max_halvings: int = 3,
     final_step_at: float = 1e-7,
+    first=None,
 ):
     """Newton's method on ``r(x, z) = 0`` (module docstring) from the Gram matrix ``G0``.
 
@@ -133,6 +134,10 @@ def kkt_newton(
         ``1 − 10⁻⁴ α`` (``α`` the step length).
     final_step_at : float
         The last (full, unevaluated) step is taken from ``‖r‖ <= final_step_at (1 + ‖∇L‖_F)``.
+    first : callable, optional
+        Used instead of ``second_order`` at ``G0`` only, with the same return value: the
+        first step may take its Hessian from a cheaper model (an inexact Newton step; the
+        gradient must be the objective's own, as the residual is).
 
     Returns
     -------
@@ -154,7 +159,7 @@ def kkt_newton(
     if not w[1] > 1e-6:
         return None  # corank > 1 at the start (e.g. fewer classes than points)
     u = U[:, 0]
-    so = second_order(G0)
+    so = (second_order if first is None else first)(G0)
     uu = u[iu] * u[ju]
     s2 = float(so[1][iu, ju] @ uu) / float(uu @ uu)
     if not s2 > 0:
@@ -217,13 +222,15 @@ def _derivatives_only(objective):
     return partial(so, need_value=False) if takes else so
 
 
-def _gram_newton(model, objective, target, start=None, final_step_at=1e-7):
+def _gram_newton(model, objective, target, start=None, final_step_at=1e-7, first=None):
     """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
     :func:`latentclass._solvers.starts._centred_start` (or from ``start``, a unit-diagonal PSD
     Gram matrix: a warm start), then the feasible factor ``F`` (eigenvalues of
     ``G`` clipped at 0, rows normalised), ``gram = F Fᵀ`` and its certificate.  Returns
     ``(F, gram, loss, certificate, steps)`` if the gap bound is ``<= target``, else ``None``
-    (the general solver takes over; also for objectives without a Hessian or too large)."""
+    (the general solver takes over; also for objectives without a Hessian or too large).
+    ``first``: passed to :func:`kkt_newton` (the first step's derivatives); when the run with
+    it fails, the plain run from the same start is tried."""
     n = model.n_points
     if not _hessian_fits(objective, n) or n * (n + 1) // 2 > _GRAM_NEWTON_MAX_VARS:
         return None
@@ -231,7 +238,9 @@ def _gram_newton(model, objective, target, start=None, final_step_at=1e-7):
     if G0 is None:
         return None
     second_order = _derivatives_only(objective)
-    out = kkt_newton(second_order, G0, final_step_at=final_step_at)
+    out = kkt_newton(second_order, G0, final_step_at=final_step_at, first=first)
+    if out is None and first is not None:
+        out = kkt_newton(second_order, G0, final_step_at=final_step_at)
     if out is None:
         return None
     G, steps = out
