@@ -329,8 +329,8 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     Ef = E.reshape(Qe, -1)
     bflat = bb.reshape(-1)
     tq = np.exp(ut[:Qe])
-    pos = bflat > 0.0
-    bpos_min = float(bflat[pos].min()) if pos.any() else 1.0
+    bpos_min = float(np.min(bflat, where=bflat > 0.0, initial=np.inf))
+    bpos_min = bpos_min if bpos_min < np.inf else 1.0
     F = np.empty((min(r, Qe), Ac * n))  # F on the nodes of the current group
     x = np.empty(Ac * n)
     for q in range(min(r, Qe)):  # seeds, one at a time (the cut may come first)
@@ -456,6 +456,14 @@ def _left_tail(mu, k, JL, h, rts, ap, need_grad):
     return lg[:, 0], rts * lg[:, 1], Hv @ Wb
 
 
+@functools.lru_cache(maxsize=64)
+def _h_grid(h: float, R: int) -> np.ndarray:
+    """``h · (0, 1, …, R−1)`` (read-only)."""
+    g = h * np.arange(R)
+    g.flags.writeable = False
+    return g
+
+
 def _right_tail(lt_end: np.ndarray, h: float, J: int, tau0: float):
     """``Σ_{j>=0} e^{-t_j}`` and ``Σ_{j>=0} t_j e^{-t_j}`` over ``t_j = e^{lt_end + jh}``, per pair.
 
@@ -464,6 +472,13 @@ def _right_tail(lt_end: np.ndarray, h: float, J: int, tau0: float):
     up to ``t = _T_MAX``.
     """
     ltau = math.log(tau0)
+    R = int(math.ceil((math.log(_T_MAX) - float(lt_end.min())) / h)) if lt_end.size else 0
+    if R <= 0 or float(lt_end.min()) >= ltau:  # no series nodes (one pair per anchor: s = 1)
+        if R <= 0:
+            return np.zeros(lt_end.size), np.zeros(lt_end.size)
+        tt = np.exp(np.add.outer(lt_end, _h_grid(h, R)))
+        ex = np.exp(-tt)
+        return ex.sum(axis=1), np.einsum("pj,pj->p", tt, ex)
     N = np.maximum(0, np.ceil((ltau - lt_end) / h)).astype(np.int64)  # series nodes per pair
     val = np.zeros(lt_end.size)
     tval = np.zeros(lt_end.size)
@@ -542,7 +557,8 @@ def family_loss(
     D = np.asarray(D, dtype=float)
     A, n = base.shape
     P = anchor.size
-    starts = _row_starts(anchor)
+    # one pair per anchor: ``anchor`` is 0..A−1 (sorted, every anchor has a pair)
+    starts = np.arange(A) if P == A else _row_starts(anchor)
     if k == 1 and P < 2 * A:  # closed form costs O(P n); the integral O(A n Q + P Q)
         return _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad)
     JMAX, JT, h = NODE_ORDER, TAIL_ORDER, step
