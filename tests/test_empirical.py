@@ -515,21 +515,21 @@ def test_gram_newton_asks_for_derivatives_only():
     assert _derivatives_only(obj).keywords == {"need_value": False}
 
 
-def test_population_first_step_saves_one_exact_pass_and_changes_nothing_certified():
+def test_population_hessian_model_saves_one_exact_pass_and_changes_nothing_certified():
     """The first Newton step with the population Hessian of the anchors' frequencies: one
     exact ``second_order`` pass fewer, the same number of steps, the same certified optimum
     (to the certificate's tolerance); the gradient it uses is the objective's own."""
     from latentclass._solvers import gram_newton as gn
     from latentclass._solvers.starts import _centred_start
-    from latentclass.empirical import _frequency_model, _population_first_step
+    from latentclass.empirical import _frequency_model, _population_hessian_model
 
     model = lc.LatentClassModel.one_point_per_class([0.45, 0.25, 0.15, 0.1, 0.05])
     sample = model.sample(60000, 8, rng=4)
     obj = EmpiricalObjective(sample, 0.7)
-    first = _population_first_step(obj)
-    assert first is not None
+    hm = _population_hessian_model(obj)
+    assert hm is not None
     G0 = _centred_start(_frequency_model(sample, obj))
-    value, M, anchors, blocks = first(G0)
+    value, M, anchors, blocks = hm(G0)
     assert value is None and np.array_equal(M, obj.unchecked_value_and_grad(G0)[1])
     exact = obj.second_order(G0)[3]
     assert np.abs(blocks - exact)[:, ~np.eye(5, dtype=bool)].max() > 0  # a different model
@@ -540,32 +540,34 @@ def test_population_first_step_saves_one_exact_pass_and_changes_nothing_certifie
         return obj.second_order(G, need_value=False)
 
     runs = []
-    for f in (first, None):
+    for f, steps_of_model in ((hm, 1), (hm, 2), (None, 0)):
         calls.clear()
-        G, steps = gn.kkt_newton(counted, G0, final_step_at=1e-5, first=f)
+        out = gn.kkt_newton(counted, G0, final_step_at=1e-5, model=f, model_steps=steps_of_model)
+        G, steps = out
         runs.append((gn._projected_run(obj, G, steps, 1e-10), len(calls), steps))
-    (with_first, n1, s1), (plain, n0, s0) = runs
-    assert with_first is not None and plain is not None
-    assert n1 == n0 - 1 and s1 == s0
-    assert abs(with_first.loss - plain.loss) <= 1e-10
-    assert with_first.certificate.gap <= 1e-10
+    (one, n1, s1), (two, n2, s2), (plain, n0, s0) = runs
+    assert one is not None and two is not None and plain is not None
+    assert n1 == n0 - 1 and s1 == s0  # measured: 4 exact passes, 3 with the model once
+    assert n2 <= n1 and s2 <= s0 + 1
+    for run in (one, two):
+        assert abs(run.loss - plain.loss) <= 1e-10 and run.certificate.gap <= 1e-10
 
 
-def test_population_first_step_only_where_it_models_the_objective():
-    from latentclass.empirical import _population_first_step
+def test_population_hessian_model_only_where_it_models_the_objective():
+    from latentclass.empirical import _population_hessian_model
 
     point = lc.LatentClassModel.disjoint([0.5, 0.5], [2, 2])  # positives differ from anchors
-    assert _population_first_step(EmpiricalObjective(point.sample(2000, 3, rng=1), 1.0)) is None
+    assert _population_hessian_model(EmpiricalObjective(point.sample(2000, 3, rng=1), 1.0)) is None
     cls = lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1])
     obj = EmpiricalObjective(cls.sample(2000, 3, rng=1), 1.0)
-    assert _population_first_step(obj) is not None
+    assert _population_hessian_model(obj) is not None
     hinge = EmpiricalObjective(cls.sample(2000, 3, rng=1), 1.0, loss="hinge")
-    assert _population_first_step(hinge) is None  # another loss
-    assert _population_first_step(hinge.smoothed_hinge(0.1)) is None  # another kernel
+    assert _population_hessian_model(hinge) is None  # another loss
+    assert _population_hessian_model(hinge.smoothed_hinge(0.1)) is None  # another kernel
 
 
-def test_a_wrong_first_step_cannot_reach_the_certificate(monkeypatch):
-    """``first`` only steers the iteration: with a grossly wrong Hessian model the run either
+def test_a_wrong_hessian_model_cannot_reach_the_certificate(monkeypatch):
+    """The model only steers the iteration: with a grossly wrong Hessian model the run either
     still converges or falls back to the plain run; either way the result is certified by the
     objective itself."""
     import latentclass.empirical as emp
@@ -573,10 +575,11 @@ def test_a_wrong_first_step_cannot_reach_the_certificate(monkeypatch):
     model = lc.LatentClassModel.one_point_per_class([0.4, 0.3, 0.2, 0.1])
     sample = model.sample(20000, 5, rng=8)
     good = emp.empirical_optimum(sample, 1.0)
-    real = emp._population_first_step
+    real = emp._population_hessian_model
 
     def wrong(objective):
         f = real(objective)
+        assert f is not None
 
         def bad(G):
             v, M, a, b = f(G)
@@ -584,7 +587,7 @@ def test_a_wrong_first_step_cannot_reach_the_certificate(monkeypatch):
 
         return bad
 
-    monkeypatch.setattr(emp, "_population_first_step", wrong)
+    monkeypatch.setattr(emp, "_population_hessian_model", wrong)
     res = emp.empirical_optimum(sample, 1.0)
     assert res.certified and res.duality_gap <= 1e-7
     assert abs(res.empirical_loss - good.empirical_loss) <= 1e-9

@@ -114,7 +114,9 @@ def kkt_newton(
     max_steps: int = 8,
     max_halvings: int = 3,
     final_step_at: float = 1e-7,
-    first=None,
+    model=None,
+    model_steps: int = 2,
+    exact_below: float = 1e-4,
 ):
     """Newton's method on ``r(x, z) = 0`` (module docstring) from the Gram matrix ``G0``.
 
@@ -134,10 +136,14 @@ def kkt_newton(
         ``1 − 10⁻⁴ α`` (``α`` the step length).
     final_step_at : float
         The last (full, unevaluated) step is taken from ``‖r‖ <= final_step_at (1 + ‖∇L‖_F)``.
-    first : callable, optional
-        Used instead of ``second_order`` at ``G0`` only, with the same return value: the
-        first step may take its Hessian from a cheaper model (an inexact Newton step; the
-        gradient must be the objective's own, as the residual is).
+    model : callable, optional
+        Same signature and return value as ``second_order``, with the objective's own
+        gradient but the Hessian blocks of a cheaper model: used instead of ``second_order``
+        at the first ``model_steps`` points evaluated, each only while
+        ``‖r‖ > exact_below (1 + ‖∇L‖_F)`` there (inexact Newton steps far from the solution;
+        a point with a smaller residual is evaluated again exactly, so the quadratic phase and
+        the final step always use ``second_order``; ``exact_below`` is raised to at least
+        ``final_step_at``).
 
     Returns
     -------
@@ -159,13 +165,8 @@ def kkt_newton(
     if not w[1] > 1e-6:
         return None  # corank > 1 at the start (e.g. fewer classes than points)
     u = U[:, 0]
-    so = (second_order if first is None else first)(G0)
-    uu = u[iu] * u[ju]
-    s2 = float(so[1][iu, ju] @ uu) / float(uu @ uu)
-    if not s2 > 0:
-        return None
-    x, z = G0[iu, ju], math.sqrt(s2) * u
-    G = G0
+    exact_below = max(exact_below, final_step_at)
+    budget = [model_steps if model is not None else 0]  # model evaluations left
 
     def residual(G, M, z):
         r = np.empty(N + n)
@@ -173,7 +174,34 @@ def kkt_newton(
         np.dot(G, z, out=r[N:])
         return r, math.sqrt(float(r @ r))
 
-    r, rn = residual(G, so[1], z)
+    def evaluate(G, z, damped=False):
+        """``(so, r, ‖r‖)`` at ``(G, z)`` (``z = None``: fitted to the gradient, as at
+        ``G0``), the model's derivatives while allowed and the residual is large (after a
+        damped step — far from the solution — without using up the budget)."""
+        for exact in (model is None or (budget[0] <= 0 and not damped), True):
+            if not exact and not damped:
+                budget[0] -= 1
+            so = second_order(G) if exact else model(G)
+            if so is None:
+                return None
+            zz = z
+            if zz is None:
+                s2 = float(so[1][iu, ju] @ uu) / float(uu @ uu)
+                if not s2 > 0:
+                    return None
+                zz = math.sqrt(s2) * u
+            r, rn = residual(G, so[1], zz)
+            M = so[1]
+            if exact or rn > exact_below * (1.0 + math.sqrt(float(np.einsum("ij,ij->", M, M)))):
+                return so, r, rn, zz
+        return None  # not reached
+
+    uu = u[iu] * u[ju]
+    first = evaluate(G0, None)
+    if first is None:
+        return None
+    so, r, rn, z = first
+    x, G = G0[iu, ju], G0
     J = np.zeros((N + n, N + n))
     for step in range(max_steps + 1):
         M, anchors, blocks = so[1:]
@@ -197,11 +225,11 @@ def kkt_newton(
             if rn <= final_step_at * scale:
                 return G_t, step + 1  # quadratic convergence: at the rounding floor now
             try:
-                so = second_order(G_t)
+                trial = evaluate(G_t, z_t, alpha < 1.0)
             except ValueError:  # scores beyond double range: far outside the feasible set
-                so = None
-            if so is not None:
-                r_t, rn_t = residual(G_t, so[1], z_t)
+                trial = None
+            if trial is not None:
+                so, r_t, rn_t = trial[:3]
                 if rn_t <= (1.0 - 1e-4 * alpha) * rn:
                     break
             alpha *= 0.5
@@ -222,15 +250,15 @@ def _derivatives_only(objective):
     return partial(so, need_value=False) if takes else so
 
 
-def _gram_newton(model, objective, target, start=None, final_step_at=1e-7, first=None):
+def _gram_newton(model, objective, target, start=None, final_step_at=1e-7, hessian_model=None):
     """Fast path for small problems with an exact Hessian: :func:`kkt_newton` from
     :func:`latentclass._solvers.starts._centred_start` (or from ``start``, a unit-diagonal PSD
     Gram matrix: a warm start), then the feasible factor ``F`` (eigenvalues of
     ``G`` clipped at 0, rows normalised), ``gram = F Fᵀ`` and its certificate.  Returns
     ``(F, gram, loss, certificate, steps)`` if the gap bound is ``<= target``, else ``None``
     (the general solver takes over; also for objectives without a Hessian or too large).
-    ``first``: passed to :func:`kkt_newton` (the first step's derivatives); when the run with
-    it fails, the plain run from the same start is tried."""
+    ``hessian_model``: :func:`kkt_newton`'s ``model`` (cheaper derivatives for the first
+    steps); when the run with it fails, the plain run from the same start is tried."""
     n = model.n_points
     if not _hessian_fits(objective, n) or n * (n + 1) // 2 > _GRAM_NEWTON_MAX_VARS:
         return None
@@ -238,8 +266,8 @@ def _gram_newton(model, objective, target, start=None, final_step_at=1e-7, first
     if G0 is None:
         return None
     second_order = _derivatives_only(objective)
-    out = kkt_newton(second_order, G0, final_step_at=final_step_at, first=first)
-    if out is None and first is not None:
+    out = kkt_newton(second_order, G0, final_step_at=final_step_at, model=hessian_model)
+    if out is None and hessian_model is not None:
         out = kkt_newton(second_order, G0, final_step_at=final_step_at)
     if out is None:
         return None
