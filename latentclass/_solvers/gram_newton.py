@@ -139,7 +139,8 @@ def kkt_newton(
     model : callable, optional
         Same signature and return value as ``second_order``, with the objective's own
         gradient but the Hessian blocks of a cheaper model: used instead of ``second_order``
-        at the first ``model_steps`` points evaluated, each only while
+        at ``G0``, at the next ``model_steps − 1`` points reached by full steps and at every
+        point reached by a damped step (far from the solution), each only while
         ``‖r‖ > exact_below (1 + ‖∇L‖_F)`` there (inexact Newton steps far from the solution;
         a point with a smaller residual is evaluated again exactly, so the quadratic phase and
         the final step always use ``second_order``; ``exact_below`` is raised to at least
