@@ -30,21 +30,24 @@ doubling chains, gives ``7e-18``); the measured error against enumeration and ad
 quadrature is at rounding level (<= 1e-15 relative).  ``3h = log 2`` makes every third node
 double ``t'`` (*doubling chains* below).  The infinite lattice sum is split:
 
-* **left tail** ``t' < t'_L``, ``t'_L <= δ / max(1, k μ_1, 1/s)``, ``δ = 10^{-3}``: there
+* **left tail** ``t' < t'_L``, ``t'_L <= δ / max(1, k μ_1, 1/s)``, ``δ = 0.05``: there
   ``g = Σ_{i>=1} c_i t'^i``.  Since ``1 − φ^k = E(1 − e^{-t'S})``, ``S = Σ_{i<=k} b_{Y_i}``,
   ``b <= 1``, the coefficient of ``t'^i`` is bounded by the Poisson moment ``T_i(kμ_1)/i!``
   (Touchard polynomial), so in ``z = t'/t_*`` (``t_* = t'_{J_L−1}``, the nodes ``z_j = e^{-jh}``,
   ``j >= 0``) the coefficients of ``q(z) = g(t_* z)/z`` fall like ``δ^i`` (times
-  ``Bell(i+1)/(i+1)!``).  ``q`` is replaced by its interpolating polynomial at the ``7``
-  Chebyshev points ``z_m`` of ``[0, 1]``: error at most ``2^{-13}`` times the ``z^7`` term,
-  of order ``2^{-13} Bell(8) δ^7 / 8! ≈ 1e-26`` relative to the tail; ``g(t_* z_m)`` from
-  ``φ_b − 1 = Σ_{i<=6} μ_i (−t')^i / i!`` (the moments ``μ_i = Σ D_y b_y^i``; remainder
-  ``<= δ^6/7!`` relative), ``log1p``, ``expm1``.  Then ``Σ_j g(t'_j) = Σ_j z_j q(z_j)`` is the
+  ``Bell(i+1)/(i+1)!``).  ``q`` is replaced by its interpolating polynomial at the ``10``
+  Chebyshev points ``z_m`` of ``[0, 1]``: error at most ``2^{-19}`` times the ``z^{10}`` term,
+  of order ``2^{-19} Bell(11) δ^{10} / 11! ≈ 3e-21`` relative to the tail (``3e-18`` with
+  ``2δ`` for ``δ``: the factor ``e^{-t'/s}``); ``g(t_* z_m)`` from
+  ``φ_b − 1 = Σ_{i<=9} μ_i (−t')^i / i!`` (the moments ``μ_i = Σ D_y b_y^i``; remainder
+  ``<= δ^9/10! ≈ 5e-19`` relative), ``log1p``, ``expm1``; the gradient's
+  ``e^{-t'b} = Σ_{l<=9} (−t'b)^l / l!`` to ``δ^{10}/10! ≈ 3e-20``.  Then ``Σ_j g(t'_j) = Σ_j z_j q(z_j)`` is the
   fixed combination ``Σ_m q(z_m) Ω_{m,1}`` with ``Ω_{m,i} = Σ_{j>=0} z_j^i ℓ_m(z_j)`` (``ℓ_m`` the
   Lagrange basis, ``|ℓ_m| <= 3`` on ``[0, 1]``: the rounding stays at a few ulps of the tail),
   computed once per step; ``∂/∂ log s`` and the gradient likewise (``Ω_{m,2}``; ``Ω_{m,l+1}`` on
   the values of ``H = e^{-t'/s} φ_b^{k−1}``).  About 20 array operations per block instead of
-  the ~80 of the Taylor-series recursions of ``log φ_b`` and ``e^{k log φ_b}`` (same bounds).
+  the ~80 of the Taylor-series recursions of ``log φ_b`` and ``e^{k log φ_b}`` (which needed
+  ``δ = 10^{-3}``: ``δ = 0.05`` takes ``log(50)/h ≈ 17`` nodes per anchor off the series nodes).
 * **series nodes** ``t'_L <= t' <= t_s`` (``t_s = min(1.5, t'_R)``):
   ``φ_b − 1 = Σ_{i=1}^J μ_i (−t')^i / i!`` — alternating with decreasing terms, so the
   truncation is below ``t_s^J/(J+1)!`` relative to ``|φ − 1| >= μ_1 (1 − e^{-t'})``; ``J``
@@ -144,8 +147,8 @@ CHAIN_STRIDE = 3
 #: ``TAIL_ORDER``; the right tail of ``e^{-t}`` below ``_RIGHT_SERIES_T`` order ``_RIGHT_ORDER``.
 NODE_ORDER = 22
 SERIES_T_MAX = 1.5
-TAIL_ORDER = 6
-LEFT_DELTA = 1e-3
+TAIL_ORDER = 9
+LEFT_DELTA = 0.05
 _RIGHT_SERIES_T = 0.15
 _RIGHT_ORDER = 10
 #: ``φ^{k-1}`` is treated as 0 once ``(k−1) log φ <= −(_RIGHT_LOG + log(1 + s k μ1))``.
@@ -432,7 +435,7 @@ def _left_tail(mu, k, JL, h, rts, ap, need_grad):
     """Left tail ``t'_j = t_* z_j``, ``z_j = e^{-jh}`` (``j >= 0``, ``t_* = e^{(JL−1)h}``), per pair.
 
     ``g(t') = e^{-rt'}(1 − φ_b(t')^k)`` and ``H(t') = e^{-rt'} φ_b(t')^{k−1}`` are evaluated at the
-    ``TAIL_ORDER + 1`` Chebyshev points ``t_* z_m`` (``φ_b − 1`` from the moments ``μ_1..μ_6``) and
+    ``TAIL_ORDER + 1`` Chebyshev points ``t_* z_m`` (``φ_b − 1`` from the moments ``μ_1..μ_9``) and
     replaced by their interpolating polynomials in ``z`` (``g(t_* z)/z`` and ``H``): returns
     ``Σ_j g(t'_j)``, ``Σ_j r t'_j g(t'_j)`` and the coefficients ``β_l`` (``l <= TAIL_ORDER``) of
     ``h Σ_j t'_j H(t'_j) e^{-t'_j b} = Σ_l β_l b^l`` (``None`` without ``need_grad``); ``rts`` is
