@@ -250,6 +250,7 @@ def _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad):
     return vals, gbase, gshift
 
 
+@functools.lru_cache(maxsize=256)
 def _node_order(t_max: float, lo: int, hi: int) -> int:
     """Smallest ``J`` in ``[lo, hi]`` with ``t^J max(1, t e^t) / (J+1)! <= 5e-17`` at ``t = t_max``.
 
@@ -332,8 +333,10 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
     Ef = E.reshape(Qe, -1)
     bflat = bb.reshape(-1)
     tq = np.exp(ut[:Qe])
-    bpos_min = float(np.min(bflat, where=bflat > 0.0, initial=np.inf))
-    bpos_min = bpos_min if bpos_min < np.inf else 1.0
+    bpos_min = float(bflat.min())
+    if bpos_min <= 0.0:
+        bpos_min = float(np.min(bflat, where=bflat > 0.0, initial=np.inf))
+        bpos_min = bpos_min if bpos_min < np.inf else 1.0
     F = np.empty((min(r, Qe), Ac * n))  # F on the nodes of the current group
     x = np.empty(Ac * n)
     for q in range(min(r, Qe)):  # seeds, one at a time (the cut may come first)
@@ -349,11 +352,13 @@ def _doubling_nodes(E, bb, D, ut, h, phim1, lphi_cut, q_check):
             return q + 1, True
     del x
     # then the r chains advance together: one group of r nodes per doubling
+    tmp = np.empty_like(F)
     for q0 in range(r, Qe, r):
         c = min(r, Qe - q0)
         np.multiply(Ef[q0 - r : q0 - r + c], Ef[q0 - r : q0 - r + c], out=Ef[q0 : q0 + c])
         F = F[:c]
-        F *= F + 2.0
+        np.add(F, 2.0, out=tmp[:c])
+        F *= tmp[:c]
         cols = F.reshape(c, Ac, n) @ D  # (c, Ac): φ − 1 on the nodes of the group
         phim1[:, q0 : q0 + c] = cols.T
         if _NODE_CUT:
@@ -457,6 +462,16 @@ def _left_tail(mu, k, JL, h, rts, ap, need_grad):
     Hv -= rt
     np.exp(Hv, out=Hv)
     return lg[:, 0], rts * lg[:, 1], Hv @ Wb
+
+
+@functools.lru_cache(maxsize=256)
+def _series_table(h: float, J: int, j_start: int, count: int) -> np.ndarray:
+    """``(−t'_j)^i / i!`` (``i <= J``) on the nodes ``t'_j = e^{jh}``, ``j_start <= j < j_start +
+    count``: the ``(J+1, count)`` matrix of the moment series (read-only, cached per lattice)."""
+    ut = h * np.arange(j_start, j_start + count)
+    V = np.exp(np.outer(np.arange(J + 1), ut)) * _SIGNED_INV_FACT[: J + 1, None]
+    V.flags.writeable = False
+    return V
 
 
 @functools.lru_cache(maxsize=64)
@@ -566,7 +581,7 @@ def family_loss(
         return _closed_form_k1(base, D, anchor, shift, weight, starts, need_grad)
     JMAX, JT, h = NODE_ORDER, TAIL_ORDER, step
     chain = _CHAIN and step == STEP  # exponential nodes by squaring (t'_{j+3} = 2 t'_j)
-    seg = np.append(starts, P)
+    seg = np.arange(A + 1) if P == A else np.append(starts, P)
     one_per_anchor = P == A
     # ---- b = e^{base − c} in [0, 1] (max 1 on the support of D), s = e^{shift + c}
     supp = D > 0
@@ -609,21 +624,31 @@ def family_loss(
     jr = np.maximum(jr, jl)
     j0 = int(math.floor(math.log(SERIES_T_MAX) / h))  # nodes j <= j0 use the moment series
     n_exp = np.maximum(0, jr - j0)
-    ppa = np.diff(seg)
     # per-anchor share of the chunk budgets: the stored exponential nodes, the pair × node arrays,
-    # and one (Ac, n) row block small enough for the cache (the power and Horner passes)
-    cost = np.maximum(
-        np.maximum((n_exp + 4) * n * 8.0, (jr - jl + 1) * ppa * 8.0 * 8) / _CHUNK_BYTES,
+    # and one (Ac, n) row block small enough for the cache (the power and Horner passes); one
+    # block when even the largest share of every anchor fits (then _chunks gives one block too)
+    ppa_max = 1 if one_per_anchor else int(np.diff(seg).max())
+    share_max = max(
+        max((int(n_exp.max()) + 4) * n * 8.0, int((jr - jl).max() + 1) * ppa_max * 8.0 * 8)
+        / _CHUNK_BYTES,
         n * 8.0 / _ROW_BYTES,
     )
+    if A * share_max <= 1.0:
+        blocks = [(0, A)]
+    else:
+        cost = np.maximum(
+            np.maximum((n_exp + 4) * n * 8.0, (jr - jl + 1) * np.diff(seg) * 8.0 * 8)
+            / _CHUNK_BYTES,
+            n * 8.0 / _ROW_BYTES,
+        )
+        blocks = list(_chunks(cost, 1.0))
     # ---- outputs
     values = np.empty(P)
     gbase = np.empty((A, n)) if need_grad else None
     gshift = np.empty(P) if need_grad else None
-    ipow = np.arange(JMAX + 2)
     kD = k * D
     E_buf = None
-    for a0, a1 in _chunks(cost, 1.0):
+    for a0, a1 in blocks:
         Ac = a1 - a0
         p0, p1 = seg[a0], seg[a1]
         ap = np.arange(Ac) if one_per_anchor else anchor[p0:p1] - a0
@@ -677,9 +702,7 @@ def family_loss(
         phim1 = np.empty((Ac, Q))
         V = None
         if ns:  # φ − 1 = Σ_{i=1}^{J} μ_i (−t')^i / i!
-            V = (
-                np.exp(np.outer(ipow[: J + 1], ut[:ns])) * _SIGNED_INV_FACT[: J + 1, None]
-            )  # (J+1, ns)
+            V = _series_table(h, J, JL, ns)  # (J+1, ns)
             phim1[:, :ns] = mu[:, 1:] @ V[1:]
         E = None
         if ns < Q:
@@ -694,13 +717,13 @@ def family_loss(
             lphi_cut = np.full(Ac, -np.inf)
             if k > 1:
                 lphi_cut = -lam[a0:a1] / (k - 1)
-                with np.errstate(divide="ignore"):
-                    jmin = float(np.max(np.log(-lphi_cut / mu1[a0:a1]))) / h
+                xm = float(np.max(-lphi_cut / mu1[a0:a1]))  # log is increasing: one log
+                jmin = (math.log(xm) if xm > 0.0 else -math.inf) / h
                 if jmin < JR + 1:
                     q_check = max(0, math.ceil(jmin) - JL - ns)
             if sparse:
                 # φ − 1 = Σ_i μ^S_i (−t')^i / i!  +  Σ_{L} D (e^{-t'b} − 1)   (both terms <= 0)
-                VE = np.exp(np.outer(ipow[: J + 1], ut[ns:])) * _SIGNED_INV_FACT[: J + 1, None]
+                VE = _series_table(h, J, JL + ns, Q - ns)
                 phim1[:, ns:] = muS[:, 1:] @ VE[1:]
                 EL = np.empty((Qe, n_large))
                 n_acc = math.ceil((math.log(0.5 / float(bL.min())) - float(ut[ns])) / h)
