@@ -5,7 +5,9 @@ against ``optimal_representation`` on the population problem of the same model, 
 the same run (ratio; target: within 10×).  Timed on the empirical side: one complete
 ``empirical_optimum(sample)`` call — aggregation of the sample into distinct
 (anchor, positive, multiset of negatives) keys, the solve (Gram-space Newton from the
-frequency-centred simplex, or L-BFGS on the lifted sphere) and the certificate; drawing the
+frequency-centred simplex — its first steps with the population Hessian of the anchors'
+frequencies and the empirical gradient, the steps near the solution with the empirical
+Hessian — or L-BFGS on the lifted sphere) and the certificate; drawing the
 sample is excluded (reported separately).  Both sides: minimum over repeats, the two
 calls interleaved; ``ratio`` is of wall-clock times, ``cpu`` of process CPU times (less
 sensitive to other load on a shared machine).  ``agg`` is the share of one ERM call spent
