@@ -11,8 +11,10 @@
    fe17ee3``) the older ``latentclass/_engines/laplace.py`` is timed in the same run,
    interleaved, as the "before" column.  Both timings are the minimum over interleaved
    repeats (robust to other load on the machine; the middle-k band uses the same number of
-   repeats as the main table, the floor is the minimum over all repeats of its ``m``, so a
-   loaded machine biases the ratios up, not down); ``--cpu`` times the process CPU time
+   repeats as the main table; each ``k`` is divided by the floor's minimum over its own
+   repeats — the machine's speed drifts within a block, so a floor pooled over the block
+   would compare the fastest moment's floor with ``k`` timed in slower ones); ``--cpu`` times
+   the process CPU time
    (``time.process_time``, single-threaded BLAS) instead of the wall clock, which is far less
    sensitive to a loaded machine.
 2. Speed-up over exact enumeration of the multisets of negatives (``method="enumerate"``,
@@ -124,10 +126,10 @@ def floor_ratios(
         G = F @ F.T
         G = 0.5 * (G + G.T)
         S = G / tau
-        # the floor is the same computation for every k of this m: its minimum is pooled over
-        # all the interleaved repeats of the m (robust to load), the ratios printed after them
+        # each k's ratio pairs its minimum with the floor's minimum over the same interleaved
+        # repeats (the machine's speed drifts over a block: a floor pooled over the whole block
+        # would be compared with times taken in slower moments)
         n_floor = max(1, int(2e-3 / max(1e-7, timeit.timeit(lambda: np.exp(S), number=3) / 3)))
-        t_exp = math.inf
         block = []
 
         def per_call(f, number):
@@ -136,7 +138,7 @@ def floor_ratios(
         for k in ks:
             obj = NCEObjective(model, k, tau)
             obj.value_and_grad(G)  # warm-up
-            t_obj, t_old = math.inf, math.inf
+            t_obj, t_old, t_exp = math.inf, math.inf, math.inf
             for _ in range(repeats):
                 t_exp = min(t_exp, per_call(lambda: np.exp(S), n_floor))
                 t_obj = min(t_obj, per_call(lambda: obj.value_and_grad(G), 2))
@@ -146,8 +148,8 @@ def floor_ratios(
                         t_old = min(t_old, per_call(lambda: obj.value_and_grad(G), 2))
                     finally:
                         population.family_loss = new_fl
-            block.append((k, obj.engine, t_obj, t_old))
-        for k, engine, t_obj, t_old in block:
+            block.append((k, obj.engine, t_obj, t_old, t_exp))
+        for k, engine, t_obj, t_old, t_exp in block:
             row = {
                 "m": m,
                 "k": k,
