@@ -167,7 +167,7 @@ def kkt_newton(
         return None  # corank > 1 at the start (e.g. fewer classes than points)
     u = U[:, 0]
     exact_below = max(exact_below, final_step_at)
-    budget = [model_steps if model is not None else 0]  # model evaluations left
+    budget = model_steps if model is not None else 0  # model evaluations left
 
     def residual(G, M, z):
         r = np.empty(N + n)
@@ -175,27 +175,30 @@ def kkt_newton(
         np.dot(G, z, out=r[N:])
         return r, math.sqrt(float(r @ r))
 
-    def evaluate(G, z, damped=False):
-        """``(so, r, ‖r‖)`` at ``(G, z)`` (``z = None``: fitted to the gradient, as at
-        ``G0``), the model's derivatives while allowed and the residual is large (after a
-        damped step — far from the solution — without using up the budget)."""
-        for exact in (model is None or (budget[0] <= 0 and not damped), True):
-            if not exact and not damped:
-                budget[0] -= 1
-            so = second_order(G) if exact else model(G)
-            if so is None:
+    def fit(so, G, z):
+        """``(so, r, ‖r‖, z)`` at ``G`` (``z = None``: fitted to the gradient, as at ``G0``)."""
+        if so is None:
+            return None
+        if z is None:
+            s2 = float(so[1][iu, ju] @ uu) / float(uu @ uu)
+            if not s2 > 0:
                 return None
-            zz = z
-            if zz is None:
-                s2 = float(so[1][iu, ju] @ uu) / float(uu @ uu)
-                if not s2 > 0:
-                    return None
-                zz = math.sqrt(s2) * u
-            r, rn = residual(G, so[1], zz)
-            M = so[1]
-            if exact or rn > exact_below * (1.0 + math.sqrt(float(np.einsum("ij,ij->", M, M)))):
-                return so, r, rn, zz
-        return None  # not reached
+            z = math.sqrt(s2) * u
+        return (so, *residual(G, so[1], z), z)
+
+    def evaluate(G, z, damped=False):
+        """:func:`fit` of the model's derivatives while allowed (after a damped step — far
+        from the solution — without using up the budget) and the residual is large, else of
+        ``second_order``'s."""
+        nonlocal budget
+        if model is not None and (budget > 0 or damped):
+            budget -= 0 if damped else 1
+            out = fit(model(G), G, z)
+            if out is not None:
+                M = out[0][1]
+                if out[2] > exact_below * (1.0 + math.sqrt(float(np.einsum("ij,ij->", M, M)))):
+                    return out
+        return fit(second_order(G), G, z)
 
     uu = u[iu] * u[ju]
     first = evaluate(G0, None)
