@@ -133,7 +133,6 @@ import math
 import numpy as np
 
 from .scores import _TINY, MAX_LOG_SCORE, _row_starts, _segment_sum, scores_too_large
-from .series import _SIGNED_INV_FACT
 
 __all__ = ["family_loss", "scores_too_large"]
 
@@ -155,6 +154,8 @@ _RIGHT_ORDER = 10
 _RIGHT_LOG = 40.0
 #: ``e^{-t}`` is treated as 0 once ``t >= _T_MAX``  (``e^{-45} ≈ 2.9e-20``).
 _T_MAX = 45.0
+#: ``(−1)^i / i!`` for ``i < 40``: the Taylor coefficients of ``e^{-t}``.
+_SIGNED_INV_FACT = np.array([(-1.0) ** i / math.factorial(i) for i in range(40)])
 #: Bytes of per-chunk temporaries (powers of b, exponential nodes, pair × node arrays).
 _CHUNK_BYTES = 8 << 20
 #: Bytes of one ``(anchors, n)`` row block of a chunk (kept in cache by the power/Horner passes).
@@ -624,24 +625,21 @@ def family_loss(
     jr = np.maximum(jr, jl)
     j0 = int(math.floor(math.log(SERIES_T_MAX) / h))  # nodes j <= j0 use the moment series
     n_exp = np.maximum(0, jr - j0)
+
     # per-anchor share of the chunk budgets: the stored exponential nodes, the pair × node arrays,
     # and one (Ac, n) row block small enough for the cache (the power and Horner passes); one
     # block when even the largest share of every anchor fits (then _chunks gives one block too)
-    ppa_max = 1 if one_per_anchor else int(np.diff(seg).max())
-    share_max = max(
-        max((int(n_exp.max()) + 4) * n * 8.0, int((jr - jl).max() + 1) * ppa_max * 8.0 * 8)
-        / _CHUNK_BYTES,
-        n * 8.0 / _ROW_BYTES,
-    )
-    if A * share_max <= 1.0:
-        blocks = [(0, A)]
-    else:
-        cost = np.maximum(
-            np.maximum((n_exp + 4) * n * 8.0, (jr - jl + 1) * np.diff(seg) * 8.0 * 8)
-            / _CHUNK_BYTES,
+    def share(n_nodes, span, pairs):
+        return np.maximum(
+            np.maximum((n_nodes + 4) * n * 8.0, span * pairs * 8.0 * 8) / _CHUNK_BYTES,
             n * 8.0 / _ROW_BYTES,
         )
-        blocks = list(_chunks(cost, 1.0))
+
+    ppa_max = 1 if one_per_anchor else int(np.diff(seg).max())
+    if A * float(share(int(n_exp.max()), int((jr - jl).max() + 1), ppa_max)) <= 1.0:
+        blocks = [(0, A)]
+    else:
+        blocks = list(_chunks(share(n_exp, jr - jl + 1, np.diff(seg)), 1.0))
     # ---- outputs
     values = np.empty(P)
     gbase = np.empty((A, n)) if need_grad else None
