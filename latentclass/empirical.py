@@ -120,9 +120,12 @@ def _indices_ok(a: np.ndarray, n: int) -> bool:
     return bool(a.min() >= 0 and a.max() < n)
 
 
-def _float_keys(sample: ContrastiveSample, weights: np.ndarray, top: int) -> np.ndarray:
-    """``(x n + x⁺) top + Σ_j weights[negatives[i, j]]`` per example as int64, exact when every
-    key is an integer below ``2^53`` (the negatives' sum: a float64 gather and one BLAS
+def _float_keys(
+    sample: ContrastiveSample, weights: np.ndarray, top: int, stride: int | None = None
+) -> np.ndarray:
+    """``(x S + x⁺) top + Σ_j weights[negatives[i, j]]`` per example as int64 (``S = stride``,
+    default ``n``), exact when the negatives' sum is an integer below ``2^53`` and the key
+    below ``2^63`` (the negatives' sum: a float64 gather and one BLAS
     matrix-vector product per block of :data:`_KEY_ROWS` examples, the block's temporaries
     cache-resident; no Python loop over examples).  Raises ``ValueError`` for a negative
     outside ``0 … n − 1``."""
@@ -131,6 +134,7 @@ def _float_keys(sample: ContrastiveSample, weights: np.ndarray, top: int) -> np.
     positives = np.asarray(sample.positives, dtype=np.int64)
     M, k = negatives.shape
     n = weights.size
+    stride = n if stride is None else stride
     # int64 rows: checked per block (in cache; as unsigned, a negative index is huge)
     per_block = negatives.dtype == np.int64 and negatives.flags.c_contiguous
     if not per_block and not _indices_ok(negatives, n):
@@ -148,7 +152,7 @@ def _float_keys(sample: ContrastiveSample, weights: np.ndarray, top: int) -> np.
         np.take(weights, blk, out=buf[:h], mode="clip")
         np.dot(buf[:h], ones, out=s[:h])
         kb = key[lo:hi]
-        np.multiply(anchors[lo:hi], n, out=kb)
+        np.multiply(anchors[lo:hi], stride, out=kb)
         kb += positives[lo:hi]
         kb *= top
         kb += s[:h].astype(np.int64)  # an exact integer < 2^53
@@ -210,20 +214,24 @@ def _aggregate(sample: ContrastiveSample, n: int):
     The key of an example is ``(x n + x⁺) B^n + Σ_j B^{y_j}``: the negatives' count vector
     ``ν`` written in base ``B`` (digits ``ν_y <= k < B``), so equal keys are exactly equal
     ``(x, x⁺, ν)``; sorting the keys aggregates.  ``B = 2^s``, ``2^s > k``, when ``s n <= 52``
-    (the digits are bit fields), else ``B = k + 1``.
+    (the digits are bit fields, and so are ``x`` and ``x⁺`` above them: the key is
+    ``(x 2^t + x⁺) 2^{s n} + Σ_j 2^{s y_j}``, ``2^t >= n``, decoded by shifts and masks),
+    else ``B = k + 1``.
     """
     M, k = sample.size, sample.k
     base = k + 1
     negatives = np.asarray(sample.negatives)
     s = k.bit_length()  # 2^s > k: the digits ν_y <= k fit s bits
-    if s * n <= 52 and s * n + 2 * math.log2(max(n, 2)) < 62:
+    t = max(n - 1, 1).bit_length()  # 2^t >= n: a point index fits t bits
+    if s * n <= 52 and s * n + 2 * t <= 62:
         # base 2^s: Σ_j 2^{s y_j} < 2^{s n} <= 2^52 is an exact float64 sum (BLAS), the key
-        # (x n + x⁺) 2^{s n} + Σ_j 2^{s y_j} < 2^62 an int64; digits are bit fields
+        # (x 2^t + x⁺) 2^{s n} + Σ_j 2^{s y_j} < 2^62 an int64; x, x⁺ and the digits are bit
+        # fields (shifts and masks, no integer division)
         top = 1 << (s * n)
         weights = np.ldexp(1.0, s * np.arange(n))  # exact powers of two
-        uk, counts = _sorted_unique(_float_keys(sample, weights, top))
+        uk, counts = _sorted_unique(_float_keys(sample, weights, top, stride=1 << t))
         pair = uk >> (s * n)
-        return pair // n, pair % n, counts.astype(float), _bit_digits(uk, s, n)
+        return pair >> t, pair & ((1 << t) - 1), counts.astype(float), _bit_digits(uk, s, n)
     if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 52.5:
         # every key < 2^53: the negatives' part is an exact float64 sum (BLAS)
         powers = base ** np.arange(n, dtype=np.int64)
@@ -360,11 +368,13 @@ class EmpiricalObjective:
         self._safe = False  # per-key shifted kernel (the smoothed hinge)
         x, p, counts, N = _aggregate(sample, self.n)
         self.n_unique = int(x.size)
-        # examples per anchor point (exact integers: sums of integer counts below 2^53)
-        self._anchor_counts = np.bincount(x, weights=counts, minlength=self.n)
         # keys come sorted by anchor: the anchors are where x changes
-        self.anchors = x[np.flatnonzero(np.append(True, x[1:] != x[:-1]))]
-        bounds = np.searchsorted(x, np.append(self.anchors, self.anchors[-1] + 1))
+        starts = np.flatnonzero(np.append(True, x[1:] != x[:-1]))
+        self.anchors = x[starts]
+        bounds = np.append(starts, x.size)
+        # examples per anchor point (exact integers: sums of integer counts below 2^53)
+        self._anchor_counts = np.zeros(self.n)
+        self._anchor_counts[self.anchors] = np.add.reduceat(counts, starts)
         # dense count blocks when small (BLAS products), sparse CSR otherwise
         self._dense = self.n <= _DENSE_MAX_N and self.n_unique * self.n <= _DENSE_MAX_ENTRIES
         if not self._logistic:
