@@ -82,6 +82,11 @@ def _syrk_rows(n: int) -> int:
     return max(1, min(_SYRK_ROWS, _SYRK_ELEMS // max(n, 1)))
 
 
+#: Trapezoid step of the population Hessian in the ERM's Newton model (three times the exact
+#: engine's; measured relative error of its blocks 2e-5–2e-4 for τ ∈ [0.1, 1], k ∈ [4, 256],
+#: far below the sampling difference 3e-3–6e-3 that the model already carries; about half the
+#: cost).  It only steers steps far from the solution (:func:`_population_hessian_model`).
+_MODEL_HESSIAN_STEP = 0.75
 #: Count blocks are dense (BLAS) up to this many points ...
 _DENSE_MAX_N = 64
 #: ... and this many entries in all (80 MB of float64).
@@ -1132,7 +1137,7 @@ def _population_hessian_model(objective: EmpiricalObjective):
     def derivatives(G: np.ndarray):
         try:
             with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-                blocks = ClassHessian(G, rho, k, tau).row_blocks()
+                blocks = ClassHessian(G, rho, k, tau, step=_MODEL_HESSIAN_STEP).row_blocks()
         except (FloatingPointError, ArithmeticError, MemoryError, ValueError):
             return objective.second_order(G, need_value=False)  # no model: the exact pass
         M = objective._gradient(G)

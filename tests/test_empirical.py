@@ -514,6 +514,20 @@ def test_gram_newton_asks_for_derivatives_only():
     assert np.array_equal(runs[0].gram, runs[1].gram) and runs[0].certificate.gap <= 1e-10
     assert _derivatives_only(obj).keywords == {"need_value": False}
 
+    class Callable:  # no __code__: the signature is read with inspect
+        def __call__(self, G, need_value=True):
+            return need_value
+
+    class Wrapped:
+        second_order = Callable()
+
+    class PositionalOnly:
+        def second_order(self, G):
+            return "plain"
+
+    assert _derivatives_only(Wrapped())(None) is False
+    assert _derivatives_only(PositionalOnly())(None) == "plain"
+
 
 def test_population_hessian_model_saves_one_exact_pass_and_changes_nothing_certified():
     """The first Newton step with the population Hessian of the anchors' frequencies: one

@@ -247,10 +247,15 @@ def _derivatives_only(objective):
     """``objective.second_order``, with ``need_value=False`` where it takes that keyword
     (:func:`kkt_newton` reads the gradient and the Hessian blocks, never the value)."""
     so = objective.second_order
-    try:
-        takes = "need_value" in inspect.signature(so).parameters
-    except (TypeError, ValueError):  # no signature to read: call it as the protocol says
-        takes = False
+    code = getattr(getattr(so, "__func__", so), "__code__", None)
+    if code is not None:  # a Python function: its argument names (inspect.signature is slower)
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        takes = "need_value" in names
+    else:
+        try:
+            takes = "need_value" in inspect.signature(so).parameters
+        except (TypeError, ValueError):  # no signature to read: call it as the protocol says
+            takes = False
     return partial(so, need_value=False) if takes else so
 
 
