@@ -144,14 +144,24 @@ def _indices_ok(a: np.ndarray, n: int) -> bool:
 
 
 def _float_keys(
-    sample: ContrastiveSample, weights: np.ndarray, top: int, stride: int | None = None
+    sample: ContrastiveSample,
+    weights: np.ndarray,
+    top: int,
+    stride: int | None = None,
+    log2_step: int | None = None,
 ) -> np.ndarray:
     """``(x S + x⁺) top + Σ_j weights[negatives[i, j]]`` per example as int64 (``S = stride``,
     default ``n``), exact when the negatives' sum is an integer below ``2^53`` and the key
     below ``2^63`` (the negatives' sum: a float64 gather and one BLAS
     matrix-vector product per block of :func:`_key_rows` examples, the block's temporaries
     cache-resident; no Python loop over examples).  Raises ``ValueError`` for a negative
-    outside ``0 … n − 1``."""
+    outside ``0 … n − 1``.
+
+    ``log2_step = s`` when ``weights[y] = 2^{s y}`` (``s (n − 1) < 1024``): the weights are
+    then written as float64 bit patterns, ``(1023 + s y) · 2^52`` — an integer multiply and
+    add per entry instead of the gather, exact (a power of two has a zero mantissa), about
+    twice as fast as ``np.take`` from a table here (measured 70 against 135 µs per block of
+    16384 × 16)."""
     negatives = np.asarray(sample.negatives)
     anchors = np.asarray(sample.anchors, dtype=np.int64)
     positives = np.asarray(sample.positives, dtype=np.int64)
@@ -165,14 +175,21 @@ def _float_keys(
     key = np.empty(M, dtype=np.int64)
     step = min(M, _key_rows(k))
     buf, s, ones = np.empty((step, k)), np.empty(step), np.ones(k)
+    bits = buf.view(np.int64)  # the float64 bit patterns of 2^{s y} (log2_step)
     for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
         hi = min(lo + step, M)
         h = hi - lo
         blk = negatives[lo:hi]
         if per_block and int(blk.view(np.uint64).max()) >= n:
             raise ValueError(f"sample.negatives must be point indices in 0 … {n - 1}")
-        # indices checked: mode="clip" never clips (and, unlike "raise", is unbuffered)
-        np.take(weights, blk, out=buf[:h], mode="clip")
+        if log2_step is not None:  # 2^{s y} as (1023 + s y) << 52: exact, 0 <= s y < 1024
+            # an int64 loop whatever the index dtype (the indices are checked: < n, >= 0)
+            np.multiply(
+                blk, np.int64(log2_step << 52), out=bits[:h], dtype=np.int64, casting="unsafe"
+            )
+            bits[:h] += 1023 << 52
+        else:  # indices checked: mode="clip" never clips (and, unlike "raise", is unbuffered)
+            np.take(weights, blk, out=buf[:h], mode="clip")
         np.dot(buf[:h], ones, out=s[:h])
         kb = key[lo:hi]
         np.multiply(anchors[lo:hi], stride, out=kb)
@@ -252,7 +269,7 @@ def _aggregate(sample: ContrastiveSample, n: int):
         # fields (shifts and masks, no integer division)
         top = 1 << (s * n)
         weights = np.ldexp(1.0, s * np.arange(n))  # exact powers of two
-        uk, counts = _sorted_unique(_float_keys(sample, weights, top, stride=1 << t))
+        uk, counts = _sorted_unique(_float_keys(sample, weights, top, 1 << t, log2_step=s))
         pair = uk >> (s * n)
         return pair >> t, pair & ((1 << t) - 1), counts.astype(float), _bit_digits(uk, s, n)
     if n * math.log2(base) + 2 * math.log2(max(n, 2)) < 52.5:
@@ -382,6 +399,9 @@ class EmpiricalObjective:
         self.tau = check_tau(tau)
         n = sample.n_points if n_points is None else n_points
         self.n = check_integer(n, "n_points", minimum=1)
+        for name in ("anchors", "positives", "negatives"):
+            if not np.issubdtype(np.asarray(getattr(sample, name)).dtype, np.integer):
+                raise TypeError(f"sample.{name} must be an integer array of point indices")
         for name in ("anchors", "positives"):  # negatives: checked while hashing
             a = np.asarray(getattr(sample, name))
             if not _indices_ok(a, self.n):

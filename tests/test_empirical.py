@@ -384,6 +384,40 @@ def test_bit_digits_exact(s, n):
     assert np.array_equal(_bit_digits(key, s, n), D)
 
 
+@pytest.mark.parametrize(("n", "k"), [(10, 16), (13, 15), (2, 1), (26, 3), (4, 2**13 - 1)])
+def test_float_key_bit_patterns_equal_the_gather(n, k):
+    """The float64 bit patterns ``(1023 + s y) << 52`` give the same keys as gathering
+    ``2^{s y}`` from the table, bit for bit (several blocks; extreme exponents ``s (n − 1)``)."""
+    from latentclass.empirical import _float_keys
+
+    s = k.bit_length()
+    rng = np.random.default_rng(n + k)
+    model = lc.LatentClassModel.one_point_per_class(rng.dirichlet(np.ones(n)))
+    sample = model.sample(40000 if k < 100 else 300, k, rng=2)
+    weights = np.ldexp(1.0, s * np.arange(n))
+    t = max(n - 1, 1).bit_length()
+    top = 1 << (s * n)
+    gathered = _float_keys(sample, weights, top, 1 << t)
+    assert np.array_equal(_float_keys(sample, weights, top, 1 << t, log2_step=s), gathered)
+
+
+def test_sample_indices_must_be_integers():
+    import dataclasses
+
+    model = lc.LatentClassModel.one_point_per_class([0.3, 0.25, 0.2, 0.15, 0.1])
+    sample = model.sample(30000, 7, rng=0)
+    ref = EmpiricalObjective(sample, 1.0)
+    G = 0.5 * np.eye(5) + 0.5
+    for dt in (np.int8, np.uint8, np.int32, np.uint64):  # any integer dtype: the same keys
+        cast = {f: getattr(sample, f).astype(dt) for f in ("anchors", "positives", "negatives")}
+        obj = EmpiricalObjective(dataclasses.replace(sample, **cast), 1.0)
+        assert obj.n_unique == ref.n_unique and obj.value(G) == ref.value(G)
+    for field in ("anchors", "negatives"):
+        bad = dataclasses.replace(sample, **{field: getattr(sample, field).astype(float)})
+        with pytest.raises(TypeError, match=f"sample.{field} must be an integer array"):
+            EmpiricalObjective(bad, 1.0)
+
+
 def test_negatives_out_of_range_in_a_later_block():
     """The per-block index check of the float key (rows past the first block, -1 and n)."""
     import dataclasses
