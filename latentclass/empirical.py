@@ -58,11 +58,9 @@ __all__ = ["EmpiricalObjective", "EmpiricalOptimum", "UnsupportedLossError", "em
 
 _EPS = float(np.finfo(float).eps)
 
-#: Elements per temporary block when hashing the negatives.
-_KEY_BLOCK = 1 << 18
-#: Examples per block of the float key, at most (and at most ``_KEY_ELEMS / k``): the
-#: block's ``rows × k`` doubles stay cache-sized.  Measured at ``M = 10⁶``, ``k = 16``: 4096
-#: rows cost 1 ms more than 16384 (per-block call overhead), 65536 rows 6 ms more.
+#: Examples per block of the keys, at most (and at most ``_KEY_ELEMS / k``): the block's
+#: ``rows × k`` temporaries stay cache-sized.  Measured at ``M = 10⁶``, ``k = 16``: 4096 rows
+#: cost about 1 ms more than 16384 (per-block call overhead); larger blocks were no faster.
 _KEY_ROWS = 16384
 _KEY_ELEMS = 1 << 18
 #: Keys per block of the class-level passes and of the Hessian's SYRK ``Σ wσ² ππᵀ``, at most
@@ -288,7 +286,7 @@ def _aggregate(sample: ContrastiveSample, n: int):
         key = np.asarray(sample.anchors, dtype=np.int64) * n
         key += sample.positives
         key *= top
-        step = max(1, _KEY_BLOCK // k)
+        step = _key_rows(k)
         for lo in range(0, M, step):  # blocks of examples: cache-sized temporaries
             key[lo : lo + step] += powers[negatives[lo : lo + step]].sum(axis=1)
         uk, counts = _sorted_unique(key)

@@ -328,10 +328,13 @@ def naive_aggregate(sample):
         (lc.LatentClassModel.one_point_per_class(np.full(30, 1 / 30)), 8, 2000),  # row sort
     ],
 )
-def test_aggregation_equals_naive_count(model, k, M):
-    """Keys, multiplicities and count vectors against a dict count (M > the key block, so the
-    blocked float key spans several blocks)."""
+def test_aggregation_equals_naive_count(model, k, M, monkeypatch):
+    """Keys, multiplicities and count vectors against a dict count (blocks of 1000 examples,
+    so the blocked keys span several blocks)."""
+    import latentclass.empirical as emp
     from latentclass.empirical import _aggregate
+
+    monkeypatch.setattr(emp, "_KEY_ROWS", 1000)
 
     sample = model.sample(M, k, rng=11)
     x, p, counts, N = _aggregate(sample, model.n_points)
