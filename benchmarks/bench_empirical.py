@@ -9,7 +9,9 @@ frequency-centred simplex — its first steps with the population Hessian of the
 frequencies and the empirical gradient, the steps near the solution with the empirical
 Hessian — or L-BFGS on the lifted sphere) and the certificate; drawing the
 sample is excluded (reported separately).  Both sides: minimum over repeats, the two
-calls interleaved; ``ratio`` is of wall-clock times, ``cpu`` of process CPU times (less
+calls interleaved; ``ratio`` is of wall-clock times (minimum over minimum; the target),
+``paired`` the median of the per-repeat ratios (each ERM call over the population call timed
+right after it: less sensitive to the machine's drift), ``cpu`` of process CPU times (less
 sensitive to other load on a shared machine).  ``agg`` is the share of one ERM call spent
 aggregating the sample (``EmpiricalObjective``; minimum of ``repeats`` constructions), the
 rest being the Newton solve and the certificate.

@@ -398,11 +398,10 @@ class EmpiricalObjective:
         n = sample.n_points if n_points is None else n_points
         self.n = check_integer(n, "n_points", minimum=1)
         for name in ("anchors", "positives", "negatives"):
-            if not np.issubdtype(np.asarray(getattr(sample, name)).dtype, np.integer):
-                raise TypeError(f"sample.{name} must be an integer array of point indices")
-        for name in ("anchors", "positives"):  # negatives: checked while hashing
             a = np.asarray(getattr(sample, name))
-            if not _indices_ok(a, self.n):
+            if not np.issubdtype(a.dtype, np.integer):
+                raise TypeError(f"sample.{name} must be an integer array of point indices")
+            if name != "negatives" and not _indices_ok(a, self.n):  # negatives: while hashing
                 raise ValueError(f"sample.{name} must be point indices in 0 … {self.n - 1}")
         self.k = sample.k
         self.n_examples = sample.size

@@ -588,14 +588,14 @@ def test_search_degradation_small_budget_is_certified_and_exact(tmp_path):
     )
     bal = next(c for c in res.cases if c.name == "dominant:4:0.85" and c.weighting == "balanced")
     M = LatentClassModel.one_point_per_class(case.class_probs)
-    from threadpoolctl import threadpool_limits
+    from latentclass.experiments.executors import _one_blas_thread
 
     for idx in (1, 3):
         k = ks[idx]
-        # the experiment computes each task with one BLAS thread (experiments/executors.py):
+        # the experiment computes each task with one BLAS thread (its own pin, used here):
         # the same bits need the same thread count (OpenBLAS 0.3.21 with two threads differs
         # in the last bit here)
-        with threadpool_limits(limits=1):
+        with _one_blas_thread():
             opt = optimal_representation(M, k, rng=0)
         assert opt.certified
         assert case.losses[idx] == mean_classifier_loss(M, opt.F, weighting="class_probs")
